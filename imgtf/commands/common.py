@@ -1,0 +1,77 @@
+"""Flags and error handling shared by every imgtf command."""
+import logging
+import sys
+
+from absl import flags
+
+FLAGS = flags.FLAGS
+
+
+def define_registry_flags():
+    flags.DEFINE_string("usr_dir", None, "Directory of the user's modules to import, so that their "
+                        "@register_problem/@register_model/@register_hparams take effect.")
+    flags.DEFINE_bool("registry_help", False, "Print every registered problem, model and hparams set, then exit.")
+
+
+def adopt_flags_for_help(module_names, doc):
+    """Make `--help` list this command's flags when it runs as a console script (absl lists the flags of
+    the module named by argv[0]; ours are defined in imgtf.commands.*)."""
+    main = sys.modules.get("__main__")
+    if main is not None:
+        main.__doc__ = doc
+    by_module = FLAGS.flags_by_module_dict()
+    for module_name in module_names:
+        for flag in by_module.get(module_name, []):
+            FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
+def setup_logging():
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)  # TensorFlow's own INFO lines drown our progress
+    logger = logging.getLogger("imgtf")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("[imgtf %(asctime)s] %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def load_registry():
+    """Import built-ins and --usr_dir; handle --registry_help. Returns False if the command should stop."""
+    from imgtf import registry
+
+    registry.load_builtins()
+    registry.import_usr_dir(FLAGS.usr_dir)
+    if FLAGS.registry_help:
+        print(registry.registry_help())
+        return False
+    return True
+
+
+def user_errors():
+    """Exception types whose messages are complete instructions for the user (no traceback needed)."""
+    from imgtf.data.errors import DataError
+    from imgtf.hparams.hparams import HParamsError
+    from imgtf.registry import RegistryError
+    from imgtf.train.run_dir import RunDirError
+
+    errors = (DataError, HParamsError, RegistryError, RunDirError)
+    if "imgtf.train.trainer" in sys.modules:
+        errors += (sys.modules["imgtf.train.trainer"].TrainingError,)
+    return errors
+
+
+def run_guarded(program, fn):
+    """Run fn(); known user errors print one clear line and exit 1 instead of a traceback."""
+    try:
+        return fn()
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted.", file=sys.stderr)
+        sys.exit(130)
+    except Exception as e:  # noqa: BLE001 - filtered just below
+        if isinstance(e, user_errors()):
+            print(f"{program}: error: {e}", file=sys.stderr)
+            sys.exit(1)
+        raise

@@ -1,0 +1,75 @@
+"""imgtf-trainer: train and/or evaluate a registered model on a registered problem.
+
+  imgtf-trainer --problem=image_cifar10 --model=image_transformer \
+      --hparams_set=imagetransformer_cifar10_tiny --data_dir=DATA --output_dir=RUN --train_steps=300
+"""
+import os
+
+from absl import app, flags
+
+from imgtf.commands import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("problem", None, "Registered problem name, e.g. image_cifar10.")
+flags.DEFINE_string("model", None, "Registered model name, e.g. image_transformer.")
+flags.DEFINE_string("hparams_set", None, "Registered hparams set, e.g. imagetransformer_cifar10_tiny.")
+flags.DEFINE_string("hparams", "", "Overrides: key=value,key2=value2 (lists as key=[8,32]).")
+flags.DEFINE_string("data_dir", None, "Where the problem's data is (official files or prepared tfds).")
+flags.DEFINE_string("output_dir", None, "Run directory: hparams.json, checkpoints, metrics.jsonl, TensorBoard.")
+flags.DEFINE_integer("train_steps", 1000, "Train until the global step reaches this (resumes in --output_dir).")
+flags.DEFINE_integer("eval_steps", 0, "Evaluate on this many batches; 0 = the whole split.")
+flags.DEFINE_enum("schedule", "train_and_eval", ["train", "eval", "train_and_eval"], "What to run.")
+flags.DEFINE_string("eval_split", None, "Split to evaluate (default: the problem's evaluation split).")
+flags.DEFINE_integer("eval_every_steps", 0, "With train_and_eval: also evaluate every N steps (0 = only at the end).")
+flags.DEFINE_integer("checkpoint_every_steps", 1000, "Save a checkpoint every N steps (and always at the end).")
+flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
+flags.DEFINE_integer("log_every_steps", 50, "Log loss and throughput every N steps.")
+flags.DEFINE_integer("random_seed", 0, "Seed of initialisation, data order and dropout.")
+common.define_registry_flags()
+
+
+def run():
+    if not common.load_registry():
+        return
+    if not FLAGS.output_dir:
+        raise app.UsageError("--output_dir is required.")
+    from imgtf.train import run_dir
+
+    spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams)
+    from imgtf.train.trainer import Trainer, TrainingError
+
+    trainer = Trainer(spec, FLAGS.output_dir, FLAGS.data_dir, seed=FLAGS.random_seed,
+                      keep_checkpoints=FLAGS.keep_checkpoints)
+    if FLAGS.schedule == "eval":
+        if not trainer.restore():
+            raise TrainingError(f"no checkpoint in {FLAGS.output_dir} to evaluate; train first (--schedule=train).")
+        entry = trainer.evaluate(FLAGS.eval_split, FLAGS.eval_steps)
+        print(f"bits_per_dim {entry['bits_per_dim']:.4f} on {entry['split']} ({entry['num_images']} images)")
+        return
+    run_dir.save(spec, FLAGS.output_dir)
+    targets = [FLAGS.train_steps]
+    if FLAGS.schedule == "train_and_eval" and FLAGS.eval_every_steps:
+        targets = list(range(FLAGS.eval_every_steps, FLAGS.train_steps, FLAGS.eval_every_steps)) + targets
+    for target in targets:
+        trainer.train(target, checkpoint_every=FLAGS.checkpoint_every_steps, log_every=FLAGS.log_every_steps)
+        if FLAGS.schedule == "train_and_eval":
+            entry = trainer.evaluate(FLAGS.eval_split, FLAGS.eval_steps)
+    if FLAGS.schedule == "train_and_eval":
+        print(f"bits_per_dim {entry['bits_per_dim']:.4f} on {entry['split']} ({entry['num_images']} images) "
+              f"at step {entry['step']}; metrics in {os.path.join(FLAGS.output_dir, 'metrics.jsonl')}")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value).")
+    common.setup_logging()
+    common.run_guarded("imgtf-trainer", run)
+
+
+def run_main():
+    common.adopt_flags_for_help([__name__, common.__name__], __doc__)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()

@@ -1,0 +1,169 @@
+"""A small typed hyperparameter container: named sets build one, `--hparams` overrides it.
+
+Each value's type is fixed when it is first added (int, float, bool, str, or a list of those); an override
+must parse to that type, and an unknown key is an error that names the key and its closest match.
+"""
+import ast
+import difflib
+import json
+
+
+class HParamsError(ValueError):
+    pass
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _type_name(value):
+    if isinstance(value, (list, tuple)):
+        inner = {_type_name(v) for v in value}
+        return f"list of {'/'.join(sorted(inner)) or 'values'}"
+    return type(value).__name__
+
+
+def _coerce(key, template, value):
+    """Convert `value` (already parsed) to the type of `template`, or raise naming `key`."""
+    if isinstance(template, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+    elif isinstance(template, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+    elif isinstance(template, float):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif isinstance(template, str):
+        if isinstance(value, (str, int, float)):
+            return str(value)
+    elif isinstance(template, (list, tuple)):
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            value = [value]
+        if isinstance(value, (list, tuple)):
+            if not template:
+                return list(value)
+            return [_coerce(key, template[0], v) for v in value]
+    raise HParamsError(
+        f"hparam {key!r} expects a {_type_name(template)} (it is {template!r}); got {value!r}."
+    )
+
+
+def _parse_literal(text):
+    text = text.strip()
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a bare word: a string
+
+
+def split_overrides(text):
+    """`"a=1,b=[8,32],c=x"` -> [("a", "1"), ("b", "[8,32]"), ("c", "x")]; commas inside [] stay."""
+    items, depth, current = [], 0, ""
+    for ch in text:
+        if ch in "[(":
+            depth += 1
+        elif ch in "])":
+            depth -= 1
+        if ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += ch
+    items.append(current)
+    pairs = []
+    for item in items:
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise HParamsError(
+                f"malformed --hparams entry {item.strip()!r}: expected key=value "
+                f"(several as key=value,key2=value2; lists as key=[8,32])."
+            )
+        key, value = item.split("=", 1)
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+class HParams:
+    """Typed hyperparameters with attribute access: `hp.hidden_size`, `hp.override("hidden_size=64")`."""
+
+    def __init__(self, **values):
+        object.__setattr__(self, "_values", {})
+        for key, value in values.items():
+            self.add(key, value)
+
+    def add(self, key, value):
+        if key in self._values:
+            raise HParamsError(f"hparam {key!r} already exists; use set() to change it.")
+        if not isinstance(value, _SCALARS + (list, tuple)):
+            raise HParamsError(f"hparam {key!r}: unsupported type {type(value).__name__}.")
+        self._values[key] = list(value) if isinstance(value, tuple) else value
+        return self
+
+    def set(self, key, value):
+        """Change an existing value, keeping its type (derived sets use this)."""
+        self._check_key(key)
+        self._values[key] = _coerce(key, self._values[key], value)
+        return self
+
+    def update(self, **values):
+        for key, value in values.items():
+            self.set(key, value)
+        return self
+
+    def _check_key(self, key):
+        if key not in self._values:
+            close = difflib.get_close_matches(key, list(self._values), n=3, cutoff=0.6)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            raise HParamsError(f"unknown hparam {key!r}.{hint} Known hparams: {', '.join(sorted(self._values))}.")
+
+    def parse(self, text):
+        """Apply `--hparams` overrides; returns the dict of keys it changed (typed)."""
+        changed = {}
+        for key, raw in split_overrides(text or ""):
+            self._check_key(key)
+            value = _coerce(key, self._values[key], _parse_literal(raw))
+            self._values[key] = value
+            changed[key] = value
+        return changed
+
+    def __getattr__(self, key):
+        try:
+            return self._values[key]
+        except KeyError:
+            raise AttributeError(f"unknown hparam {key!r}") from None
+
+    def __setattr__(self, key, value):
+        self.set(key, value)
+
+    def __contains__(self, key):
+        return key in self._values
+
+    def __eq__(self, other):
+        return isinstance(other, HParams) and self._values == other._values
+
+    def get(self, key, default=None):
+        return self._values.get(key, default)
+
+    def values(self):
+        return dict(self._values)
+
+    def copy(self):
+        return HParams(**json.loads(json.dumps(self._values)))
+
+    def to_json(self):
+        return json.dumps(self._values, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values):
+        return cls(**values)
+
+    def __repr__(self):
+        inner = ", ".join(f"{k}={v!r}" for k, v in sorted(self._values.items()))
+        return f"HParams({inner})"

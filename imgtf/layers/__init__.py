@@ -1,0 +1,1 @@
+"""Backend-neutral Keras layers (keras.ops only) shared by the models."""

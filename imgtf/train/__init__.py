@@ -1,0 +1,1 @@
+"""Training, evaluation and checkpointing (TensorFlow-specific: custom loops under tf.distribute)."""

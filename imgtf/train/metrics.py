@@ -1,0 +1,58 @@
+"""Bits per dimension and the run's metric records (metrics.jsonl + TensorBoard)."""
+import datetime
+import json
+import math
+import os
+
+LN2 = math.log(2.0)
+
+
+def bits_per_dim(total_nats, num_images, image_shape):
+    """Total negative log-likelihood in nats over `num_images` images -> bits per sub-pixel."""
+    dims = num_images * image_shape[0] * image_shape[1] * image_shape[2]
+    return total_nats / (dims * LN2)
+
+
+class MetricsLog:
+    """Appends one JSON object per evaluation to OUTPUT_DIR/metrics.jsonl and mirrors scalars to TensorBoard."""
+
+    def __init__(self, output_dir):
+        self.output_dir = output_dir
+        self.path = os.path.join(output_dir, "metrics.jsonl")
+        self._writers = {}
+
+    def _writer(self, name):
+        import tensorflow as tf
+
+        if name not in self._writers:
+            self._writers[name] = tf.summary.create_file_writer(os.path.join(self.output_dir, name))
+        return self._writers[name]
+
+    def scalars(self, name, step, values):
+        import tensorflow as tf
+
+        with self._writer(name).as_default(step=int(step)):
+            for key, value in values.items():
+                tf.summary.scalar(key, value)
+
+    def record(self, step, split, **values):
+        entry = {"step": int(step), "split": split, **values,
+                 "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        os.makedirs(self.output_dir, exist_ok=True)
+        with open(self.path, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        numeric = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        self.scalars(f"eval_{split}", step, numeric)
+        return entry
+
+    def flush(self):
+        for w in self._writers.values():
+            w.flush()
+
+
+def read_metrics(output_dir):
+    path = os.path.join(output_dir, "metrics.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]

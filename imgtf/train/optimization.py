@@ -1,0 +1,36 @@
+"""Optimiser and learning-rate schedule built from hparams."""
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable("imgtf")
+class RsqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up then inverse-square-root decay ("Attention Is All You Need", eq. 3):
+    lr(s) = scale * hidden_size**-0.5 * min(s * warmup**-1.5, s**-0.5), with s counted from 1."""
+
+    def __init__(self, scale, hidden_size, warmup_steps):
+        self.scale, self.hidden_size, self.warmup_steps = float(scale), int(hidden_size), int(warmup_steps)
+
+    def __call__(self, step):
+        s = ops.cast(step, "float32") + 1.0
+        warm = float(max(self.warmup_steps, 1))
+        return self.scale * self.hidden_size ** -0.5 * ops.minimum(s * warm ** -1.5, ops.rsqrt(s))
+
+    def get_config(self):
+        return {"scale": self.scale, "hidden_size": self.hidden_size, "warmup_steps": self.warmup_steps}
+
+
+def learning_rate(hp):
+    if hp.learning_rate_schedule == "rsqrt_decay":
+        return RsqrtDecay(hp.learning_rate, hp.get("hidden_size", 512), hp.learning_rate_warmup_steps)
+    if hp.learning_rate_schedule == "constant":
+        return hp.learning_rate
+    raise ValueError(f"hparam learning_rate_schedule={hp.learning_rate_schedule!r}: use rsqrt_decay or constant.")
+
+
+def build_optimizer(hp):
+    if hp.optimizer != "adam":
+        raise ValueError(f"hparam optimizer={hp.optimizer!r}: only 'adam' is implemented.")
+    return keras.optimizers.Adam(
+        learning_rate=learning_rate(hp), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
+        epsilon=hp.optimizer_adam_epsilon, global_clipnorm=hp.clip_grad_norm or None)

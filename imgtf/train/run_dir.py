@@ -1,0 +1,84 @@
+"""A run directory's identity: which problem, model and hparams it trains, saved as `hparams.json`.
+
+The first run writes it; every later command in the same `--output_dir` reloads it, so a resumed run
+trains the same model even if the named set has changed in code since. An override or name that
+conflicts with the saved run is refused: silently training a different model into old checkpoints
+would corrupt the run.
+"""
+import dataclasses
+import json
+import os
+
+from imgtf import registry
+from imgtf.hparams.hparams import HParams
+
+RUN_FILE = "hparams.json"
+
+
+class RunDirError(ValueError):
+    pass
+
+
+@dataclasses.dataclass
+class RunSpec:
+    problem: str
+    model: str
+    hparams_set: str
+    hparams: HParams
+    overrides: str = ""
+
+    def to_json(self):
+        return json.dumps({"problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
+                           "overrides": self.overrides, "hparams": self.hparams.values()}, indent=2, sort_keys=True)
+
+
+def load(output_dir):
+    path = os.path.join(output_dir, RUN_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+        return RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
+                       saved.get("overrides", ""))
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
+
+
+def save(spec, output_dir):
+    """Write hparams.json atomically (a crash never leaves a half-written file)."""
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, RUN_FILE)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(spec.to_json())
+    os.replace(tmp, path)
+
+
+def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""):
+    """The RunSpec to use: the saved one (checked against the request) or a new one from the registry."""
+    saved = load(output_dir) if output_dir else None
+    if saved is None:
+        missing = [f"--{n}" for n, v in (("problem", problem), ("model", model), ("hparams_set", hparams_set)) if not v]
+        if missing:
+            raise RunDirError(f"{' '.join(missing)} required: {output_dir!r} holds no {RUN_FILE} to resume from.")
+        registry.problems.get(problem)
+        registry.models.get(model)
+        hp = registry.hparams(hparams_set)
+        hp.parse(overrides)
+        return RunSpec(problem, model, hparams_set, hp, overrides or "")
+    for flag, asked, have in (("problem", problem, saved.problem), ("model", model, saved.model),
+                              ("hparams_set", hparams_set, saved.hparams_set)):
+        if asked and asked != have:
+            raise RunDirError(
+                f"--{flag}={asked} conflicts with the run in {output_dir} ({flag} {have!r}, from {RUN_FILE}). "
+                f"Use a new --output_dir for a different run, or drop --{flag} to resume this one.")
+    requested = saved.hparams.copy()
+    changed = requested.parse(overrides)
+    conflicts = {k: v for k, v in changed.items() if saved.hparams.get(k) != v}
+    if conflicts:
+        detail = ", ".join(f"{k}={v!r} (saved: {saved.hparams.get(k)!r})" for k, v in sorted(conflicts.items()))
+        raise RunDirError(
+            f"--hparams conflicts with the run saved in {output_dir}/{RUN_FILE}: {detail}. Checkpoints there were "
+            f"trained with the saved values; use a new --output_dir to change them.")
+    return saved

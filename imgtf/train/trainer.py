@@ -1,0 +1,209 @@
+"""The training and evaluation loop: a custom loop over `strategy.run`, so it runs unchanged under any
+tf.distribute strategy (Keras `fit` fails under MultiWorkerMirroredStrategy with Keras 3).
+
+One step: per-replica loss = sum of sub-pixel NLL / (global batch * H*W*3), i.e. the global mean in
+nats per dimension; gradients are summed across replicas by the strategy. The loss is reported in
+bits/dim. A non-finite loss stops training before any checkpoint is written over the last good one.
+"""
+import logging
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from imgtf import registry
+from imgtf.train import metrics as metrics_lib
+from imgtf.train.optimization import build_optimizer
+
+log = logging.getLogger("imgtf")
+
+
+class TrainingError(RuntimeError):
+    """A training failure the user can act on; the message says what happened and what to do."""
+
+
+class NonFiniteLossError(TrainingError):
+    pass
+
+
+class Trainer:
+    """Builds the model, optimiser and checkpoint for a RunSpec and trains / evaluates it."""
+
+    def __init__(self, spec, output_dir, data_dir, strategy=None, seed=0, keep_checkpoints=5):
+        self.spec, self.output_dir, self.data_dir, self.seed = spec, output_dir, data_dir, seed
+        self.hparams = spec.hparams
+        self.problem = registry.problem(spec.problem)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.metrics = metrics_lib.MetricsLog(output_dir)
+        keras.utils.set_random_seed(seed)
+        with self.strategy.scope():
+            self.model = registry.model(spec.model)(self.hparams, self.problem.info)
+            self.model(self.dummy_features(1))  # build every variable
+            self.optimizer = build_optimizer(self.hparams)
+            self.optimizer.build(self.model.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, optimizer=self.optimizer, step=self.step,
+            rng_state=list(self.model.non_trainable_variables))  # dropout seed states: exact resumption
+        self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir, max_to_keep=keep_checkpoints)
+        self._train_fn = self._eval_fn = None
+
+    @property
+    def global_batch_size(self):
+        return self.hparams.batch_size * self.strategy.num_replicas_in_sync
+
+    @property
+    def dims(self):
+        h, w, c = self.problem.image_shape
+        return h * w * c
+
+    def dummy_features(self, batch):
+        info = self.problem.info
+        features = {"targets": np.zeros([batch, *info["image_shape"]], np.uint8)}
+        if info.get("num_classes"):
+            features["label"] = np.zeros([batch], np.int32)
+        if info.get("input_shape"):
+            features["inputs"] = np.zeros([batch, *info["input_shape"]], np.uint8)
+        return features
+
+    # -- checkpoints ---------------------------------------------------------------------------------
+    def restore(self, checkpoint_path=None):
+        """Restore the latest (or the given) checkpoint; returns its step, or 0 if there is none."""
+        path = checkpoint_path or self.manager.latest_checkpoint
+        if not path:
+            return 0
+        try:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as e:
+            raise TrainingError(
+                f"cannot restore checkpoint {path}: {type(e).__name__}: {e}. If the files are damaged, delete "
+                f"that checkpoint (the previous ones are kept) or point --output_dir elsewhere.") from e
+        log.info("Restored %s (step %d).", path, int(self.step.numpy()))
+        return int(self.step.numpy())
+
+    def save(self):
+        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        log.info("Saved checkpoint %s", path)
+        return path
+
+    # -- training ------------------------------------------------------------------------------------
+    def _dataset(self, split, *, train, skip_batches=0):
+        per_replica = self.hparams.batch_size
+        if train:
+            return self.strategy.distribute_datasets_from_function(
+                lambda ctx: self.problem.dataset(
+                    split, self.data_dir, ctx.get_per_replica_batch_size(self.global_batch_size), shuffle=True,
+                    repeat=True, seed=self.seed, skip_batches=skip_batches, drop_remainder=True, input_context=ctx))
+        ds = self.problem.dataset(split, self.data_dir, per_replica * self.strategy.num_replicas_in_sync)
+        return self.strategy.experimental_distribute_dataset(ds)
+
+    def _build_train_fn(self):
+        model, optimizer, strategy, dims = self.model, self.optimizer, self.strategy, self.dims
+        global_batch = self.global_batch_size
+
+        def replica_step(features):
+            with tf.GradientTape() as tape:
+                nll = -tf.reduce_sum(model.log_prob(features, training=True))
+                loss = nll / (global_batch * dims)
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        @tf.function
+        def train_step(iterator):
+            loss = strategy.run(replica_step, args=(next(iterator),))
+            self.step.assign_add(1)
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+
+        return train_step
+
+    def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None):
+        """Train until the global step reaches `train_steps`, resuming from the latest checkpoint."""
+        start = self.restore()
+        if start >= train_steps:
+            log.info("Already at step %d >= --train_steps=%d; nothing to train.", start, train_steps)
+            return start
+        if start:
+            log.info("Resuming at step %d of %d.", start, train_steps)
+        iterator = iter(self._dataset(self.problem.train_split, train=True, skip_batches=start))
+        self._train_fn = self._train_fn or self._build_train_fn()
+        last_saved, window_start, window_steps, window_loss = start, time.time(), 0, 0.0
+        try:
+            while int(self.step.numpy()) < train_steps:
+                loss = float(self._train_fn(iterator))
+                step = int(self.step.numpy())
+                if not math.isfinite(loss):
+                    latest = self.manager.latest_checkpoint
+                    raise NonFiniteLossError(
+                        f"loss became {loss} at step {step}; training stopped. The last good checkpoint "
+                        f"({latest or 'none'}) is untouched. Lower the learning rate "
+                        f"(--hparams=learning_rate=...) or increase learning_rate_warmup_steps in a new "
+                        f"--output_dir, or resume from that checkpoint.")
+                window_steps += 1
+                window_loss += loss
+                if on_step:
+                    on_step(step, loss)
+                if step % log_every == 0 or step == train_steps:
+                    elapsed = time.time() - window_start
+                    bpd = window_loss / window_steps / metrics_lib.LN2
+                    rate = window_steps * self.global_batch_size / max(elapsed, 1e-9)
+                    lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
+                    log.info("step %d/%d | loss %.3f bits/dim | %.1f images/s | lr %.2e",
+                             step, train_steps, bpd, rate, lr)
+                    self.metrics.scalars("train", step, {"bits_per_dim": bpd, "images_per_sec": rate,
+                                                         "learning_rate": lr})
+                    window_start, window_steps, window_loss = time.time(), 0, 0.0
+                if step - last_saved >= checkpoint_every:
+                    self.save()
+                    last_saved = step
+        except KeyboardInterrupt:
+            log.warning("Interrupted at step %d: saving a checkpoint before exiting.", int(self.step.numpy()))
+            self.save()
+            raise
+        if int(self.step.numpy()) != last_saved:
+            self.save()
+        self.metrics.flush()
+        return int(self.step.numpy())
+
+    # -- evaluation ----------------------------------------------------------------------------------
+    def _build_eval_fn(self):
+        model, strategy = self.model, self.strategy
+
+        def replica_eval(features):
+            nll = -tf.reduce_sum(model.log_prob(features, training=False))
+            return nll, tf.cast(tf.shape(features["targets"])[0], tf.float32)
+
+        @tf.function
+        def eval_step(features):
+            nll, count = strategy.run(replica_eval, args=(features,))
+            return (strategy.reduce(tf.distribute.ReduceOp.SUM, nll, axis=None),
+                    strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None))
+
+        return eval_step
+
+    def evaluate(self, split=None, eval_steps=0):
+        """Bits/dim over the whole `split` (or its first `eval_steps` batches), appended to metrics.jsonl."""
+        split = split or self.problem.eval_split
+        self._eval_fn = self._eval_fn or self._build_eval_fn()
+        total_nats, images, start = 0.0, 0, time.time()
+        for i, features in enumerate(self._dataset(split, train=False)):
+            if eval_steps and i >= eval_steps:
+                break
+            nll, count = self._eval_fn(features)
+            total_nats += float(nll)
+            images += int(count)
+        seconds = time.time() - start
+        if images == 0:
+            raise TrainingError(f"split {split!r} of {self.problem.name} yielded no images to evaluate.")
+        bpd = metrics_lib.bits_per_dim(total_nats, images, self.problem.image_shape)
+        entry = self.metrics.record(
+            int(self.step.numpy()), split, bits_per_dim=bpd, num_images=images,
+            images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
+            whole_split=not eval_steps or images == (self.problem.num_examples(split, self.data_dir) or -1))
+        self.metrics.flush()
+        log.info("eval %s @ step %d: %.4f bits/dim over %d images (%.1f images/s)",
+                 split, entry["step"], bpd, images, entry["images_per_sec"])
+        return entry

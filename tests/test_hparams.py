@@ -1,0 +1,50 @@
+import pytest
+
+from imgtf.hparams.hparams import HParams, HParamsError, split_overrides
+
+
+def make():
+    return HParams(hidden_size=512, dropout=0.3, attention_type="local_1d", shared=True, query_shape=[8, 32])
+
+
+def test_overrides_are_typed():
+    hp = make()
+    changed = hp.parse("hidden_size=64, dropout=0, attention_type=global,shared=false,query_shape=[4,16]")
+    assert changed == {"hidden_size": 64, "dropout": 0.0, "attention_type": "global", "shared": False,
+                       "query_shape": [4, 16]}
+    assert isinstance(hp.dropout, float) and hp.hidden_size == 64 and hp.query_shape == [4, 16]
+
+
+def test_unknown_key_names_key_and_suggests():
+    with pytest.raises(HParamsError, match=r"unknown hparam 'hiden_size'.*hidden_size"):
+        make().parse("hiden_size=64")
+
+
+@pytest.mark.parametrize("text,key", [("hidden_size=0.5", "hidden_size"), ("hidden_size=abc", "hidden_size"),
+                                      ("dropout=high", "dropout"), ("shared=maybe", "shared"),
+                                      ("query_shape=[a,b]", "query_shape")])
+def test_wrong_type_names_key(text, key):
+    with pytest.raises(HParamsError, match=f"'{key}'"):
+        make().parse(text)
+
+
+def test_malformed_entry():
+    with pytest.raises(HParamsError, match="malformed"):
+        make().parse("hidden_size")
+    assert split_overrides("a=1,b=[1,2],c=x") == [("a", "1"), ("b", "[1,2]"), ("c", "x")]
+
+
+def test_json_round_trip():
+    hp = make()
+    assert HParams.from_dict(__import__("json").loads(hp.to_json())) == hp
+
+
+def test_paper_sets(builtins):
+    base = builtins.hparams("imagetransformer_cifar10_base")
+    assert (base.num_decoder_layers, base.hidden_size, base.num_heads, base.filter_size, base.dropout) == (12, 512, 4, 2048, 0.3)
+    assert (base.attention_type, base.query_block_length, base.memory_length, base.likelihood) == ("local_1d", 256, 512, "categorical")
+    tiny = builtins.hparams("imagetransformer_cifar10_tiny")
+    differing = {k for k, v in tiny.values().items() if base.get(k) != v}
+    assert differing and differing <= {"hidden_size", "filter_size", "num_decoder_layers", "dropout", "query_block_length",
+                                       "memory_length", "learning_rate", "learning_rate_warmup_steps", "num_heads", "batch_size"}
+    assert builtins.hparams("imagetransformer_cifar10_base") is not base  # fresh object per call
