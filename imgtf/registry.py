@@ -39,7 +39,6 @@ def snake_case(name):
     """`ImageCifar10` -> `image_cifar10`, `PixelCNN` -> `pixel_cnn`, `my_func` -> `my_func`."""
     name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     name = re.sub(r"([a-z])([A-Z])", r"\1_\2", name)
-    name = re.sub(r"([A-Za-z])([0-9])(?=[A-Z]|$)", r"\1\2", name)
     return name.lower()
 
 

@@ -154,3 +154,13 @@ def test_sharded_input_pipelines_are_disjoint(builtins, cifar_dir):
                                       for b in problem.dataset("test", cifar_dir, 64, input_context=ctx)]))
     a, b = ({x.tobytes() for x in shard} for shard in shards)
     assert len(shards[0]) + len(shards[1]) == 1017 and len(a) + len(b) == 1017 and not (a & b)
+
+
+def test_img2img_cifar10_inputs_are_rounded_block_means(builtins, cifar_dir):
+    batch = next(iter(builtins.problem("img2img_cifar10").dataset("test", cifar_dir, 16)))
+    targets, inputs = batch["targets"].numpy(), batch["inputs"].numpy()
+    assert inputs.shape == (16, 8, 8, 3) and inputs.dtype == np.uint8 and targets.shape == (16, 32, 32, 3)
+    block_means = targets.reshape(16, 8, 4, 8, 4, 3).astype(np.float64).mean(axis=(2, 4))
+    assert np.abs(inputs - block_means).max() <= 0.5 + 1e-3
+    not_a_tie = np.abs(block_means - np.floor(block_means) - 0.5) > 1e-3  # round-half cases may go either way
+    np.testing.assert_array_equal(inputs[not_a_tie], np.round(block_means[not_a_tie]).astype(np.uint8))

@@ -125,7 +125,7 @@ def test_trainer_command_end_to_end(cifar_dir, tmp_path):
 
 
 @pytest.mark.parametrize("flags,message", [
-    (["--problem=image_cifar1O"], "Unknown problem 'image_cifar1O'. Did you mean: image_cifar10?"),
+    (["--problem=image_cifar1O"], "Unknown problem 'image_cifar1O'. Did you mean: image_cifar10"),
     (["--hparams=hiden_size=3"], "unknown hparam 'hiden_size'. Did you mean: hidden_size"),
     (["--hparams=hidden_size=big"], "hparam 'hidden_size' expects a int"),
 ])
@@ -136,3 +136,20 @@ def test_trainer_command_bad_input(tmp_path, flags, message):
         args[key] = value
     result = trainer_cli(*[f"{k}={v}" for k, v in args.items()], f"--output_dir={tmp_path}", "--train_steps=1")
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("problem,model,hparams_set,extra", [
+    ("image_cifar10", "image_transformer", "imagetransformer_cifar10_cond_tiny", ""),
+    ("image_cifar10", "image_transformer", "imagetransformer_cifar10_dmol_tiny", ",likelihood=dmol,num_mixtures=3"),
+    ("img2img_cifar10", "img2img_transformer", "img2img_transformer_celeba_2d_tiny", ",attention_type=local_2d"),
+])
+def test_every_model_configuration_trains_and_evaluates_by_name(builtins, cifar_dir, tmp_path, problem, model,
+                                                                 hparams_set, extra):
+    from imgtf.train.trainer import Trainer
+
+    spec = run_dir.resolve(str(tmp_path), problem, model, hparams_set,
+                           TINY_OVERRIDES + ",query_shape=[4,16],memory_flange=[2,8]" + extra)
+    trainer = Trainer(spec, str(tmp_path), cifar_dir)
+    assert trainer.train(2, log_every=1) == 2
+    entry = trainer.evaluate("test", eval_steps=2)
+    assert entry["num_images"] == 8 and np.isfinite(entry["bits_per_dim"])

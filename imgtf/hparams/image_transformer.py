@@ -1,4 +1,8 @@
-"""Hparams sets of the Image Transformer (Parmar et al., 2018), each targeting one paper result."""
+"""Hparams sets of the Image Transformer (Parmar et al., 2018), each targeting one paper result.
+
+Every set derives from `image_transformer_base` and changes a few values; every paper set has a `_tiny`
+variant of the same structure sized for a 2-core CPU (tests, quick runs). Results are bits/dim.
+"""
 from imgtf.hparams.base import basic_params
 from imgtf.registry import register_hparams
 
@@ -11,17 +15,31 @@ def image_transformer_base():
         filter_size=2048,  # feed-forward inner size
         num_heads=4,
         num_decoder_layers=12,
+        num_encoder_layers=0,  # > 0 only for img2img_transformer (super-resolution)
         attention_key_channels=0,  # size of the attention projections; 0 = hidden_size
         dropout=0.3,  # after attention and after the feed-forward layer (paper eq. 1, 2)
         attention_dropout=0.0,  # on the attention weights
         relu_dropout=0.0,  # inside the feed-forward layer
-        attention_type="local_1d",  # local_1d | global
-        query_block_length=256,  # l_q: positions (sub-pixels) per 1D query block
-        memory_length=512,  # total positions each 1D query block attends to, its own block included
+        attention_type="local_1d",  # local_1d | local_2d | global
+        query_block_length=256,  # local_1d: l_q, generation units per query block
+        memory_length=512,  # local_1d: units each query block attends to, its own block included
+        query_shape=[8, 32],  # local_2d: query block rows x columns (columns of the [H, W*3] sub-pixel grid)
+        memory_flange=[8, 16],  # local_2d: memory extends the block by h_m rows above, w_m columns left and right
         position_encoding="sinusoidal",  # sinusoidal | learned
-        likelihood="categorical",
+        likelihood="categorical",  # categorical | dmol
+        num_mixtures=10,  # dmol only
+        class_conditional=False,  # add a learned class embedding to every position (needs a `label` feature)
     ).items():
         hp.add(key, value)
+    return hp
+
+
+def tiny(hp):
+    """Shrink a set to CPU size, keeping its structure (attention type, likelihood, conditioning)."""
+    hp.update(hidden_size=64, filter_size=128, num_heads=4, num_decoder_layers=2, dropout=0.0, batch_size=8,
+              learning_rate=1.0, learning_rate_warmup_steps=100, attention_key_channels=0)
+    if hp.num_encoder_layers:
+        hp.num_encoder_layers = 1
     return hp
 
 
@@ -34,17 +52,91 @@ def imagetransformer_cifar10_base():
 @register_hparams
 def imagetransformer_cifar10_tiny():
     """CPU-sized 1D local categorical model: trains to well below 8 bits/dim in minutes on 2 cores."""
-    hp = imagetransformer_cifar10_base()
-    hp.update(
-        hidden_size=64,
-        filter_size=128,
-        num_heads=4,
-        num_decoder_layers=2,
-        dropout=0.0,
-        query_block_length=128,
-        memory_length=256,
-        batch_size=8,
-        learning_rate=0.5,
-        learning_rate_warmup_steps=200,
-    )
+    hp = tiny(imagetransformer_cifar10_base())
+    hp.update(query_block_length=128, memory_length=256)
+    return hp
+
+
+@register_hparams
+def imagetransformer_cifar10_dmol():
+    """Paper 5.1: CIFAR-10, DMOL (10 mixtures), 14 layers, d=256, attention in 512, 8 heads, ff 512: 2.90 test."""
+    hp = image_transformer_base()
+    hp.update(likelihood="dmol", num_mixtures=10, num_decoder_layers=14, hidden_size=256, attention_key_channels=512,
+              num_heads=8, filter_size=512, dropout=0.2, position_encoding="learned")
+    return hp
+
+
+@register_hparams
+def imagetransformer_cifar10_dmol_tiny():
+    """CPU-sized DMOL model (1D local over the 32x32 pixel grid, learned coordinates)."""
+    hp = tiny(imagetransformer_cifar10_dmol())
+    hp.update(attention_key_channels=128, query_block_length=64, memory_length=128, num_mixtures=5)
+    return hp
+
+
+@register_hparams
+def imagetransformer_cifar10_cond():
+    """Paper 5.2: class-conditional CIFAR-10, the 8-layer model (d=512, 8 heads, ff 1024, dropout 0.1);
+    likelihood about that of the unconditional 3.03 model."""
+    hp = image_transformer_base()
+    hp.update(class_conditional=True, num_decoder_layers=8, num_heads=8, filter_size=1024, dropout=0.1)
+    return hp
+
+
+@register_hparams
+def imagetransformer_cifar10_cond_tiny():
+    """CPU-sized class-conditional model."""
+    hp = tiny(imagetransformer_cifar10_cond())
+    hp.update(query_block_length=128, memory_length=256)
+    return hp
+
+
+@register_hparams
+def imagetransformer_imagenet32_base():
+    """Paper 5.1: ImageNet 32x32, categorical, 1D local, 12x512, 8 heads, ff 2048, dropout 0.1: 3.77 validation
+    (with checkpoint averaging)."""
+    hp = image_transformer_base()
+    hp.update(num_heads=8, dropout=0.1)
+    return hp
+
+
+@register_hparams
+def imagetransformer_imagenet32_tiny():
+    """CPU-sized ImageNet 32x32 model."""
+    hp = tiny(imagetransformer_imagenet32_base())
+    hp.update(query_block_length=128, memory_length=256)
+    return hp
+
+
+@register_hparams
+def img2img_transformer_celeba_1d():
+    """Paper 5.3: CelebA 8->32 super-resolution, 1D local decoder (l_q=128, memory 256), 12 decoder and
+    4 encoder layers, d=512, 8 heads, ff 2048, dropout 0.1: 2.68 bits/dim dev."""
+    hp = image_transformer_base()
+    hp.update(num_encoder_layers=4, num_heads=8, dropout=0.1, query_block_length=128, memory_length=256)
+    return hp
+
+
+@register_hparams
+def img2img_transformer_celeba_1d_tiny():
+    """CPU-sized 1D local super-resolution model."""
+    hp = tiny(img2img_transformer_celeba_1d())
+    hp.update(query_block_length=64, memory_length=128)
+    return hp
+
+
+@register_hparams
+def img2img_transformer_celeba_2d():
+    """Paper 5.3: as celeba_1d with a 2D local decoder, query blocks 8x32, memory 16x64 (8 rows above,
+    16 columns left and right): 2.61 bits/dim dev."""
+    hp = img2img_transformer_celeba_1d()
+    hp.update(attention_type="local_2d", query_shape=[8, 32], memory_flange=[8, 16])
+    return hp
+
+
+@register_hparams
+def img2img_transformer_celeba_2d_tiny():
+    """CPU-sized 2D local super-resolution model (query 4x16, memory 8x32)."""
+    hp = tiny(img2img_transformer_celeba_2d())
+    hp.update(query_shape=[4, 16], memory_flange=[4, 8])
     return hp

@@ -71,3 +71,23 @@ class CoordinateEncoding(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind}
+
+
+@keras.saving.register_keras_serializable("imgtf")
+class OrdinalPixelEmbedding(keras.layers.Layer):
+    """Ordinal input of DMOL models: intensities scaled to [-1, 1], then a 1x3 window, stride-3 convolution
+    over each pixel's channels (paper 3.1), i.e. one [3, d] matrix: [B, H, W, 3] -> [B, H, W, d]."""
+
+    def __init__(self, hidden_size, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.projection = keras.layers.Dense(hidden_size, name="conv_1x3")
+
+    def build(self, input_shape):
+        self.projection.build((None, input_shape[-1]))
+
+    def call(self, images):
+        return self.projection(ops.cast(images, self.compute_dtype) / 127.5 - 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size}

@@ -1,45 +1,107 @@
-"""Post-layer-norm transformer decoder block of the Image Transformer (paper eq. 1 and 2)."""
+"""Post-layer-norm transformer blocks of the Image Transformer (paper eq. 1 and 2).
+
+Every sub-layer is x -> LayerNorm(x + dropout(sublayer(x))). A decoder block is masked self-attention
+[+ encoder-decoder attention] + feed-forward; an encoder block is unmasked self-attention + feed-forward.
+"""
 import keras
 
-from imgtf.layers.attention import MaskedSelfAttention
+from imgtf.layers.attention import MaskedSelfAttention, UnmaskedAttention
+
+
+class _PostNormBlock(keras.layers.Layer):
+    """Shared pieces: the ReLU feed-forward network and the post-LN residual wrapper."""
+
+    def __init__(self, hidden_size, filter_size, dropout=0.0, relu_dropout=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size, self.filter_size = hidden_size, filter_size
+        self.dropout_rate, self.relu_dropout = dropout, relu_dropout
+        self.ffn_in = keras.layers.Dense(filter_size, activation="relu", name="ffn_in")
+        self.ffn_relu_dropout = keras.layers.Dropout(relu_dropout)
+        self.ffn_out = keras.layers.Dense(hidden_size, name="ffn_out")
+        self.residual_dropout = keras.layers.Dropout(dropout)
+        self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
+        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+
+    def build_ffn(self, input_shape):
+        self.ffn_in.build((None, self.hidden_size))
+        self.ffn_out.build((None, self.filter_size))
+        self.ffn_norm.build(input_shape)
+
+    def residual(self, norm, x, y, training):
+        return norm(x + self.residual_dropout(y, training=training))
+
+    def feed_forward(self, x, training):
+        y = self.ffn_out(self.ffn_relu_dropout(self.ffn_in(x), training=training))
+        return self.residual(self.ffn_norm, x, y, training)
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "filter_size": self.filter_size,
+                "dropout": self.dropout_rate, "relu_dropout": self.relu_dropout}
 
 
 @keras.saving.register_keras_serializable("imgtf")
-class DecoderBlock(keras.layers.Layer):
-    """x -> LN(x + dropout(attention(x))) -> LN(. + dropout(W2 relu(W1 .)))."""
+class DecoderBlock(_PostNormBlock):
+    """Masked self-attention over the decoder's geometry [+ attention to an encoder's output] + FFN."""
 
-    def __init__(self, hidden_size, filter_size, num_heads, attention_type="local_1d", query_block_length=256,
-                 memory_length=512, key_channels=0, dropout=0.0, attention_dropout=0.0, relu_dropout=0.0,
+    def __init__(self, hidden_size, filter_size, num_heads, attention_type="local_1d", grid=(32, 96),
+                 query_block_length=256, memory_length=512, query_shape=(8, 32), memory_flange=(8, 16),
+                 key_channels=0, dropout=0.0, attention_dropout=0.0, relu_dropout=0.0, cross_attention=False,
                  **kwargs):
-        super().__init__(**kwargs)
-        self.config_ = dict(hidden_size=hidden_size, filter_size=filter_size, num_heads=num_heads,
-                            attention_type=attention_type, query_block_length=query_block_length,
-                            memory_length=memory_length, key_channels=key_channels, dropout=dropout,
-                            attention_dropout=attention_dropout, relu_dropout=relu_dropout)
-        self.attention = MaskedSelfAttention(
-            hidden_size, num_heads, attention_type, query_block_length, memory_length, key_channels,
-            attention_dropout, name="self_attention")
-        self.attention_dropout_layer = keras.layers.Dropout(dropout)
-        self.attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")
-        self.ffn_in = keras.layers.Dense(filter_size, activation="relu", name="ffn_in")
-        self.ffn_dropout = keras.layers.Dropout(relu_dropout)
-        self.ffn_out = keras.layers.Dense(hidden_size, name="ffn_out")
-        self.ffn_residual_dropout = keras.layers.Dropout(dropout)
-        self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
+        super().__init__(hidden_size, filter_size, dropout, relu_dropout, **kwargs)
+        self.attention_config = dict(
+            num_heads=num_heads, attention_type=attention_type, grid=list(grid), query_block_length=query_block_length,
+            memory_length=memory_length, query_shape=list(query_shape), memory_flange=list(memory_flange),
+            key_channels=key_channels, attention_dropout=attention_dropout, cross_attention=cross_attention)
+        self.self_attention = MaskedSelfAttention(
+            hidden_size, num_heads, attention_type, grid, query_block_length, memory_length, query_shape,
+            memory_flange, key_channels, attention_dropout, name="self_attention")
+        self.encdec_attention = self.encdec_norm = None
+        if cross_attention:
+            self.encdec_attention = UnmaskedAttention(hidden_size, num_heads, key_channels, attention_dropout,
+                                                      name="encdec_attention")
+            self.encdec_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="encdec_attention_norm")
 
     def build(self, input_shape):
-        d = input_shape[-1]
-        self.attention.build(input_shape)
-        self.attention_norm.build(input_shape)
-        self.ffn_in.build((None, d))
-        self.ffn_out.build((None, self.config_["filter_size"]))
-        self.ffn_norm.build(input_shape)
+        self.self_attention.build(input_shape)
+        self.self_attention_norm.build(input_shape)
+        if self.encdec_attention is not None:
+            self.encdec_attention.build(input_shape)
+            self.encdec_norm.build(input_shape)
+        self.build_ffn(input_shape)
 
-    def call(self, x, training=False):
-        y = self.attention(x, training=training)
-        x = self.attention_norm(x + self.attention_dropout_layer(y, training=training))
-        y = self.ffn_out(self.ffn_dropout(self.ffn_in(x), training=training))
-        return self.ffn_norm(x + self.ffn_residual_dropout(y, training=training))
+    def call(self, x, encoder_output=None, training=False):
+        x = self.residual(self.self_attention_norm, x, self.self_attention(x, training=training), training)
+        if self.encdec_attention is not None:
+            if encoder_output is None:
+                raise ValueError("this decoder block attends to an encoder: pass encoder_output.")
+            y = self.encdec_attention(x, encoder_output, training=training)
+            x = self.residual(self.encdec_norm, x, y, training)
+        return self.feed_forward(x, training)
 
     def get_config(self):
-        return {**super().get_config(), **self.config_}
+        return {**super().get_config(), **self.attention_config}
+
+
+@keras.saving.register_keras_serializable("imgtf")
+class EncoderBlock(_PostNormBlock):
+    """Unmasked self-attention over all positions + FFN (super-resolution encoders)."""
+
+    def __init__(self, hidden_size, filter_size, num_heads, key_channels=0, dropout=0.0, attention_dropout=0.0,
+                 relu_dropout=0.0, **kwargs):
+        super().__init__(hidden_size, filter_size, dropout, relu_dropout, **kwargs)
+        self.attention_config = dict(num_heads=num_heads, key_channels=key_channels,
+                                     attention_dropout=attention_dropout)
+        self.self_attention = UnmaskedAttention(hidden_size, num_heads, key_channels, attention_dropout,
+                                                name="self_attention")
+
+    def build(self, input_shape):
+        self.self_attention.build(input_shape)
+        self.self_attention_norm.build(input_shape)
+        self.build_ffn(input_shape)
+
+    def call(self, x, training=False):
+        x = self.residual(self.self_attention_norm, x, self.self_attention(x, training=training), training)
+        return self.feed_forward(x, training)
+
+    def get_config(self):
+        return {**super().get_config(), **self.attention_config}

@@ -1,18 +1,23 @@
-"""Image Transformer (Parmar et al., ICML 2018), decoder-only: p(x) = prod_t p(x_t | x_<t) over sub-pixels.
+"""Image Transformer (Parmar et al., ICML 2018): p(x) = prod_t p(x_t | x_<t, conditioning).
 
-Generation order: raster over rows, then columns, then the 3 channels of a pixel (sequence length H*W*3).
-  bottom: channel-specific intensity embeddings -> [H, W*3, d]; right shift by one sub-pixel;
-          coordinate encodings (d/2 rows, d/2 column-and-channel) added once.
-  body:   post-LN decoder blocks with causally masked self-attention (imgtf.layers.attention).
-  top:    one 256-way softmax over intensities per sub-pixel, its weights shared across channels.
+Generation units: sub-pixels on an [H, W*3] grid (categorical likelihood) or pixels on [H, W] (DMOL).
+Their order is the attention Geometry's (raster for 1D local and global; block-raster for 2D local), so the
+factorisation the model is trained on is the order its sampler uses.
+  bottom: unit embeddings (channel-specific intensity embeddings, or a 1x3 stride-3 convolution of ordinal
+          values for DMOL), right-shifted by one unit in generation order; coordinate encodings of the unit
+          being predicted (d/2 rows, d/2 columns) and, for class-conditional models, a class embedding.
+  body:   post-LN decoder blocks: masked local/global self-attention [+ encoder-decoder attention].
+  top:    the likelihood's parameters per unit; categorical weights are shared across channels.
+`img2img_transformer` adds an encoder of unmasked self-attention over the low-resolution `inputs`.
 """
 import keras
+import numpy as np
 from keras import ops
 
 from imgtf.hparams.hparams import HParams
-from imgtf.layers.attention import ATTENTION_TYPES
-from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding
-from imgtf.layers.transformer import DecoderBlock
+from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding, OrdinalPixelEmbedding
+from imgtf.layers.geometry import ATTENTION_TYPES, make_geometry
+from imgtf.layers.transformer import DecoderBlock, EncoderBlock
 from imgtf.likelihoods import get_likelihood
 from imgtf.registry import register_model
 
@@ -20,49 +25,98 @@ from imgtf.registry import register_model
 @register_model
 @keras.saving.register_keras_serializable("imgtf")
 class ImageTransformer(keras.Model):
-    """Decoder-only Image Transformer: 1D local or global masked self-attention, categorical likelihood."""
+    """Decoder-only Image Transformer: 1D local, 2D local or global attention; categorical or DMOL; optional class."""
+
+    uses_encoder = False
 
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(**kwargs)
         hp = hparams.values() if isinstance(hparams, HParams) else dict(hparams)
         self.hparams, self.problem_info = hp, dict(problem_info)
         if hp["attention_type"] not in ATTENTION_TYPES:
-            raise ValueError(
-                f"hparam attention_type={hp['attention_type']!r} is not supported by image_transformer; "
-                f"choose one of {', '.join(ATTENTION_TYPES)}.")
+            raise ValueError(f"hparam attention_type={hp['attention_type']!r} is not supported; choose one of "
+                             f"{', '.join(ATTENTION_TYPES)}.")
         self.image_shape = tuple(self.problem_info["image_shape"])
-        self.likelihood = get_likelihood(hp["likelihood"])
+        h, w, c = self.image_shape
+        self.likelihood = get_likelihood(hp["likelihood"], hp.get("num_mixtures", 10))
+        self.grid = (h, w * c) if self.likelihood.unit == "subpixel" else (h, w)
+        self.geometry = make_geometry(hp["attention_type"], *self.grid, hp["query_block_length"],
+                                      hp["memory_length"], tuple(hp["query_shape"]), tuple(hp["memory_flange"]))
         d = hp["hidden_size"]
-        self.embed = ChannelEmbedding(d, channels=self.image_shape[-1], name="channel_embedding")
+        if self.likelihood.unit == "subpixel":
+            self.embed = ChannelEmbedding(d, channels=c, name="channel_embedding")
+        else:
+            self.embed = OrdinalPixelEmbedding(d, name="ordinal_embedding")
         self.positions = CoordinateEncoding(hp["position_encoding"], name="coordinates")
-        self.blocks = [
-            DecoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_type"], hp["query_block_length"],
-                         hp["memory_length"], hp["attention_key_channels"], hp["dropout"],
-                         hp["attention_dropout"], hp["relu_dropout"], name=f"decoder_{i}")
+        self.class_embedding = None
+        if hp.get("class_conditional"):
+            if not self.problem_info.get("num_classes"):
+                raise ValueError("hparam class_conditional=True needs a problem with labels (num_classes); "
+                                 "this problem has none.")
+            self.class_embedding = keras.layers.Embedding(self.problem_info["num_classes"], d, name="class_embedding")
+        self.input_dropout = keras.layers.Dropout(hp["dropout"])
+        self.decoder = [
+            DecoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_type"], self.grid,
+                         hp["query_block_length"], hp["memory_length"], hp["query_shape"], hp["memory_flange"],
+                         hp["attention_key_channels"], hp["dropout"], hp["attention_dropout"], hp["relu_dropout"],
+                         cross_attention=self.uses_encoder, name=f"decoder_{i}")
             for i in range(hp["num_decoder_layers"])
         ]
-        self.input_dropout = keras.layers.Dropout(hp["dropout"])
-        self.logits_layer = keras.layers.Dense(self.likelihood.params_per_subpixel, name="logits")
+        self.output_layer = keras.layers.Dense(self.likelihood.params_per_unit, name="likelihood_params")
 
-    def decoder_inputs(self, targets):
-        """Embedded, right-shifted sub-pixels plus coordinates: [B, L, d], L = H*W*3."""
-        x = self.embed(targets)  # [B, H, W*3, d]
-        shape = ops.shape(x)
-        seq = ops.reshape(x, (shape[0], -1, x.shape[-1]))
-        seq = ops.pad(seq[:, :-1], [[0, 0], [1, 0], [0, 0]])  # position t sees sub-pixel t-1
-        grid = ops.reshape(seq, (shape[0], x.shape[1], x.shape[2], x.shape[3]))
-        return ops.reshape(self.positions(grid), (shape[0], -1, x.shape[-1]))
+    # -- generation order ---------------------------------------------------------------------------
+    def _to_slots(self, seq):
+        """[B, L, d] in generation order -> the geometry's slot layout [B, S, d] (padding slots zero)."""
+        g = self.geometry
+        if g.num_slots == g.length and np.array_equal(g.slots, np.arange(g.length)):
+            return seq
+        index = np.where(g.slots >= 0, g.slots, g.length).astype("int32")
+        return ops.take(ops.pad(seq, [[0, 0], [0, 1], [0, 0]]), index, axis=1)
+
+    def _from_slots(self, y):
+        """Slot layout [B, S, d] -> raster order of the grid [B, L, d]."""
+        g = self.geometry
+        index = g.real_slots[g.inverse_order].astype("int32")  # raster position r lives in this slot
+        if np.array_equal(index, np.arange(g.length)):
+            return y if g.num_slots == g.length else y[:, : g.length]
+        return ops.take(y, index, axis=1)
+
+    def decoder_inputs(self, features):
+        """Right-shifted unit embeddings + coordinates (+ class) in slot layout: [B, S, d]."""
+        g = self.geometry
+        x = self.embed(ops.reshape(features["targets"], (-1, *self.image_shape)))  # [B, R, C, d]
+        d = x.shape[-1]
+        if not self.positions.built:
+            self.positions.build((None, *self.grid, d))
+        seq = ops.reshape(x, (-1, g.length, d))
+        order = g.order.astype("int32")
+        raster = np.array_equal(g.order, np.arange(g.length))
+        if not raster:
+            seq = ops.take(seq, order, axis=1)
+        seq = ops.pad(seq[:, :-1], [[0, 0], [1, 0], [0, 0]])  # step t sees unit t-1 (in generation order)
+        positions = ops.reshape(self.positions.encoding(), (g.length, d))
+        seq = seq + ops.cast(positions if raster else ops.take(positions, order, axis=0), seq.dtype)[None]
+        if self.class_embedding is not None:
+            seq = seq + self.class_embedding(ops.cast(features["label"], "int32"))[:, None, :]
+        return self._to_slots(seq)
+
+    # -- forward -----------------------------------------------------------------------------------
+    def encode(self, features, training=False):
+        return None
 
     def call(self, features, training=False):
-        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256] (float32)."""
-        targets = features["targets"] if isinstance(features, dict) else features
+        """features dict -> likelihood parameters: [B, H, W, 3, 256] (categorical) or [B, H, W, 10K] (DMOL)."""
+        if not isinstance(features, dict):
+            features = {"targets": features}
+        encoder_output = self.encode(features, training=training)
+        x = self.input_dropout(self.decoder_inputs(features), training=training)
+        for block in self.decoder:
+            x = block(x, encoder_output, training=training) if self.uses_encoder else block(x, training=training)
+        params = ops.cast(self.output_layer(self._from_slots(x)), "float32")
         h, w, c = self.image_shape
-        targets = ops.reshape(targets, (-1, h, w, c))  # static spatial shape, whatever the caller traced
-        x = self.input_dropout(self.decoder_inputs(targets), training=training)
-        for block in self.blocks:
-            x = block(x, training=training)
-        logits = ops.cast(self.logits_layer(x), "float32")
-        return ops.reshape(logits, (-1, h, w, c, self.likelihood.params_per_subpixel))
+        if self.likelihood.unit == "subpixel":
+            return ops.reshape(params, (-1, h, w, c, self.likelihood.params_per_unit))
+        return ops.reshape(params, (-1, h, w, self.likelihood.params_per_unit))
 
     def log_prob(self, features, training=False):
         """Log-likelihood in nats of every sub-pixel of features["targets"]: [B, H, W, 3]."""
@@ -70,3 +124,39 @@ class ImageTransformer(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "hparams": self.hparams, "problem_info": self.problem_info}
+
+
+@register_model
+@keras.saving.register_keras_serializable("imgtf")
+class Img2imgTransformer(ImageTransformer):
+    """Super-resolution encoder-decoder: unmasked encoder over the low-res `inputs`, local decoder (paper 5.3)."""
+
+    uses_encoder = True
+
+    def __init__(self, hparams, problem_info, **kwargs):
+        super().__init__(hparams, problem_info, **kwargs)
+        hp = self.hparams
+        if not self.problem_info.get("input_shape"):
+            raise ValueError("img2img_transformer needs an image-to-image problem (one with low-resolution "
+                             "`inputs`, e.g. img2img_cifar10).")
+        if hp["num_encoder_layers"] < 1:
+            raise ValueError("img2img_transformer needs hparam num_encoder_layers >= 1.")
+        d = hp["hidden_size"]
+        self.input_shape_ = tuple(self.problem_info["input_shape"])
+        self.encoder_embed = ChannelEmbedding(d, channels=self.input_shape_[-1], name="encoder_channel_embedding")
+        self.encoder_positions = CoordinateEncoding(hp["position_encoding"], name="encoder_coordinates")
+        self.encoder_dropout = keras.layers.Dropout(hp["dropout"])
+        self.encoder = [
+            EncoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_key_channels"], hp["dropout"],
+                         hp["attention_dropout"], hp["relu_dropout"], name=f"encoder_{i}")
+            for i in range(hp["num_encoder_layers"])
+        ]
+
+    def encode(self, features, training=False):
+        """Low-resolution inputs [B, h, w, 3] -> [B, h*w*3, d]: channel embeddings + 2D coordinates."""
+        x = self.encoder_embed(ops.reshape(features["inputs"], (-1, *self.input_shape_)))
+        x = self.encoder_positions(x)
+        x = self.encoder_dropout(ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[3])), training=training)
+        for block in self.encoder:
+            x = block(x, training=training)
+        return x

@@ -67,3 +67,23 @@ class ImageCifar10(Problem):
 
 
 _NOTICED = set()
+
+
+def area_downsample(images, size):
+    """uint8 [..., H, W, 3] -> uint8 [..., h, w, 3]: area interpolation (block means), rounded to nearest."""
+    import tensorflow as tf
+
+    resized = tf.image.resize(tf.cast(images, tf.float32), size, method="area")
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
+
+
+@register_problem
+class Img2imgCifar10(ImageCifar10):
+    """CIFAR-10 super-resolution: `inputs` 8x8 (area interpolation) -> `targets` 32x32 (paper 5.3: 2.76 / 2.78)."""
+
+    input_shape = (8, 8, 3)
+
+    def preprocess(self, example):
+        features = super().preprocess(example)
+        features["inputs"] = area_downsample(features["targets"], self.input_shape[:2])
+        return features

@@ -1,0 +1,38 @@
+"""Print the README's table of registered hparams sets: model, problem, parameter count as built, target.
+
+    python bench/hparams_table.py
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import imgtf  # noqa: E402,F401
+from imgtf import registry  # noqa: E402
+
+
+def model_and_problem(set_name):
+    if set_name.startswith("img2img_"):
+        return "img2img_transformer", "img2img_cifar10"
+    return "image_transformer", "image_cifar10"
+
+
+def main():
+    registry.load_builtins()
+    print("| hparams set | model | parameters | what it targets |")
+    print("|---|---|---:|---|")
+    for name in registry.hparams_sets.names():
+        model_name, problem_name = model_and_problem(name)
+        problem = registry.problem(problem_name)
+        model = registry.model(model_name)(registry.hparams(name), problem.info)
+        features = {"targets": __import__("numpy").zeros((1, *problem.image_shape), "uint8"),
+                    "label": __import__("numpy").zeros((1,), "int32")}
+        if problem.input_shape:
+            features["inputs"] = __import__("numpy").zeros((1, *problem.input_shape), "uint8")
+        model(features)
+        doc = " ".join((registry.hparams_sets.get(name).__doc__ or "").split())
+        print(f"| `{name}` | `{model_name}` | {model.count_params():,} | {doc} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

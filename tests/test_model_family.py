@@ -1,0 +1,105 @@
+"""Every model configuration: causality, conditioning, normalisation, save/reload, overfitting real images."""
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from imgtf import registry
+from model_harness import build, change_unit, predictions, real_features
+
+# A micro configuration so the full matrix runs in seconds; block sizes give several blocks per image.
+MICRO = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=1,attention_key_channels=0,"
+         "query_block_length=64,memory_length=128,query_shape=[4,16],memory_flange=[2,8],num_mixtures=3")
+
+CONDITIONING = {  # hparams set providing the structure, extra overrides
+    "none": ("imagetransformer_cifar10_tiny", ""),
+    "class": ("imagetransformer_cifar10_cond_tiny", ""),
+    "low_res": ("img2img_transformer_celeba_1d_tiny", ",num_encoder_layers=1"),
+}
+
+
+@pytest.mark.parametrize("conditioning", list(CONDITIONING))
+@pytest.mark.parametrize("likelihood", ["categorical", "dmol"])
+@pytest.mark.parametrize("attention_type", ["local_1d", "local_2d", "global"])
+def test_causality_and_conditioning(cifar_dir, attention_type, likelihood, conditioning):
+    set_name, extra = CONDITIONING[conditioning]
+    model, problem = build(set_name, f"{MICRO},attention_type={attention_type},likelihood={likelihood}{extra}")
+    features = real_features(problem, cifar_dir)
+    base = predictions(model, features)
+    length, lq = base.shape[1], model.geometry.query_length
+    channels = [0, 2] if likelihood == "dmol" else [0]
+    for step in sorted({s for s in (0, 1, lq - 1, lq, lq + 1, length // 2, length - 2, length - 1) if s < length}):
+        for channel in channels:
+            changed = dict(features, targets=change_unit(model, features["targets"], step, channel))
+            diff = np.abs(predictions(model, changed) - base).max(axis=0)  # [L, units]
+            assert diff[:step].max(initial=0) <= 1e-5, f"step {step} leaked into earlier predictions"
+            seen = (channel + 1) * 256  # a pixel's channels <= the changed one are predicted before it
+            assert diff[step, :seen].max() <= 1e-5, f"step {step} channel {channel} leaked into itself"
+            later = diff[step, seen:] if seen < diff.shape[1] else diff[step + 1] if step + 1 < length else None
+            if later is not None:
+                assert later.max() > 1e-4, f"prediction after step {step} ignores it"
+    if conditioning == "class":
+        other = dict(features, label=(features["label"] + 1) % 10)
+        assert np.abs(predictions(model, other) - base).max(axis=(0, 2))[0] > 1e-4  # even the first unit
+    if conditioning == "low_res":
+        other = dict(features, inputs=255 - features["inputs"])
+        assert np.abs(predictions(model, other) - base).max(axis=(0, 2))[0] > 1e-4
+
+
+def tiny_sets():
+    registry.load_builtins()
+    return [name for name in registry.hparams_sets.names() if name.endswith("_tiny")]
+
+
+@pytest.mark.parametrize("set_name", tiny_sets())
+def test_distributions_are_normalised(cifar_dir, set_name):
+    model, problem = build(set_name)
+    features = real_features(problem, cifar_dir)
+    params = model(features)
+    dist = ops.convert_to_numpy(model.likelihood.channel_distributions(params, features["targets"]))
+    np.testing.assert_allclose(np.exp(dist).sum(-1), 1.0, atol=1e-4)
+    # log_prob is the chosen value's entry of those distributions (the chain rule, for DMOL)
+    log_prob = ops.convert_to_numpy(model.log_prob(features))
+    chosen = np.take_along_axis(dist, features["targets"][..., None].astype(int), axis=-1)[..., 0]
+    np.testing.assert_allclose(log_prob, chosen, atol=1e-4)
+
+
+@pytest.mark.parametrize("set_name", tiny_sets())
+def test_keras_save_and_reload_identical(cifar_dir, set_name, tmp_path):
+    model, problem = build(set_name)
+    features = real_features(problem, cifar_dir)
+    expected = ops.convert_to_numpy(model(features))
+    path = str(tmp_path / f"{set_name}.keras")
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert type(restored) is type(model) and restored.hparams == model.hparams
+    np.testing.assert_array_equal(ops.convert_to_numpy(restored(features)), expected)
+
+
+@pytest.mark.parametrize("set_name", tiny_sets())
+def test_tiny_set_overfits_a_fixed_batch_of_real_images(cifar_dir, set_name):
+    keras.utils.set_random_seed(0)
+    model, problem = build(set_name, "num_decoder_layers=1")
+    features = real_features(problem, cifar_dir, n=2, split="train")
+    optimizer = keras.optimizers.Adam(3e-3)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = -tf.reduce_mean(model.log_prob(features, training=True)) / np.log(2)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+    losses = [float(step()) for _ in range(40)]
+    assert losses[-1] < losses[0] - 1.5, f"bits/dim {losses[0]:.2f} -> {losses[-1]:.2f}"
+
+
+def test_conditioning_needs_the_feature(builtins):
+    with pytest.raises(ValueError, match="needs an image-to-image problem"):
+        builtins.model("img2img_transformer")(builtins.hparams("img2img_transformer_celeba_1d_tiny"),
+                                              builtins.problem("image_cifar10").info)
+    problem_without_labels = {"image_shape": [32, 32, 3], "num_classes": None, "input_shape": None}
+    with pytest.raises(ValueError, match="needs a problem with labels"):
+        builtins.model("image_transformer")(builtins.hparams("imagetransformer_cifar10_cond_tiny"), problem_without_labels)
