@@ -43,6 +43,7 @@ def child(hparams_set, overrides, steps):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny set only")
+    parser.add_argument("--sets", default="", help="comma-separated hparams sets (default: tiny and base)")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--memory_cap_gib", type=float, default=20.0)
     parser.add_argument("--attention", default="local_1d,local_2d,global", help="comma-separated types")
@@ -51,6 +52,8 @@ def main():
     if args.child:
         return child(args.child[0], args.child[1], int(args.child[2]))
     sets = [("imagetransformer_cifar10_tiny", 10)] + ([] if args.quick else [("imagetransformer_cifar10_base", 3)])
+    if args.sets:
+        sets = [(name, 10 if name.endswith("_tiny") else 3) for name in args.sets.split(",")]
     print(f"Training throughput at 32x32x3, batch {args.batch_size}, real CIFAR-10 "
           f"(TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1 (imgtf default)')}, {os.cpu_count()} CPUs)")
     print(f"{'hparams set':<32} {'attention':<10} {'params':>10} {'images/s':>9} {'s/step':>8} {'peak MiB':>9}")

@@ -108,17 +108,23 @@ def test_causality_on_real_images(tiny_hparams, real_images, attention_type):
             assert diff[t + 1] > 1e-4, f"prediction {t + 1} ignores sub-pixel {t}"
 
 
-def test_causality_when_blocks_do_not_tile_the_image(tiny_hparams):
-    model = build(tiny_hparams, image_shape=(5, 7, 3), query_block_length=16, memory_length=40)
+@pytest.mark.parametrize("overrides", [dict(query_block_length=16, memory_length=40),
+                                       dict(attention_type="local_2d", query_shape=[2, 4], memory_flange=[1, 3]),
+                                       dict(attention_type="local_2d", query_shape=[2, 4], memory_flange=[1, 3],
+                                            likelihood="dmol", num_mixtures=2)])
+def test_causality_when_blocks_do_not_tile_the_image(tiny_hparams, overrides):
+    """A 5x7 image: neither 1D blocks of 16 nor 2D blocks of 2x4 tile it; padding must not leak or hide."""
+    from model_harness import change_unit, predictions
+
+    model = build(tiny_hparams, image_shape=(5, 7, 3), **overrides)
     images = np.random.RandomState(1).randint(0, 256, (2, 5, 7, 3)).astype(np.uint8)
-    base = flat_logits(model, images)
-    for t in [0, 15, 16, 50, 103, 104]:
-        changed = images.reshape(2, -1).copy()
-        changed[:, t] = 255 - changed[:, t]
-        diff = np.abs(flat_logits(model, changed.reshape(images.shape)) - base).max(axis=(0, 2))
-        assert diff[: t + 1].max() <= 1e-5
-        if t + 1 < 105:
-            assert diff[t + 1] > 1e-4
+    base = predictions(model, {"targets": images})
+    length = base.shape[1]
+    for step in range(length):
+        diff = np.abs(predictions(model, {"targets": change_unit(model, images, step, 2)}) - base).max(axis=(0, 2))
+        assert diff[: step + 1].max() <= 1e-5, f"step {step} leaked"
+        if step + 1 < length:
+            assert diff[step + 1] > 1e-4, f"step {step + 1} ignores step {step}"
 
 
 def test_local_attention_covering_everything_equals_global(tiny_hparams, real_images):
