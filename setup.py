@@ -21,5 +21,8 @@ setup(
         "importlib_resources",  # tensorflow-datasets 4.9.10 needs it but does not declare it
     ],
     extras_require={"test": ["pytest>=7"]},
-    entry_points={"console_scripts": ["imgtf-trainer=imgtf.commands.trainer:run_main"]},
+    entry_points={"console_scripts": [
+        "imgtf-trainer=imgtf.commands.trainer:run_main",
+        "imgtf-datagen=imgtf.commands.datagen:run_main",
+    ]},
 )

@@ -14,6 +14,8 @@ flags.DEFINE_string("problem", None, "Registered problem name, e.g. image_cifar1
 flags.DEFINE_string("model", None, "Registered model name, e.g. image_transformer.")
 flags.DEFINE_string("hparams_set", None, "Registered hparams set, e.g. imagetransformer_cifar10_tiny.")
 flags.DEFINE_string("hparams", "", "Overrides: key=value,key2=value2 (lists as key=[8,32]).")
+flags.DEFINE_string("problem_options", "", "Settings of configurable problems, e.g. for image_folder: "
+                    "image_size=32,input_size=8,labels=true,skip_corrupt=true.")
 flags.DEFINE_string("data_dir", None, "Where the problem's data is (official files or prepared tfds).")
 flags.DEFINE_string("output_dir", None, "Run directory: hparams.json, checkpoints, metrics.jsonl, TensorBoard.")
 flags.DEFINE_integer("train_steps", 1000, "Train until the global step reaches this (resumes in --output_dir).")
@@ -35,7 +37,8 @@ def run():
         raise app.UsageError("--output_dir is required.")
     from imgtf.train import run_dir
 
-    spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams)
+    spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams,
+                           FLAGS.problem_options)
     from imgtf.train.trainer import Trainer, TrainingError
 
     trainer = Trainer(spec, FLAGS.output_dir, FLAGS.data_dir, seed=FLAGS.random_seed,

@@ -11,3 +11,25 @@ class DataNotFoundError(DataError, FileNotFoundError):
 
 class CorruptDataError(DataError, ValueError):
     pass
+
+
+_MARKERS = ("CorruptDataError: ", "DataNotFoundError: ")
+
+
+class reraise_from_pipeline:
+    """Context manager: a DataError raised inside tf.data (e.g. by a decoder naming a corrupt file) surfaces
+    as a TensorFlow OpError wrapping a traceback; turn it back into the DataError with its message."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not type(exc).__module__.startswith("tensorflow"):
+            return False
+        message = getattr(exc, "message", str(exc))
+        for marker in _MARKERS:
+            if marker in message:
+                text = message.split(marker, 1)[1].splitlines()[0].strip()
+                cls = CorruptDataError if marker.startswith("Corrupt") else DataNotFoundError
+                raise cls(text) from None
+        return False

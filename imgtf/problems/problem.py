@@ -7,9 +7,18 @@ Features (per example, before batching):
 
 A subclass implements `examples(split, data_dir)` (a tf.data.Dataset of raw examples, cheap to skip: no
 decoding yet) and, if decoding or resizing is needed, `preprocess(example)`. The base class adds
-sharding, shuffling, repetition, resumption (skip), parallel preprocessing, batching and prefetching.
+sharding, shuffling, repetition, resumption (skip), parallel preprocessing, batching and prefetching, and
+reads a split prepared by `imgtf-datagen` (DATA_DIR/<problem>/<split>.json) instead of the raw files when
+there is one. `preprocess` may return an "_ok" boolean: examples with False (skipped corrupt files) are
+dropped.
+
+Problems with settings (image size, labels, ...) list them in `configurable`; users set them with
+`--problem_options=key=value,...` (typed like hparams). `bind(data_dir)` lets a problem look at its data
+before models are built (e.g. to find its class names).
 """
 import logging
+
+from imgtf.data import prepared as prepared_lib
 
 log = logging.getLogger("imgtf")
 
@@ -23,6 +32,7 @@ class Problem:
     splits = ("train", "test")
     train_split = "train"
     eval_split = "test"
+    configurable = ()  # attribute names settable with --problem_options
 
     @property
     def name(self):
@@ -36,6 +46,21 @@ class Problem:
             "input_shape": list(self.input_shape) if self.input_shape else None,
             "num_classes": self.num_classes,
         }
+
+    def configure(self, options):
+        """Apply `--problem_options` ("key=value,..."), typed by the current values; returns what changed."""
+        from imgtf.hparams.hparams import HParams, HParamsError
+
+        if options and not self.configurable:
+            raise HParamsError(f"problem {self.name!r} takes no --problem_options (got {options!r}).")
+        values = HParams(**{k: getattr(self, k) for k in self.configurable})
+        changed = values.parse(options or "")
+        for key, value in changed.items():
+            setattr(self, key, value)
+        return changed
+
+    def bind(self, data_dir):
+        """Look at the data before a model is built (default: nothing to do)."""
 
     def check_split(self, split):
         if split not in self.splits:
@@ -55,8 +80,12 @@ class Problem:
         return None
 
     # -- the pipeline ------------------------------------------------------------------------------
+    def prepared(self, split, data_dir):
+        """Metadata of this split prepared by imgtf-datagen under data_dir, or None."""
+        return prepared_lib.find(data_dir, self.name, split)
+
     def dataset(self, split, data_dir, batch_size, *, shuffle=False, repeat=False, seed=None, skip_batches=0,
-                drop_remainder=False, input_context=None):
+                drop_remainder=False, input_context=None, prepared=True):
         """Batched features of `split`.
 
         shuffle/repeat: for training. With a seed, the order is a pure function of (seed, position), so a
@@ -66,16 +95,20 @@ class Problem:
         import tensorflow as tf
 
         self.check_split(split)
-        ds = self.examples(split, data_dir)
+        meta = self.prepared(split, data_dir) if prepared else None
+        ds = prepared_lib.read(meta) if meta else self.examples(split, data_dir)
         if input_context is not None and input_context.num_input_pipelines > 1:
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         if shuffle:
-            n = self.num_examples(split, data_dir) or 10000
+            n = (meta["count"] if meta else self.num_examples(split, data_dir)) or 10000
             ds = ds.shuffle(min(n, 100000), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
         if skip_batches:
             ds = ds.skip(skip_batches * batch_size)
-        ds = ds.map(self.preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if not meta:
+            ds = ds.map(self.preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            if "_ok" in ds.element_spec:
+                ds = ds.filter(lambda f: f["_ok"]).map(lambda f: {k: v for k, v in f.items() if k != "_ok"})
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         return ds.prefetch(tf.data.AUTOTUNE)

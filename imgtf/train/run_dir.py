@@ -26,10 +26,20 @@ class RunSpec:
     hparams_set: str
     hparams: HParams
     overrides: str = ""
+    problem_options: str = ""  # --problem_options of configurable problems (e.g. image_folder)
 
     def to_json(self):
         return json.dumps({"problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
-                           "overrides": self.overrides, "hparams": self.hparams.values()}, indent=2, sort_keys=True)
+                           "overrides": self.overrides, "problem_options": self.problem_options,
+                           "hparams": self.hparams.values()}, indent=2, sort_keys=True)
+
+    def make_problem(self, data_dir=None):
+        """The registered problem, configured with the run's problem options and bound to data_dir."""
+        problem = registry.problem(self.problem)
+        problem.configure(self.problem_options)
+        if data_dir is not None:
+            problem.bind(data_dir)
+        return problem
 
 
 def load(output_dir):
@@ -40,7 +50,7 @@ def load(output_dir):
         with open(path) as f:
             saved = json.load(f)
         return RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
-                       saved.get("overrides", ""))
+                       saved.get("overrides", ""), saved.get("problem_options", ""))
     except (ValueError, KeyError, TypeError) as e:
         raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
 
@@ -55,7 +65,7 @@ def save(spec, output_dir):
     os.replace(tmp, path)
 
 
-def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""):
+def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides="", problem_options=""):
     """The RunSpec to use: the saved one (checked against the request) or a new one from the registry."""
     saved = load(output_dir) if output_dir else None
     if saved is None:
@@ -66,13 +76,23 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
         registry.models.get(model)
         hp = registry.hparams(hparams_set)
         hp.parse(overrides)
-        return RunSpec(problem, model, hparams_set, hp, overrides or "")
+        spec = RunSpec(problem, model, hparams_set, hp, overrides or "", problem_options or "")
+        spec.make_problem()  # validates the options now, before anything is written
+        return spec
     for flag, asked, have in (("problem", problem, saved.problem), ("model", model, saved.model),
                               ("hparams_set", hparams_set, saved.hparams_set)):
         if asked and asked != have:
             raise RunDirError(
                 f"--{flag}={asked} conflicts with the run in {output_dir} ({flag} {have!r}, from {RUN_FILE}). "
                 f"Use a new --output_dir for a different run, or drop --{flag} to resume this one.")
+    if problem_options:
+        requested_options = saved.make_problem().configure(problem_options)
+        expected = saved.make_problem()
+        clashes = {k: v for k, v in requested_options.items() if getattr(expected, k) != v}
+        if clashes:
+            raise RunDirError(
+                f"--problem_options={problem_options} conflicts with the run saved in {output_dir}/{RUN_FILE} "
+                f"(problem_options {saved.problem_options!r}). Use a new --output_dir to change them.")
     requested = saved.hparams.copy()
     changed = requested.parse(overrides)
     conflicts = {k: v for k, v in changed.items() if saved.hparams.get(k) != v}

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from imgtf import registry
+from imgtf.data.errors import reraise_from_pipeline
 from imgtf.train import metrics as metrics_lib
 from imgtf.train.optimization import build_optimizer
 
@@ -35,7 +36,7 @@ class Trainer:
     def __init__(self, spec, output_dir, data_dir, strategy=None, seed=0, keep_checkpoints=5):
         self.spec, self.output_dir, self.data_dir, self.seed = spec, output_dir, data_dir, seed
         self.hparams = spec.hparams
-        self.problem = registry.problem(spec.problem)
+        self.problem = spec.make_problem(data_dir)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.metrics = metrics_lib.MetricsLog(output_dir)
         keras.utils.set_random_seed(seed)
@@ -133,7 +134,8 @@ class Trainer:
         last_saved, window_start, window_steps, window_loss = start, time.time(), 0, 0.0
         try:
             while int(self.step.numpy()) < train_steps:
-                loss = float(self._train_fn(iterator))
+                with reraise_from_pipeline():
+                    loss = float(self._train_fn(iterator))
                 step = int(self.step.numpy())
                 if not math.isfinite(loss):
                     latest = self.manager.latest_checkpoint
@@ -189,13 +191,17 @@ class Trainer:
         split = split or self.problem.eval_split
         self._eval_fn = self._eval_fn or self._build_eval_fn()
         total_nats, images, start = 0.0, 0, time.time()
-        for i, features in enumerate(self._dataset(split, train=False)):
-            if eval_steps and i >= eval_steps:
-                break
-            nll, count = self._eval_fn(features)
-            total_nats += float(nll)
-            images += int(count)
+        with reraise_from_pipeline():
+            for i, features in enumerate(self._dataset(split, train=False)):
+                if eval_steps and i >= eval_steps:
+                    break
+                nll, count = self._eval_fn(features)
+                total_nats += float(nll)
+                images += int(count)
         seconds = time.time() - start
+        skipped = getattr(self.problem, "skipped", None)
+        if skipped is not None and skipped.count:
+            log.warning("%d unreadable images were skipped so far (first: %s)", skipped.count, ", ".join(skipped.names[:5]))
         if images == 0:
             raise TrainingError(f"split {split!r} of {self.problem.name} yielded no images to evaluate.")
         bpd = metrics_lib.bits_per_dim(total_nats, images, self.problem.image_shape)

@@ -1,0 +1,55 @@
+"""imgtf-datagen: prepare a problem once (decode, crop, resize) into sharded TFRecord files that training reads fast.
+
+  imgtf-datagen --problem=img2img_celeba --tmp_dir=RAW --data_dir=PREPARED
+  imgtf-trainer --problem=img2img_celeba --data_dir=PREPARED ...   # reads the prepared shards
+"""
+import time
+
+from absl import app, flags
+
+from imgtf.commands import common
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("problem", None, "Registered problem name.")
+flags.DEFINE_string("problem_options", "", "Settings of configurable problems (e.g. image_folder).")
+flags.DEFINE_string("tmp_dir", None, "Where the raw, official files are (what --data_dir would be without datagen).")
+flags.DEFINE_string("data_dir", None, "Where to write the prepared shards (DATA_DIR/<problem>/<split>-*.tfrecord).")
+flags.DEFINE_list("splits", [], "Splits to prepare (default: all of the problem's splits).")
+flags.DEFINE_integer("num_shards", 8, "Shards per split.")
+common.define_registry_flags()
+
+
+def run():
+    if not common.load_registry():
+        return
+    if not (FLAGS.problem and FLAGS.tmp_dir and FLAGS.data_dir):
+        raise app.UsageError("--problem, --tmp_dir and --data_dir are required.")
+    from imgtf import registry
+    from imgtf.data import prepared
+    from imgtf.data.errors import reraise_from_pipeline
+
+    problem = registry.problem(FLAGS.problem)
+    problem.configure(FLAGS.problem_options)
+    problem.bind(FLAGS.tmp_dir)
+    for split in FLAGS.splits or problem.splits:
+        start = time.time()
+        with reraise_from_pipeline():
+            meta = prepared.write(problem, split, FLAGS.tmp_dir, FLAGS.data_dir, FLAGS.num_shards)
+        print(f"{problem.name} {split}: {meta['count']} examples -> {FLAGS.data_dir}/{problem.name}/ "
+              f"({meta['count'] / max(time.time() - start, 1e-9):.0f} examples/s)")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    common.setup_logging()
+    common.run_guarded("imgtf-datagen", run)
+
+
+def run_main():
+    common.adopt_flags_for_help([__name__, common.__name__], __doc__)
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run_main()

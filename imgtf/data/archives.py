@@ -1,0 +1,50 @@
+"""Listing and streaming image files from folders, tar archives and zip archives, without extracting them."""
+import os
+import tarfile
+import zipfile
+
+from imgtf.data.errors import CorruptDataError, DataNotFoundError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+
+
+def list_images(folder, extensions=IMAGE_EXTENSIONS, recursive=True):
+    """Sorted paths of image files under `folder`."""
+    if not os.path.isdir(folder):
+        raise DataNotFoundError(f"no such folder: {folder}")
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(extensions))
+        if not recursive:
+            break
+    return found
+
+
+def iter_tar_images(path, extensions=IMAGE_EXTENSIONS):
+    """Yield (member name, bytes) of image members, streaming the archive sequentially (no extraction)."""
+    try:
+        with tarfile.open(path, "r|*") as tar:
+            for member in tar:
+                if member.isfile() and member.name.lower().endswith(extensions):
+                    yield member.name, tar.extractfile(member).read()
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise CorruptDataError(f"{path}: cannot read the archive ({type(e).__name__}: {e}); it may be truncated "
+                               "or corrupt. Download it again.") from e
+
+
+def count_tar_images(path, extensions=IMAGE_EXTENSIONS):
+    """Number of image members (reads only headers of an uncompressed tar; it seeks over the data)."""
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            return sum(1 for m in tar if m.isfile() and m.name.lower().endswith(extensions))
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise CorruptDataError(f"{path}: cannot read the archive ({type(e).__name__}: {e}); it may be truncated "
+                               "or corrupt. Download it again.") from e
+
+
+def open_zip(path):
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise CorruptDataError(f"{path}: not a readable zip archive ({type(e).__name__}: {e}); download it again.") from e

@@ -1,0 +1,101 @@
+"""Decoding and resizing of image files for problems that read PNG/JPEG.
+
+Decoding uses Pillow inside tf.data (via tf.numpy_function) so that a corrupt or unreadable file produces an
+error that names the file — TensorFlow's own decoders fail deep inside tf.data without saying which file —
+or, where the problem allows it, is skipped and counted. Resizing uses TensorFlow's area interpolation,
+as the paper does (it equals exact block means when the size divides).
+"""
+import io
+import logging
+import threading
+
+import numpy as np
+
+from imgtf.data.errors import CorruptDataError
+
+log = logging.getLogger("imgtf")
+
+
+class SkipCounter:
+    """Counts (and logs) files skipped as corrupt, per problem instance."""
+
+    def __init__(self):
+        self.count = 0
+        self.names = []
+        self._lock = threading.Lock()
+
+    def add(self, name):
+        with self._lock:
+            self.count += 1
+            if len(self.names) < 20:
+                self.names.append(name)
+        log.warning("skipping unreadable image %s (%d skipped so far)", name, self.count)
+
+
+def decode_rgb(data, name):
+    """Encoded PNG/JPEG bytes -> uint8 [H, W, 3]; CorruptDataError naming `name` if it cannot be decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise CorruptDataError(f"{name}: cannot decode image ({type(e).__name__}: {e}). Replace or remove the file"
+                               ", or let the problem skip unreadable images (skip_corrupt=true).") from e
+
+
+def tf_decode(encoded, name, skip_counter=None):
+    """tf.data op: (encoded bytes, file name) -> (uint8 [H, W, 3], ok). With a skip_counter, corrupt files
+    give ok=False (filter them out) instead of an error."""
+    import tensorflow as tf
+
+    def decode(data, file_name):
+        file_name = file_name.decode("utf-8", "replace")
+        try:
+            return decode_rgb(data, file_name), True
+        except CorruptDataError:
+            if skip_counter is None:
+                raise
+            skip_counter.add(file_name)
+            return np.zeros((1, 1, 3), np.uint8), False
+
+    image, ok = tf.numpy_function(decode, [encoded, name], [tf.uint8, tf.bool], stateful=False)
+    image.set_shape([None, None, 3])
+    ok.set_shape([])
+    return image, ok
+
+
+def center_crop_square(image):
+    import tensorflow as tf
+
+    shape = tf.shape(image)
+    side = tf.minimum(shape[0], shape[1])
+    top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
+    return image[top:top + side, left:left + side]
+
+
+def area_resize(image, size):
+    """uint8 or float [H, W, 3] -> float32 [size, size, 3] by area interpolation (no rounding)."""
+    import tensorflow as tf
+
+    size = [size, size] if isinstance(size, int) else list(size)
+    return tf.image.resize(tf.cast(image, tf.float32), size, method="area")
+
+
+def to_uint8(image):
+    import tensorflow as tf
+
+    return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
+
+
+def image_features(image, target_size, input_size=None):
+    """A (cropped) image -> {"targets": uint8 [t, t, 3]} (+ "inputs": uint8 [i, i, 3]) by area interpolation.
+
+    `inputs` is area-resized from the unrounded targets; since area resizing composes exactly when the
+    sizes divide (32 -> 8), it equals area-resizing the cropped original straight to 8x8."""
+    target = area_resize(image, target_size)
+    features = {"targets": to_uint8(target)}
+    if input_size:
+        features["inputs"] = to_uint8(area_resize(target, input_size))
+    return features

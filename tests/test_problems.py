@@ -1,0 +1,215 @@
+"""Problems on real data in their official formats: ImageNet 32/64, CelebA, image folders, prepared shards."""
+import os
+import shutil
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import png_bytes, write_tar
+from imgtf.data import prepared
+from imgtf.data.errors import CorruptDataError, DataNotFoundError, reraise_from_pipeline
+
+
+def everything(problem, split, data_dir, batch=64):
+    with reraise_from_pipeline():
+        batches = list(problem.dataset(split, data_dir, batch))
+    return {k: np.concatenate([b[k].numpy() for b in batches]) for k in batches[0]}
+
+
+def area_matrix(n_in, n_out):
+    """Exact area interpolation weights (fractional overlaps), independent of TensorFlow."""
+    weights, scale = np.zeros((n_out, n_in)), n_in / n_out
+    for i in range(n_out):
+        lo, hi = i * scale, (i + 1) * scale
+        for j in range(int(np.floor(lo)), int(np.ceil(hi))):
+            weights[i, j] = max(0.0, min(hi, j + 1) - max(lo, j))
+    return weights / scale
+
+
+def area_reference(image, size):
+    w_rows, w_cols = area_matrix(image.shape[0], size), area_matrix(image.shape[1], size)
+    return np.einsum("ij,jkc,lk->ilc", w_rows, image.astype(np.float64), w_cols)
+
+
+# -- ImageNet ------------------------------------------------------------------------------------------
+def test_imagenet32_from_tar_and_folder_is_pixel_exact(builtins, imagenet_dir, zebra, caplog):
+    problem = builtins.problem("image_imagenet32")
+    valid = everything(problem, "validation", imagenet_dir)
+    np.testing.assert_array_equal(valid["targets"], zebra[:64])  # streamed from the tar, in order
+    assert set(valid) == {"targets"}  # no labels in downsampled ImageNet
+    train = everything(problem, "train", imagenet_dir)
+    np.testing.assert_array_equal(train["targets"], zebra[64:192])
+    assert "PARTIAL copy: 64 of 49999" in caplog.text
+
+
+def test_imagenet64(builtins, imagenet_dir, zebra):
+    valid = everything(builtins.problem("image_imagenet64"), "validation", imagenet_dir)
+    assert valid["targets"].shape == (16, 64, 64, 3)
+    np.testing.assert_array_equal(valid["targets"][:, ::2, ::2], zebra[:16])
+
+
+def test_imagenet_missing_fails_fast_with_instructions(builtins, tmp_path):
+    start = time.time()
+    with pytest.raises(DataNotFoundError, match=r"no valid_32x32.tar, no valid_32x32/.*Download valid_32x32.tar"):
+        builtins.problem("image_imagenet32").dataset("validation", str(tmp_path), 8)
+    assert time.time() - start < 30
+
+
+def test_corrupt_png_in_tar_names_the_member(builtins, tmp_path, zebra):
+    members = [(f"valid_32x32/{i:08d}.png", png_bytes(zebra[i])) for i in range(3)]
+    members.insert(2, ("valid_32x32/broken.png", png_bytes(zebra[5])[:60]))
+    write_tar(tmp_path / "valid_32x32.tar", members)
+    with pytest.raises(CorruptDataError, match=r"valid_32x32.tar:valid_32x32/broken.png: cannot decode image"):
+        everything(builtins.problem("image_imagenet32"), "validation", str(tmp_path))
+
+
+def test_truncated_tar_names_the_archive(builtins, imagenet_dir, tmp_path):
+    data = open(os.path.join(imagenet_dir, "valid_32x32.tar"), "rb").read()
+    (tmp_path / "valid_32x32.tar").write_bytes(data[: len(data) // 2 + 100])
+    with pytest.raises(CorruptDataError, match="valid_32x32.tar"):
+        everything(builtins.problem("image_imagenet32"), "validation", str(tmp_path))
+
+
+# -- CelebA --------------------------------------------------------------------------------------------
+def test_celeba_crop_and_area_resize_match_exact_block_means(builtins, celeba_dir):
+    problem = builtins.problem("img2img_celeba")
+    batch = next(iter(problem.dataset("train", celeba_dir, 3)))
+    assert batch["inputs"].shape == (3, 8, 8, 3) and batch["targets"].shape == (3, 32, 32, 3)
+    assert batch["inputs"].dtype.name == "uint8" and batch["targets"].dtype.name == "uint8"
+    for i, name in enumerate(["000001.jpg", "000002.jpg", "000003.jpg"]):
+        original = np.asarray(Image.open(os.path.join(celeba_dir, "img_align_celeba", name)).convert("RGB"))
+        assert original.shape == (218, 178, 3)
+        face = original[40:178, 20:158]  # 40 off top and bottom, 20 off left and right
+        assert np.abs(batch["targets"][i].numpy() - area_reference(face, 32)).max() <= 0.5 + 1e-3
+        assert np.abs(batch["inputs"][i].numpy() - area_reference(face, 8)).max() <= 0.5 + 1e-3
+
+
+def test_celeba_zip_equals_folder_and_partial_copy_is_announced(builtins, celeba_dir, tmp_path, caplog):
+    with zipfile.ZipFile(tmp_path / "img_align_celeba.zip", "w") as z:
+        for name in sorted(os.listdir(os.path.join(celeba_dir, "img_align_celeba")))[:40]:
+            z.write(os.path.join(celeba_dir, "img_align_celeba", name), f"img_align_celeba/{name}")
+    shutil.copy(os.path.join(celeba_dir, "list_eval_partition.txt"), tmp_path)
+    from imgtf.problems import celeba
+
+    celeba._NOTICED.clear()  # notices are logged once per process and source
+    problem = builtins.problem("image_celeba32")
+    from_zip = everything(problem, "train", str(tmp_path))
+    from_folder = everything(problem, "train", celeba_dir)
+    assert from_zip["targets"].shape == (40, 32, 32, 3) and set(from_zip) == {"targets"}
+    np.testing.assert_array_equal(from_zip["targets"], from_folder["targets"][:40])
+    assert "PARTIAL copy: 40 of the 162770 images listed" in caplog.text
+    assert "PARTIAL copy: 400 of the 162770" in caplog.text
+    with pytest.raises(DataNotFoundError, match="none of the 19867 images listed for it"):
+        problem.dataset("validation", celeba_dir, 4)
+
+
+def test_celeba_missing_partition_file_is_named(builtins, celeba_dir, tmp_path):
+    os.symlink(os.path.join(celeba_dir, "img_align_celeba"), tmp_path / "img_align_celeba")
+    with pytest.raises(DataNotFoundError, match="list_eval_partition.txt is missing"):
+        builtins.problem("img2img_celeba").dataset("train", str(tmp_path), 4)
+
+
+# -- the user's own folders ----------------------------------------------------------------------------
+@pytest.fixture
+def photo_folder(tmp_path, celeba_dir, zebra):
+    """Real photos of mixed sizes and formats in class subfolders: faces (JPEG 178x218) and zebras (PNG)."""
+    faces = sorted(os.listdir(os.path.join(celeba_dir, "img_align_celeba")))
+    for split, (lo, hi) in {"train": (0, 6), "test": (6, 8)}.items():
+        (tmp_path / split / "faces").mkdir(parents=True)
+        (tmp_path / split / "zebras").mkdir(parents=True)
+        for i in range(lo, hi):
+            shutil.copy(os.path.join(celeba_dir, "img_align_celeba", faces[i]), tmp_path / split / "faces")
+            big = np.repeat(np.repeat(zebra[i], 3, axis=0), 2, axis=1)  # 96x64: not square
+            (tmp_path / split / "zebras" / f"z{i}.png").write_bytes(png_bytes(big))
+    return tmp_path
+
+
+def test_image_folder_center_crops_area_resizes_and_labels(builtins, photo_folder):
+    problem = builtins.problem("image_folder")
+    problem.configure("image_size=16,input_size=4,labels=true")
+    problem.bind(str(photo_folder))
+    assert problem.classes == ["faces", "zebras"] and problem.info["num_classes"] == 2
+    data = everything(problem, "train", str(photo_folder))
+    assert data["targets"].shape == (12, 16, 16, 3) and data["inputs"].shape == (12, 4, 4, 3)
+    assert list(data["label"]) == [0] * 6 + [1] * 6
+    face = np.asarray(Image.open(sorted((photo_folder / "train" / "faces").iterdir())[0]).convert("RGB"))
+    square = face[20:198]  # 218x178 -> centre 178x178
+    assert np.abs(data["targets"][0] - area_reference(square, 16)).max() <= 0.5 + 1e-3
+    assert np.abs(data["inputs"][0] - area_reference(square, 4)).max() <= 0.5 + 1e-3
+
+
+def test_image_folder_corrupt_file_error_or_skip(builtins, photo_folder):
+    (photo_folder / "train" / "faces" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    problem = builtins.problem("image_folder")
+    with pytest.raises(CorruptDataError, match=r"bad.jpg: cannot decode image"):
+        everything(problem, "train", str(photo_folder))
+    problem.configure("skip_corrupt=true")
+    data = everything(problem, "train", str(photo_folder))
+    assert len(data["targets"]) == 12 and problem.skipped.count == 1 and problem.skipped.names[0].endswith("bad.jpg")
+
+
+def test_image_folder_layout_errors(builtins, tmp_path):
+    from imgtf.hparams.hparams import HParamsError
+
+    problem = builtins.problem("image_folder")
+    with pytest.raises(DataNotFoundError, match="reads images from DATA_DIR/train/"):
+        problem.dataset("train", str(tmp_path), 4)
+    with pytest.raises(HParamsError, match="unknown hparam 'imagesize'"):
+        problem.configure("imagesize=3")
+    with pytest.raises(HParamsError, match="takes no --problem_options"):
+        builtins.problem("image_cifar10").configure("image_size=3")
+
+
+# -- prepared shards -------------------------------------------------------------------------------------
+def test_prepared_shards_equal_raw_pipeline_and_are_used(builtins, cifar_dir, tmp_path):
+    problem = builtins.problem("img2img_cifar10")
+    meta = prepared.write(problem, "test", cifar_dir, str(tmp_path), num_shards=3, log=lambda *_: None)
+    assert meta["count"] == 1017 and meta["shapes"]["inputs"] == [8, 8, 3]
+    raw = everything(problem, "test", cifar_dir)
+    ready = everything(problem, "test", str(tmp_path))  # reads the shards: no CIFAR files there
+    for key in ("targets", "inputs", "label"):
+        np.testing.assert_array_equal(raw[key], ready[key])
+    os.remove(prepared.metadata_path(str(tmp_path), problem.name, "test"))  # an unfinished preparation ...
+    assert problem.prepared("test", str(tmp_path)) is None  # ... is never read
+
+
+def test_datagen_command(cifar_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    result = subprocess.run([sys.executable, "-m", "imgtf.commands.datagen", "--problem=image_cifar10",
+                             f"--tmp_dir={cifar_dir}", f"--data_dir={tmp_path}", "--splits=test", "--num_shards=2"],
+                            capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "image_cifar10 test: 1017 examples" in result.stdout
+    assert sorted(os.listdir(tmp_path / "image_cifar10")) == [
+        "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord", "test.json"]
+
+
+# -- every problem trains by name ------------------------------------------------------------------------
+@pytest.mark.parametrize("problem,model,hparams_set,data,options", [
+    ("image_imagenet32", "image_transformer", "imagetransformer_imagenet32_tiny", "imagenet", ""),
+    ("image_imagenet64", "image_transformer", "imagetransformer_imagenet32_tiny", "imagenet", ""),
+    ("img2img_celeba", "img2img_transformer", "img2img_transformer_celeba_2d_tiny", "celeba", ""),
+    ("image_celeba32", "image_transformer", "imagetransformer_cifar10_tiny", "celeba", ""),
+    ("image_folder", "image_transformer", "imagetransformer_cifar10_cond_tiny", "folder", "image_size=16,labels=true"),
+])
+def test_every_problem_trains_by_name(builtins, imagenet_dir, celeba_dir, photo_folder, tmp_path, problem, model,
+                                      hparams_set, data, options):
+    from conftest import TINY_OVERRIDES
+    from imgtf.train import run_dir
+    from imgtf.train.trainer import Trainer
+
+    data_dir = {"imagenet": imagenet_dir, "celeba": celeba_dir, "folder": str(photo_folder)}[data]
+    spec = run_dir.resolve(str(tmp_path / "run"), problem, model, hparams_set,
+                           TINY_OVERRIDES + ",query_shape=[4,16],memory_flange=[2,8]", options)
+    trainer = Trainer(spec, str(tmp_path / "run"), data_dir)
+    assert trainer.train(2, log_every=1) == 2
+    split = "train" if data == "celeba" else trainer.problem.eval_split  # the CelebA subset is all train
+    entry = trainer.evaluate(split, eval_steps=1)
+    assert entry["num_images"] >= 2 and np.isfinite(entry["bits_per_dim"])
