@@ -213,3 +213,20 @@ def test_every_problem_trains_by_name(builtins, imagenet_dir, celeba_dir, photo_
     split = "train" if data == "celeba" else trainer.problem.eval_split  # the CelebA subset is all train
     entry = trainer.evaluate(split, eval_steps=1)
     assert entry["num_images"] >= 2 and np.isfinite(entry["bits_per_dim"])
+
+
+@pytest.mark.parametrize("problem,tfds_name,split,shapes", [
+    ("image_cifar10", "cifar10", "test", {"targets": (32, 32, 3), "label": ()}),
+    ("image_imagenet32", "downsampled_imagenet", "validation", {"targets": (32, 32, 3)}),
+    ("img2img_celeba", "celeb_a", "validation", {"targets": (32, 32, 3), "inputs": (8, 8, 3)}),
+])
+def test_tensorflow_datasets_source_when_prepared(builtins, tmp_path, monkeypatch, problem, tfds_name, split, shapes):
+    """tfds is used only when no official files are there and the dataset is prepared (mocked: offline)."""
+    import tensorflow_datasets as tfds
+
+    (tmp_path / tfds_name).mkdir()
+    with tfds.testing.mock_data(num_examples=4):
+        monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
+        batch = everything(builtins.problem(problem), split, str(tmp_path), batch=4)
+    assert {k: v.shape[1:] for k, v in batch.items()} == shapes and len(batch["targets"]) == 4
+    assert batch["targets"].dtype == np.uint8

@@ -1,8 +1,8 @@
-"""Flags and error handling shared by every imgtf command."""
+"""Flags, logging and error handling shared by every imgtf command."""
 import logging
 import sys
 
-from absl import flags
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 
@@ -75,3 +75,16 @@ def run_guarded(program, fn):
             print(f"{program}: error: {e}", file=sys.stderr)
             sys.exit(1)
         raise
+
+
+def run_command(program, module_name, doc, run):
+    """The console-script entry point of a command: absl flags, logging, clear errors, then `run()`."""
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value).")
+        setup_logging()
+        run_guarded(program, run)
+
+    adopt_flags_for_help([module_name, __name__], doc)
+    app.run(main)

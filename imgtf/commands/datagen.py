@@ -39,16 +39,8 @@ def run():
               f"({meta['count'] / max(time.time() - start, 1e-9):.0f} examples/s)")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    common.setup_logging()
-    common.run_guarded("imgtf-datagen", run)
-
-
 def run_main():
-    common.adopt_flags_for_help([__name__, common.__name__], __doc__)
-    app.run(main)
+    common.run_command("imgtf-datagen", __name__, __doc__, run)
 
 
 if __name__ == "__main__":

@@ -62,16 +62,8 @@ def run():
               f"at step {entry['step']}; metrics in {os.path.join(FLAGS.output_dir, 'metrics.jsonl')}")
 
 
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value).")
-    common.setup_logging()
-    common.run_guarded("imgtf-trainer", run)
-
-
 def run_main():
-    common.adopt_flags_for_help([__name__, common.__name__], __doc__)
-    app.run(main)
+    common.run_command("imgtf-trainer", __name__, __doc__, run)
 
 
 if __name__ == "__main__":
