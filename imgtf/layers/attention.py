@@ -64,6 +64,16 @@ class MultiHeadAttention(keras.layers.Layer):
 class UnmaskedAttention(MultiHeadAttention):
     """Every query sees every key: encoder self-attention (memory=None) or encoder-decoder attention."""
 
+    def memory_cache(self, memory):
+        """Keys and values of an encoder output, computed once per sample: ([B, N, h, d], [B, N, h, d])."""
+        return self.heads(self.k_proj(memory)), self.heads(self.v_proj(memory))
+
+    def step(self, x, memory_cache):
+        """One query [B, d] against cached encoder keys/values -> [B, d]."""
+        k, v = memory_cache
+        out = self.attend(self.heads(self.q_proj(x))[:, None], k, v)
+        return self.o_proj(ops.reshape(out, (-1, self.key_channels)))
+
     def call(self, x, memory=None, training=False):
         memory = x if memory is None else memory
         q, k, v = self.heads(self.q_proj(x)), self.heads(self.k_proj(memory)), self.heads(self.v_proj(memory))
@@ -107,6 +117,27 @@ class MaskedSelfAttention(MultiHeadAttention):
         v = self.memory_blocks(self.heads(self.v_proj(x)))
         out = self.attend(q, k, v, g.mask[None, :, None], training=training)  # [B, nb, lq, h, d]
         return self.o_proj(ops.reshape(out, (batch, g.num_slots, self.key_channels)))
+
+    # -- incremental decoding: one unit at a time, keys and values cached ------------------------------
+    def empty_cache(self, batch):
+        """Zero keys and values for every slot plus one always-zero slot (where invalid memory points)."""
+        shape = (batch, self.geometry.num_slots + 1, self.num_heads, self.depth)
+        return ops.zeros(shape, self.compute_dtype), ops.zeros(shape, self.compute_dtype)
+
+    def step(self, x, cache, slot, block, offset):
+        """The unit at `slot` (query block `block`, position `offset` in it): x [B, d] -> ([B, d], cache).
+
+        Writes this unit's key and value into the cache, then attends to its block's memory slots with the
+        same mask row the full-sequence form uses, so both forms compute the same function."""
+        g = self.geometry
+        k_cache, v_cache = cache
+        k_cache = ops.slice_update(k_cache, (0, slot, 0, 0), self.heads(self.k_proj(x))[:, None])
+        v_cache = ops.slice_update(v_cache, (0, slot, 0, 0), self.heads(self.v_proj(x))[:, None])
+        index = ops.take(np.where(g.memory >= 0, g.memory, g.num_slots).astype("int32"), block, axis=0)
+        mask = ops.take(ops.take(g.mask, block, axis=0), offset, axis=0)  # [M]
+        q = self.heads(self.q_proj(x))[:, None]  # [B, 1, h, d]
+        out = self.attend(q, ops.take(k_cache, index, axis=1), ops.take(v_cache, index, axis=1), mask)
+        return self.o_proj(ops.reshape(out, (-1, self.key_channels))), (k_cache, v_cache)
 
     def get_config(self):
         return {**super().get_config(), "attention_type": self.attention_type, "grid": list(self.grid),

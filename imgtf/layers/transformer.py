@@ -78,6 +78,21 @@ class DecoderBlock(_PostNormBlock):
             x = self.residual(self.encdec_norm, x, y, training)
         return self.feed_forward(x, training)
 
+    def empty_cache(self, batch, encoder_output=None):
+        cache = {"self": self.self_attention.empty_cache(batch)}
+        if self.encdec_attention is not None:
+            cache["encoder"] = self.encdec_attention.memory_cache(encoder_output)
+        return cache
+
+    def step(self, x, cache, slot, block, offset):
+        """The block applied to one unit, x [B, d], with cached keys/values -> ([B, d], cache)."""
+        y, self_cache = self.self_attention.step(x, cache["self"], slot, block, offset)
+        x = self.self_attention_norm(x + y)
+        if self.encdec_attention is not None:
+            x = self.encdec_norm(x + self.encdec_attention.step(x, cache["encoder"]))
+        x = self.ffn_norm(x + self.ffn_out(self.ffn_in(x)))
+        return x, {**cache, "self": self_cache}
+
     def get_config(self):
         return {**super().get_config(), **self.attention_config}
 

@@ -122,6 +122,51 @@ class ImageTransformer(keras.Model):
         """Log-likelihood in nats of every sub-pixel of features["targets"]: [B, H, W, 3]."""
         return self.likelihood.log_prob(self(features, training=training), features["targets"])
 
+    # -- incremental decoding (used by imgtf.sampling) -------------------------------------------------
+    @property
+    def num_units(self):
+        return self.geometry.length
+
+    def empty_cache(self, features, batch):
+        """Per-layer key/value caches, with encoder keys/values computed once for conditional models."""
+        encoder_output = self.encode(features) if self.uses_encoder else None
+        return [block.empty_cache(batch, encoder_output) for block in self.decoder]
+
+    def unit_embedding(self, values, raster_index):
+        """Embedding of one generated unit: a sub-pixel value [B] at grid index `raster_index` (its channel is
+        raster_index % 3), or a pixel's 3 values [B, 3] for DMOL. -> [B, d]"""
+        if self.likelihood.unit == "subpixel":
+            ids = ops.cast(values, "int32") + (raster_index % self.image_shape[-1]) * 256
+            return ops.take(self.embed.embeddings, ids, axis=0)
+        return self.embed(values)
+
+    def step(self, cache, previous, t, features):
+        """Parameters of the unit generated at step t ([B, params_per_unit]) given the values of the unit
+        generated at step t-1 (`previous`, ignored at t=0), and the updated cache."""
+        g = self.geometry
+        order = g.order.astype("int32")
+        d = self.hparams["hidden_size"]
+        if not self.positions.built:
+            self.positions.build((None, *self.grid, d))
+        previous_index = ops.take(order, ops.maximum(t - 1, 0))
+        content = self.unit_embedding(previous, previous_index) * ops.cast(t > 0, self.compute_dtype)
+        positions = ops.reshape(self.positions.encoding(), (g.length, d))
+        x = content + ops.cast(ops.take(positions, ops.take(order, t), axis=0), content.dtype)[None]
+        if self.class_embedding is not None:
+            x = x + self.class_embedding(ops.cast(features["label"], "int32"))
+        slot = ops.take(g.real_slots.astype("int32"), t)
+        block, offset = slot // g.query_length, slot % g.query_length
+        new_cache = []
+        for layer, layer_cache in zip(self.decoder, cache):
+            x, layer_cache = layer.step(x, layer_cache, slot, block, offset)
+            new_cache.append(layer_cache)
+        return ops.cast(self.output_layer(x), "float32"), new_cache
+
+    def unit_params(self, params, t):
+        """From full-image parameters ([B, H, W, 3, P] or [B, H, W, P]), those of the unit generated at step t."""
+        flat = ops.reshape(params, (ops.shape(params)[0], self.geometry.length, self.likelihood.params_per_unit))
+        return ops.take(flat, ops.take(self.geometry.order.astype("int32"), t), axis=1)
+
     def get_config(self):
         return {**super().get_config(), "hparams": self.hparams, "problem_info": self.problem_info}
 
