@@ -24,5 +24,8 @@ setup(
     entry_points={"console_scripts": [
         "imgtf-trainer=imgtf.commands.trainer:run_main",
         "imgtf-datagen=imgtf.commands.datagen:run_main",
+        "imgtf-decoder=imgtf.commands.decoder:run_main",
+        "imgtf-exporter=imgtf.commands.exporter:run_main",
+        "imgtf-average=imgtf.commands.average:run_main",
     ]},
 )

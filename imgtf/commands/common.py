@@ -2,7 +2,7 @@
 import logging
 import sys
 
-from absl import app, flags
+from absl import app, flags  # noqa: F401  (app: commands raise app.UsageError)
 
 FLAGS = flags.FLAGS
 
@@ -57,7 +57,7 @@ def user_errors():
     from imgtf.registry import RegistryError
     from imgtf.train.run_dir import RunDirError
 
-    errors = (DataError, HParamsError, RegistryError, RunDirError)
+    errors = (DataError, HParamsError, RegistryError, RunDirError, ValueError)
     if "imgtf.train.trainer" in sys.modules:
         errors += (sys.modules["imgtf.train.trainer"].TrainingError,)
     return errors

@@ -213,3 +213,16 @@ class Trainer:
         log.info("eval %s @ step %d: %.4f bits/dim over %d images (%.1f images/s)",
                  split, entry["step"], bpd, images, entry["images_per_sec"])
         return entry
+
+
+def load_trained(output_dir, data_dir=None, checkpoint_path=None):
+    """A Trainer for the run in `output_dir` with its latest (or the given) checkpoint restored."""
+    from imgtf.train import run_dir
+
+    spec = run_dir.load(output_dir)
+    if spec is None:
+        raise TrainingError(f"{output_dir} is not a run directory (no {run_dir.RUN_FILE}); train first.")
+    trainer = Trainer(spec, output_dir, data_dir)
+    if not trainer.restore(checkpoint_path):
+        raise TrainingError(f"no checkpoint in {output_dir}; train first (imgtf-trainer --schedule=train).")
+    return trainer

@@ -1,0 +1,1 @@
+"""Exporting trained models: SavedModels with named signatures (serving) and .keras files."""

@@ -1,0 +1,43 @@
+"""Checkpoint averaging (the paper's ImageNet 3.77 used it): the mean of the model weights of the last N
+checkpoints, written as a new run directory that every command accepts."""
+import logging
+import os
+import shutil
+
+import numpy as np
+import tensorflow as tf
+
+from imgtf.train import run_dir
+from imgtf.train.trainer import Trainer, TrainingError
+
+log = logging.getLogger("imgtf")
+
+
+def average_checkpoints(output_dir, to_dir, num_last=5, data_dir=None):
+    """Average the model weights of the last `num_last` checkpoints of `output_dir` into `to_dir`.
+
+    Weights are summed in float64 and divided once, so the result is the exact mean rounded to float32.
+    The optimizer state and step are those of the newest checkpoint. Returns (paths averaged, saved path)."""
+    state = tf.train.get_checkpoint_state(output_dir)
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    if len(paths) < 1:
+        raise TrainingError(f"no checkpoints in {output_dir} to average.")
+    if os.path.abspath(to_dir) == os.path.abspath(output_dir):
+        raise TrainingError("--to_dir must differ from --output_dir (the originals are kept).")
+    paths = [p if os.path.isabs(p) else os.path.join(output_dir, p) for p in paths[-num_last:]]
+    if len(paths) < num_last:
+        log.warning("only %d checkpoints in %s; averaging those.", len(paths), output_dir)
+    spec = run_dir.load(output_dir)
+    trainer = Trainer(spec, to_dir, data_dir)
+    total = None
+    for path in paths:
+        trainer.restore(path)
+        weights = [w.astype(np.float64) for w in trainer.model.get_weights()]
+        total = weights if total is None else [t + w for t, w in zip(total, weights)]
+    trainer.restore(paths[-1])  # optimizer state and step of the newest
+    trainer.model.set_weights([(t / len(paths)).astype(np.float32) for t in total])
+    os.makedirs(to_dir, exist_ok=True)
+    shutil.copy(os.path.join(output_dir, run_dir.RUN_FILE), os.path.join(to_dir, run_dir.RUN_FILE))
+    with open(os.path.join(to_dir, "averaged_from.txt"), "w") as f:
+        f.write("\n".join(paths) + "\n")
+    return paths, trainer.save()
