@@ -4,6 +4,7 @@
       --hparams_set=imagetransformer_cifar10_tiny --data_dir=DATA --output_dir=RUN --train_steps=300
 """
 import os
+import sys
 
 from absl import app, flags
 
@@ -27,6 +28,13 @@ flags.DEFINE_integer("checkpoint_every_steps", 1000, "Save a checkpoint every N 
 flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("log_every_steps", 50, "Log loss and throughput every N steps.")
 flags.DEFINE_integer("random_seed", 0, "Seed of initialisation, data order and dropout.")
+flags.DEFINE_enum("distribution_strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+                  "auto: mirrored over all local GPUs if several, else one device. multi_worker reads TF_CONFIG.")
+flags.DEFINE_string("tpu", None, "TPU name or address for --distribution_strategy=tpu (\"local\" on a TPU VM).")
+flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many logical devices (to try mirrored on a CPU).")
+flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16", "float16"],
+                  "Compute dtype; variables, logits, softmax and likelihoods stay float32; float16 adds loss scaling.")
+flags.DEFINE_bool("xla", False, "Compile the training step with XLA (falls back with a notice where it fails).")
 common.define_registry_flags()
 
 
@@ -39,22 +47,33 @@ def run():
 
     spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams,
                            FLAGS.problem_options)
-    from imgtf.train.trainer import Trainer, TrainingError
+    from imgtf.train import distribution
+    from imgtf.train.trainer import Preempted, Trainer, TrainingError
 
-    trainer = Trainer(spec, FLAGS.output_dir, FLAGS.data_dir, seed=FLAGS.random_seed,
-                      keep_checkpoints=FLAGS.keep_checkpoints)
+    strategy = distribution.make_strategy(FLAGS.distribution_strategy, FLAGS.tpu, FLAGS.num_cpu_devices)
+    distribution.set_precision(FLAGS.mixed_precision)
+    trainer = Trainer(spec, FLAGS.output_dir, FLAGS.data_dir, strategy=strategy, seed=FLAGS.random_seed,
+                      keep_checkpoints=FLAGS.keep_checkpoints, precision=FLAGS.mixed_precision, xla=FLAGS.xla)
+    if strategy.num_replicas_in_sync > 1 and trainer.chief:
+        print(f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} replicas, global batch "
+              f"{trainer.global_batch_size} ({spec.hparams.batch_size} per replica)")
     if FLAGS.schedule == "eval":
         if not trainer.restore():
             raise TrainingError(f"no checkpoint in {FLAGS.output_dir} to evaluate; train first (--schedule=train).")
         entry = trainer.evaluate(FLAGS.eval_split, FLAGS.eval_steps)
         print(f"bits_per_dim {entry['bits_per_dim']:.4f} on {entry['split']} ({entry['num_images']} images)")
         return
-    run_dir.save(spec, FLAGS.output_dir)
+    if trainer.chief:
+        run_dir.save(spec, FLAGS.output_dir)
     targets = [FLAGS.train_steps]
     if FLAGS.schedule == "train_and_eval" and FLAGS.eval_every_steps:
         targets = list(range(FLAGS.eval_every_steps, FLAGS.train_steps, FLAGS.eval_every_steps)) + targets
     for target in targets:
-        trainer.train(target, checkpoint_every=FLAGS.checkpoint_every_steps, log_every=FLAGS.log_every_steps)
+        try:
+            trainer.train(target, checkpoint_every=FLAGS.checkpoint_every_steps, log_every=FLAGS.log_every_steps)
+        except Preempted as e:
+            print(f"imgtf-trainer: {e}", file=sys.stderr)
+            sys.exit(143)
         if FLAGS.schedule == "train_and_eval":
             entry = trainer.evaluate(FLAGS.eval_split, FLAGS.eval_steps)
     if FLAGS.schedule == "train_and_eval":

@@ -8,6 +8,9 @@ bits/dim. A non-finite loss stops training before any checkpoint is written over
 import logging
 import math
 import os
+import shutil
+import signal
+import threading
 import time
 
 import keras
@@ -16,6 +19,7 @@ import tensorflow as tf
 
 from imgtf import registry
 from imgtf.data.errors import reraise_from_pipeline
+from imgtf.train.distribution import is_chief
 from imgtf.train import metrics as metrics_lib
 from imgtf.train.optimization import build_optimizer
 
@@ -30,27 +34,43 @@ class NonFiniteLossError(TrainingError):
     pass
 
 
+class Preempted(TrainingError):
+    """Training stopped by SIGTERM after saving a checkpoint; rerunning the command resumes it."""
+
+
 class Trainer:
     """Builds the model, optimiser and checkpoint for a RunSpec and trains / evaluates it."""
 
-    def __init__(self, spec, output_dir, data_dir, strategy=None, seed=0, keep_checkpoints=5):
+    def __init__(self, spec, output_dir, data_dir, strategy=None, seed=0, keep_checkpoints=5, precision="float32",
+                 xla=False):
         self.spec, self.output_dir, self.data_dir, self.seed = spec, output_dir, data_dir, seed
         self.hparams = spec.hparams
         self.problem = spec.make_problem(data_dir)
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.metrics = metrics_lib.MetricsLog(output_dir)
+        self.chief = is_chief(self.strategy)
+        self.precision, self.xla = precision, xla
+        # only the chief writes metrics and the real checkpoints; other workers save to a scratch directory
+        self.metrics = metrics_lib.MetricsLog(output_dir if self.chief else self._scratch_dir())
         keras.utils.set_random_seed(seed)
         with self.strategy.scope():
             self.model = registry.model(spec.model)(self.hparams, self.problem.info)
             self.model(self.dummy_features(1))  # build every variable
             self.optimizer = build_optimizer(self.hparams)
+            if precision == "float16":  # float16 gradients need loss scaling; bfloat16 does not
+                self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step,
             rng_state=list(self.model.non_trainable_variables))  # dropout seed states: exact resumption
-        self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir, max_to_keep=keep_checkpoints)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir if self.chief else self._scratch_dir(),
+                                                  max_to_keep=keep_checkpoints)
         self._train_fn = self._eval_fn = None
+        self._stop_signal = None
+
+    def _scratch_dir(self):
+        resolver = self.strategy.cluster_resolver
+        return os.path.join(self.output_dir, f".worker_{resolver.task_type}_{resolver.task_id}")
 
     @property
     def global_batch_size(self):
@@ -72,22 +92,38 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def restore(self, checkpoint_path=None):
-        """Restore the latest (or the given) checkpoint; returns its step, or 0 if there is none."""
-        path = checkpoint_path or self.manager.latest_checkpoint
-        if not path:
-            return 0
-        try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as e:
-            raise TrainingError(
-                f"cannot restore checkpoint {path}: {type(e).__name__}: {e}. If the files are damaged, delete "
-                f"that checkpoint (the previous ones are kept) or point --output_dir elsewhere.") from e
-        log.info("Restored %s (step %d).", path, int(self.step.numpy()))
-        return int(self.step.numpy())
+        """Restore the given checkpoint, or the newest readable one in the run directory (every worker reads
+        the chief's); returns its step, or 0 if there is none. A damaged newest checkpoint (e.g. a crash while
+        it was written) is skipped with a warning in favour of the previous one."""
+        if checkpoint_path:
+            candidates = [checkpoint_path]
+        else:
+            state = tf.train.get_checkpoint_state(self.output_dir)
+            candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
+            candidates = [c if os.path.isabs(c) else os.path.join(self.output_dir, c) for c in candidates]
+        errors = []
+        for path in candidates:
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:  # damaged files
+                errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0]}")
+                log.warning("cannot restore %s (%s); trying an older checkpoint.", path, errors[-1])
+                continue
+            log.info("Restored %s (step %d).", path, int(self.step.numpy()))
+            return int(self.step.numpy())
+        if errors:
+            raise TrainingError(f"no checkpoint in {self.output_dir} could be restored: {'; '.join(errors)}. "
+                                "Point --output_dir elsewhere to start afresh.")
+        return 0
 
     def save(self):
+        """Write a checkpoint. TensorFlow writes the data files first and then replaces the `checkpoint` state
+        file atomically, so a crash while saving leaves the previous checkpoints listed and usable."""
         path = self.manager.save(checkpoint_number=int(self.step.numpy()))
-        log.info("Saved checkpoint %s", path)
+        if self.chief:
+            log.info("Saved checkpoint %s", path)
+        else:
+            shutil.rmtree(self.manager.directory, ignore_errors=True)
         return path
 
     # -- training ------------------------------------------------------------------------------------
@@ -109,13 +145,17 @@ class Trainer:
             with tf.GradientTape() as tape:
                 nll = -tf.reduce_sum(model.log_prob(features, training=True))
                 loss = nll / (global_batch * dims)
-            grads = tape.gradient(loss, model.trainable_variables)
+                scaled = optimizer.scale_loss(loss)  # identity unless float16 loss scaling is on
+            grads = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return loss
 
+        # XLA compiles the per-replica computation; reading the input iterator cannot be compiled
+        replica_fn = tf.function(replica_step, jit_compile=True) if self.xla else replica_step
+
         @tf.function
         def train_step(iterator):
-            loss = strategy.run(replica_step, args=(next(iterator),))
+            loss = strategy.run(replica_fn, args=(next(iterator),))
             self.step.assign_add(1)
             return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
 
@@ -132,10 +172,11 @@ class Trainer:
         iterator = iter(self._dataset(self.problem.train_split, train=True, skip_batches=start))
         self._train_fn = self._train_fn or self._build_train_fn()
         last_saved, window_start, window_steps, window_loss = start, time.time(), 0, 0.0
+        previous_handler = self._catch_sigterm()
         try:
             while int(self.step.numpy()) < train_steps:
                 with reraise_from_pipeline():
-                    loss = float(self._train_fn(iterator))
+                    loss = float(self._run_train_step(iterator))
                 step = int(self.step.numpy())
                 if not math.isfinite(loss):
                     latest = self.manager.latest_checkpoint
@@ -161,14 +202,50 @@ class Trainer:
                 if step - last_saved >= checkpoint_every:
                     self.save()
                     last_saved = step
+                if self._stop_signal is not None:
+                    if step != last_saved:
+                        self.save()
+                    raise Preempted(f"stopped by signal {self._stop_signal} at step {step} after saving a checkpoint "
+                                    f"in {self.output_dir}; rerun the same command to resume.")
         except KeyboardInterrupt:
             log.warning("Interrupted at step %d: saving a checkpoint before exiting.", int(self.step.numpy()))
             self.save()
             raise
+        finally:
+            if previous_handler is not None:
+                signal.signal(signal.SIGTERM, previous_handler)
         if int(self.step.numpy()) != last_saved:
             self.save()
         self.metrics.flush()
         return int(self.step.numpy())
+
+    def _catch_sigterm(self):
+        """On SIGTERM (preemption) finish the current step, save, and stop; returns the previous handler."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        self._stop_signal = None
+
+        def handler(signum, frame):
+            self._stop_signal = signum
+            log.warning("received signal %d: saving a checkpoint after this step, then stopping.", signum)
+
+        return signal.signal(signal.SIGTERM, handler)
+
+    def _run_train_step(self, iterator):
+        """One step. If XLA compilation fails under this strategy (it happens at the first call, before any
+        data is consumed), fall back to the plain graph with a notice."""
+        if not self.xla or getattr(self, "_xla_checked", False):
+            return self._train_fn(iterator)
+        try:
+            result = self._train_fn(iterator)
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as e:
+            log.warning("XLA compilation failed under %s (%s); training without XLA.",
+                        type(self.strategy).__name__, str(e).splitlines()[0][:200])
+            self.xla = False
+            self._train_fn = self._build_train_fn()
+            result = self._train_fn(iterator)
+        self._xla_checked = True
+        return result
 
     # -- evaluation ----------------------------------------------------------------------------------
     def _build_eval_fn(self):
