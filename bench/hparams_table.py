@@ -9,12 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import imgtf  # noqa: E402,F401
 from imgtf import registry  # noqa: E402
-
-
-def model_and_problem(set_name):
-    if set_name.startswith("img2img_"):
-        return "img2img_transformer", "img2img_cifar10"
-    return "image_transformer", "image_cifar10"
+from imgtf.hparams import default_model_and_problem as model_and_problem  # noqa: E402
 
 
 def main():

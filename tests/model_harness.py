@@ -1,6 +1,5 @@
 """Shared helpers for model tests: build any registered set for its problem, and read its predictions
 in generation order so causality can be asserted the same way for every model."""
-import numpy as np
 from keras import ops
 
 from imgtf import registry
@@ -9,9 +8,9 @@ from imgtf.data import cifar
 
 def model_and_problem(set_name):
     """Which registered model and (CIFAR-sized) problem exercise an hparams set."""
-    if set_name.startswith("img2img_"):
-        return "img2img_transformer", "img2img_cifar10"
-    return "image_transformer", "image_cifar10"
+    from imgtf.hparams import default_model_and_problem
+
+    return default_model_and_problem(set_name)
 
 
 def build(set_name, overrides="", problem=None):

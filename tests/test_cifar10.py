@@ -2,7 +2,6 @@ import json
 import os
 import pickle
 import shutil
-import tarfile
 import time
 
 import numpy as np

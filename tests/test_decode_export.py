@@ -150,7 +150,7 @@ def test_checkpoint_average_is_exact_and_usable(runs, cifar_dir, tmp_path):
     plain = runs["plain"].output_dir  # checkpoints at steps 1, 2, 3
     cli("average", f"--output_dir={plain}", f"--to_dir={tmp_path / 'avg'}", "--num_last=3")
     state = tf.train.get_checkpoint_state(plain)
-    paths = [p if os.path.isabs(p) else os.path.join(plain, p) for p in state.all_model_checkpoint_paths][-3:]
+    paths = list(state.all_model_checkpoint_paths)[-3:]
     readers = [tf.train.load_checkpoint(p) for p in paths]
     averaged = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "avg")))
     not_weights = ("optimizer/_variables/", "optimizer/_iterations", "optimizer/_learning_rate", "step/", "save_counter",

@@ -250,3 +250,18 @@ def test_strategy_errors_are_clear():
                 os.environ["TF_CONFIG"] = old
     with pytest.raises(DistributionError, match="needs --tpu"):
         make_strategy("tpu")
+
+
+def test_resume_and_average_with_a_relative_output_dir(builtins, cifar_dir, tmp_path, monkeypatch):
+    """Checkpoint paths must work when --output_dir is relative (as in the README's commands)."""
+    from imgtf.train.averaging import average_checkpoints
+    from imgtf.train.trainer import Trainer
+
+    monkeypatch.chdir(tmp_path)
+    spec = run_dir.resolve("rel/run", "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
+                           TINY_OVERRIDES)
+    run_dir.save(spec, "rel/run")
+    Trainer(spec, "rel/run", cifar_dir).train(2, checkpoint_every=1)
+    assert Trainer(spec, "rel/run", cifar_dir).restore() == 2
+    paths, saved = average_checkpoints("rel/run", "rel/avg", num_last=2)
+    assert len(paths) == 2 and os.path.exists(saved + ".index")

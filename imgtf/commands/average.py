@@ -17,8 +17,7 @@ common.define_registry_flags()
 def run():
     if not common.load_registry():
         return
-    if not (FLAGS.output_dir and FLAGS.to_dir):
-        raise common.app.UsageError("--output_dir and --to_dir are required.")
+    common.require_flags("output_dir", "to_dir")
     from imgtf.train.averaging import average_checkpoints
 
     paths, saved = average_checkpoints(FLAGS.output_dir, FLAGS.to_dir, FLAGS.num_last)

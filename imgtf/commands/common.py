@@ -50,6 +50,13 @@ def load_registry():
     return True
 
 
+def require_flags(*names):
+    """A usage error naming every required flag that is missing."""
+    missing = [f"--{name}" for name in names if not getattr(FLAGS, name)]
+    if missing:
+        raise app.UsageError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required.")
+
+
 def user_errors():
     """Exception types whose messages are complete instructions for the user (no traceback needed)."""
     from imgtf.data.errors import DataError

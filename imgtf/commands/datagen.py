@@ -5,7 +5,7 @@
 """
 import time
 
-from absl import app, flags
+from absl import flags
 
 from imgtf.commands import common
 
@@ -22,8 +22,7 @@ common.define_registry_flags()
 def run():
     if not common.load_registry():
         return
-    if not (FLAGS.problem and FLAGS.tmp_dir and FLAGS.data_dir):
-        raise app.UsageError("--problem, --tmp_dir and --data_dir are required.")
+    common.require_flags("problem", "tmp_dir", "data_dir")
     from imgtf import registry
     from imgtf.data import prepared
     from imgtf.data.errors import reraise_from_pipeline

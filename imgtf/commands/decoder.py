@@ -30,8 +30,7 @@ common.define_registry_flags()
 def run():
     if not common.load_registry():
         return
-    if not (FLAGS.output_dir and FLAGS.decode_dir):
-        raise common.app.UsageError("--output_dir and --decode_dir are required.")
+    common.require_flags("output_dir", "decode_dir")
     from imgtf.sampling.decode import decode
     from imgtf.train.trainer import load_trained
 

@@ -21,8 +21,7 @@ common.define_registry_flags()
 def run():
     if not common.load_registry():
         return
-    if not (FLAGS.output_dir and FLAGS.export_dir):
-        raise common.app.UsageError("--output_dir and --export_dir are required.")
+    common.require_flags("output_dir", "export_dir")
     from imgtf.export.saved_model import export_saved_model
     from imgtf.train.trainer import load_trained
 

@@ -6,7 +6,7 @@
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from imgtf.commands import common
 
@@ -41,8 +41,7 @@ common.define_registry_flags()
 def run():
     if not common.load_registry():
         return
-    if not FLAGS.output_dir:
-        raise app.UsageError("--output_dir is required.")
+    common.require_flags("output_dir")
     from imgtf.train import run_dir
 
     spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams,

@@ -5,3 +5,4 @@ its likelihood's parameters and exposes `log_prob(features) -> [B, H, W, 3]` in 
 trainer, evaluator and exporter never special-case a model.
 """
 from imgtf.models import image_transformer  # noqa: F401  (registers)
+from imgtf.models import pixel_cnn  # noqa: F401  (registers)

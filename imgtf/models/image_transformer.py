@@ -14,29 +14,25 @@ import keras
 import numpy as np
 from keras import ops
 
-from imgtf.hparams.hparams import HParams
 from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding, OrdinalPixelEmbedding
 from imgtf.layers.geometry import ATTENTION_TYPES, make_geometry
 from imgtf.layers.transformer import DecoderBlock, EncoderBlock
 from imgtf.likelihoods import get_likelihood
+from imgtf.models.base import AutoregressiveImageModel
 from imgtf.registry import register_model
 
 
 @register_model
 @keras.saving.register_keras_serializable("imgtf")
-class ImageTransformer(keras.Model):
+class ImageTransformer(AutoregressiveImageModel):
     """Decoder-only Image Transformer: 1D local, 2D local or global attention; categorical or DMOL; optional class."""
 
-    uses_encoder = False
-
     def __init__(self, hparams, problem_info, **kwargs):
-        super().__init__(**kwargs)
-        hp = hparams.values() if isinstance(hparams, HParams) else dict(hparams)
-        self.hparams, self.problem_info = hp, dict(problem_info)
+        super().__init__(hparams, problem_info, **kwargs)
+        hp = self.hparams
         if hp["attention_type"] not in ATTENTION_TYPES:
             raise ValueError(f"hparam attention_type={hp['attention_type']!r} is not supported; choose one of "
                              f"{', '.join(ATTENTION_TYPES)}.")
-        self.image_shape = tuple(self.problem_info["image_shape"])
         h, w, c = self.image_shape
         self.likelihood = get_likelihood(hp["likelihood"], hp.get("num_mixtures", 10))
         self.grid = (h, w * c) if self.likelihood.unit == "subpixel" else (h, w)
@@ -118,15 +114,7 @@ class ImageTransformer(keras.Model):
             return ops.reshape(params, (-1, h, w, c, self.likelihood.params_per_unit))
         return ops.reshape(params, (-1, h, w, self.likelihood.params_per_unit))
 
-    def log_prob(self, features, training=False):
-        """Log-likelihood in nats of every sub-pixel of features["targets"]: [B, H, W, 3]."""
-        return self.likelihood.log_prob(self(features, training=training), features["targets"])
-
     # -- incremental decoding (used by imgtf.sampling) -------------------------------------------------
-    @property
-    def num_units(self):
-        return self.geometry.length
-
     def empty_cache(self, features, batch):
         """Per-layer key/value caches, with encoder keys/values computed once for conditional models."""
         encoder_output = self.encode(features) if self.uses_encoder else None
@@ -161,14 +149,6 @@ class ImageTransformer(keras.Model):
             x, layer_cache = layer.step(x, layer_cache, slot, block, offset)
             new_cache.append(layer_cache)
         return ops.cast(self.output_layer(x), "float32"), new_cache
-
-    def unit_params(self, params, t):
-        """From full-image parameters ([B, H, W, 3, P] or [B, H, W, P]), those of the unit generated at step t."""
-        flat = ops.reshape(params, (ops.shape(params)[0], self.geometry.length, self.likelihood.params_per_unit))
-        return ops.take(flat, ops.take(self.geometry.order.astype("int32"), t), axis=1)
-
-    def get_config(self):
-        return {**super().get_config(), "hparams": self.hparams, "problem_info": self.problem_info}
 
 
 @register_model

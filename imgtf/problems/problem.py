@@ -109,6 +109,14 @@ class Problem:
         if not meta:
             ds = ds.map(self.preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             if "_ok" in ds.element_spec:
-                ds = ds.filter(lambda f: f["_ok"]).map(lambda f: {k: v for k, v in f.items() if k != "_ok"})
+                ds = ds.filter(_is_ok).map(_drop_ok)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _is_ok(features):
+    return features["_ok"]
+
+
+def _drop_ok(features):
+    return {k: v for k, v in features.items() if k != "_ok"}

@@ -24,7 +24,7 @@ def average_checkpoints(output_dir, to_dir, num_last=5, data_dir=None):
         raise TrainingError(f"no checkpoints in {output_dir} to average.")
     if os.path.abspath(to_dir) == os.path.abspath(output_dir):
         raise TrainingError("--to_dir must differ from --output_dir (the originals are kept).")
-    paths = [p if os.path.isabs(p) else os.path.join(output_dir, p) for p in paths[-num_last:]]
+    paths = paths[-num_last:]  # already joined with output_dir by get_checkpoint_state
     if len(paths) < num_last:
         log.warning("only %d checkpoints in %s; averaging those.", len(paths), output_dir)
     spec = run_dir.load(output_dir)

@@ -99,8 +99,8 @@ class Trainer:
             candidates = [checkpoint_path]
         else:
             state = tf.train.get_checkpoint_state(self.output_dir)
+            # paths come back already joined with the directory (relative directories stay relative)
             candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
-            candidates = [c if os.path.isabs(c) else os.path.join(self.output_dir, c) for c in candidates]
         errors = []
         for path in candidates:
             try:

@@ -1,0 +1,34 @@
+"""Hparams sets of the PixelRNN paper's models (van den Oord et al. 2016), each targeting a paper result.
+
+The paper trained with RMSProp; imgtf uses Adam at a constant learning rate for these models."""
+from imgtf.hparams.base import basic_params
+from imgtf.registry import register_hparams
+
+
+def pixel_model_base():
+    """Shared defaults of the PixelCNN / PixelRNN family (not registered: derive from it)."""
+    hp = basic_params()
+    hp.update(batch_size=16, learning_rate=1e-3, learning_rate_schedule="constant")
+    for key, value in dict(
+        hidden_size=128,  # h: residual stream 2h
+        num_layers=15,  # masked 3x3 layers (PixelCNN) or LSTM layers
+        kernel_size=3,
+        first_kernel_size=7,  # the mask-A first layer
+        output_size=1024,  # ReLU + 1x1 output layer width
+    ).items():
+        hp.add(key, value)
+    return hp
+
+
+@register_hparams
+def pixelcnn_cifar10():
+    """PixelRNN paper: PixelCNN on CIFAR-10, 15 masked 3x3 layers, h=128, 1024-wide output: 3.14 bits/dim test."""
+    return pixel_model_base()
+
+
+@register_hparams
+def pixelcnn_cifar10_tiny():
+    """CPU-sized PixelCNN (3 masked 3x3 layers, h=24, 96-wide output) for tests and quick runs."""
+    hp = pixelcnn_cifar10()
+    hp.update(hidden_size=24, num_layers=3, output_size=96, batch_size=8)
+    return hp

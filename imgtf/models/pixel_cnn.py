@@ -1,0 +1,63 @@
+"""PixelCNN (van den Oord et al., ICML 2016, section 3.4): a 7x7 mask-A convolution, then residual blocks
+each around one 3x3 mask-B convolution, then ReLU + 1x1 mask-B output layers and a 256-way softmax per
+channel. Masks carry the R, G, B channel order inside each pixel (imgtf.layers.masked_conv).
+
+Residual block (paper Figure 5): 2h -> ReLU -> 1x1 conv h -> ReLU -> 3x3 conv h -> ReLU -> 1x1 conv 2h, + input.
+Generation order: raster over pixels, R, G, B inside a pixel (the sub-pixel grid [H, W*3], as the
+Image Transformer's 1D order), so the same samplers, trainer and exporter serve it.
+"""
+import keras
+from keras import ops
+
+from imgtf.layers import geometry as geometry_lib
+from imgtf.layers.masked_conv import MaskedConv2D
+from imgtf.likelihoods import Categorical
+from imgtf.models.base import AutoregressiveImageModel
+from imgtf.registry import register_model
+
+
+@register_model("pixelcnn")
+@keras.saving.register_keras_serializable("imgtf")
+class PixelCNN(AutoregressiveImageModel):
+    """PixelCNN: masked 7x7 (A) + residual masked 3x3 (B) convolutions, 256-way softmax per channel."""
+
+    def __init__(self, hparams, problem_info, **kwargs):
+        super().__init__(hparams, problem_info, **kwargs)
+        hp = self.hparams
+        h, w, c = self.image_shape
+        self.likelihood = Categorical()
+        self.geometry = geometry_lib.global_causal(h, w * c)  # raster order of sub-pixels
+        hidden = hp["hidden_size"]
+        self.first = MaskedConv2D(2 * hidden, hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
+        self.blocks = [
+            [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in"),
+             MaskedConv2D(hidden, hp["kernel_size"], "B", name=f"block_{i}_conv"),
+             MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out")]
+            for i in range(hp["num_layers"])
+        ]
+        self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
+        self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")  # groups of 256: R, G, B
+
+    def call(self, features, training=False):
+        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256] (float32)."""
+        images = features["targets"] if isinstance(features, dict) else features
+        h, w, c = self.image_shape
+        x = ops.cast(ops.reshape(images, (-1, h, w, c)), self.compute_dtype) / 127.5 - 1.0
+        x = self.first(x)
+        for conv_in, conv, conv_out in self.blocks:
+            x = x + conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
+        logits = self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
+        return ops.reshape(ops.cast(logits, "float32"), (-1, h, w, c, 256))
+
+    # -- sampling ---------------------------------------------------------------------------------------
+    def empty_cache(self, features, batch):
+        """The partial image: PixelCNN has no activation cache yet and re-runs its stack each step."""
+        return {"canvas": ops.zeros((batch, self.geometry.length), "int32")}
+
+    def step(self, cache, previous, t, features):
+        """Write the unit generated at step t-1, re-run the convolution stack, return unit t's logits."""
+        order = self.geometry.order.astype("int32")
+        canvas = ops.slice_update(cache["canvas"], (0, ops.take(order, ops.maximum(t - 1, 0))),
+                                  ops.cast(previous, "int32")[:, None])
+        logits = self({"targets": ops.reshape(canvas, (-1, *self.image_shape))})
+        return self.unit_params(logits, t), {"canvas": canvas}
