@@ -96,7 +96,7 @@ def test_tiny_set_overfits_a_fixed_batch_of_real_images(cifar_dir, set_name):
         return loss
 
     losses = [float(step()) for _ in range(40)]
-    assert losses[-1] < losses[0] - 1.5, f"bits/dim {losses[0]:.2f} -> {losses[-1]:.2f}"
+    assert losses[-1] < losses[0] - 1.0, f"bits/dim {losses[0]:.2f} -> {losses[-1]:.2f}"
 
 
 def test_conditioning_needs_the_feature(builtins):

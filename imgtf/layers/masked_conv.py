@@ -16,8 +16,9 @@ def feature_groups(n, groups=3):
     return (np.arange(n) * groups) // n
 
 
-def conv_mask(kernel_shape, in_channels, out_channels, mask_type):
-    """0/1 float32 mask [kh, kw, in, out] for a masked convolution."""
+def conv_mask(kernel_shape, in_channels, out_channels, mask_type, out_group_repeat=1):
+    """0/1 float32 mask [kh, kw, in, out] for a masked convolution. With out_group_repeat=n the outputs are n
+    consecutive blocks (e.g. the 4 LSTM gates), each split into R, G, B groups."""
     if mask_type not in ("A", "B"):
         raise ValueError(f"mask_type must be 'A' or 'B', not {mask_type!r}.")
     kh, kw = kernel_shape
@@ -25,7 +26,8 @@ def conv_mask(kernel_shape, in_channels, out_channels, mask_type):
     ch, cw = kh // 2, kw // 2
     mask[ch, cw + 1:] = 0.0  # right of the centre in its row
     mask[ch + 1:] = 0.0  # rows below
-    g_in, g_out = feature_groups(in_channels)[:, None], feature_groups(out_channels)[None, :]
+    g_in = feature_groups(in_channels)[:, None]
+    g_out = np.tile(feature_groups(out_channels // out_group_repeat), out_group_repeat)[None, :]
     mask[ch, cw] = (g_in < g_out) if mask_type == "A" else (g_in <= g_out)
     return mask
 
@@ -34,9 +36,10 @@ def conv_mask(kernel_shape, in_channels, out_channels, mask_type):
 class MaskedConv2D(keras.layers.Layer):
     """A 'same'-padded 2D convolution whose kernel is multiplied by a PixelCNN mask (A or B) at every call."""
 
-    def __init__(self, filters, kernel_size, mask_type="B", use_bias=True, **kwargs):
+    def __init__(self, filters, kernel_size, mask_type="B", use_bias=True, out_group_repeat=1, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.mask_type, self.use_bias = filters, mask_type, use_bias
+        self.out_group_repeat = out_group_repeat
         self.kernel_size = tuple(kernel_size) if isinstance(kernel_size, (list, tuple)) else (kernel_size, kernel_size)
         if any(k % 2 == 0 for k in self.kernel_size):
             raise ValueError(f"masked convolutions need odd kernel sizes (a centre); got {self.kernel_size}.")
@@ -46,7 +49,8 @@ class MaskedConv2D(keras.layers.Layer):
         self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, channels, self.filters),
                                       initializer="glorot_uniform")
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
-        self._mask = conv_mask(self.kernel_size, channels, self.filters, self.mask_type)  # numpy: see notes
+        # kept as numpy (a tf constant held on a layer breaks graph reuse) and converted in call
+        self._mask = conv_mask(self.kernel_size, channels, self.filters, self.mask_type, self.out_group_repeat)
 
     def call(self, x):
         kernel = self.kernel * ops.cast(self._mask, self.kernel.dtype)
@@ -55,4 +59,4 @@ class MaskedConv2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "mask_type": self.mask_type, "use_bias": self.use_bias}
+                "mask_type": self.mask_type, "use_bias": self.use_bias, "out_group_repeat": self.out_group_repeat}

@@ -29,12 +29,11 @@ class PixelCNN(AutoregressiveImageModel):
         self.geometry = geometry_lib.global_causal(h, w * c)  # raster order of sub-pixels
         hidden = hp["hidden_size"]
         self.first = MaskedConv2D(2 * hidden, hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
-        self.blocks = [
-            [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in"),
-             MaskedConv2D(hidden, hp["kernel_size"], "B", name=f"block_{i}_conv"),
-             MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out")]
-            for i in range(hp["num_layers"])
-        ]
+        # flat lists (nested lists of layers are not tracked for SavedModel export)
+        self.blocks_in = [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in") for i in range(hp["num_layers"])]
+        self.blocks_conv = [MaskedConv2D(hidden, hp["kernel_size"], "B", name=f"block_{i}_conv")
+                            for i in range(hp["num_layers"])]
+        self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out") for i in range(hp["num_layers"])]
         self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
         self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")  # groups of 256: R, G, B
 
@@ -44,7 +43,7 @@ class PixelCNN(AutoregressiveImageModel):
         h, w, c = self.image_shape
         x = ops.cast(ops.reshape(images, (-1, h, w, c)), self.compute_dtype) / 127.5 - 1.0
         x = self.first(x)
-        for conv_in, conv, conv_out in self.blocks:
+        for conv_in, conv, conv_out in zip(self.blocks_in, self.blocks_conv, self.blocks_out):
             x = x + conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
         logits = self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
         return ops.reshape(ops.cast(logits, "float32"), (-1, h, w, c, 256))

@@ -1,0 +1,136 @@
+"""Row LSTM (van den Oord et al., ICML 2016, section 3.1): rows are processed top to bottom; each layer's
+state for a whole row comes from an input-to-state masked 1 x k convolution along the row (computed for
+the whole image at once in training) plus a state-to-state 1 x k convolution of the previous row's hidden
+state, giving a triangular receptive field above each pixel.
+
+Layer (paper 3.4, residual): 2h features -> input-to-state (4h gates: o, f, i, g) -> LSTM over rows -> h
+-> 1x1 mask-B convolution back to 2h, + input. The first layer is a 7x7 mask-A convolution; the output
+is ReLU + 1x1 mask-B layers and a 256-way softmax per channel, as in PixelCNN.
+
+Sampling runs row by row: each step recomputes only the current row in every layer from the cached hidden
+and cell states of the previous row (committed when a row is complete), never the whole image.
+"""
+import keras
+from keras import ops
+
+from imgtf.layers import geometry as geometry_lib
+from imgtf.layers.masked_conv import MaskedConv2D
+from imgtf.likelihoods import Categorical
+from imgtf.models.base import AutoregressiveImageModel
+from imgtf.registry import register_model
+
+
+@keras.saving.register_keras_serializable("imgtf")
+class RowLSTMLayer(keras.layers.Layer):
+    """One residual Row LSTM layer over [B, H, W, 2h] feature maps."""
+
+    def __init__(self, hidden_size, kernel_size=3, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size, self.kernel_size = hidden_size, kernel_size
+        h = hidden_size
+        # gate-major output layout (o, f, i, g), each gate's h features in R, G, B groups
+        self.input_to_state = MaskedConv2D(4 * h, (1, kernel_size), "B", out_group_repeat=4, name="input_to_state")
+        self.state_to_state = keras.layers.Conv1D(4 * h, kernel_size, padding="same", name="state_to_state")
+        self.output_conv = MaskedConv2D(2 * h, 1, "B", name="output_1x1")
+
+    def build(self, input_shape):
+        h = self.hidden_size
+        self.input_to_state.build(input_shape)
+        self.state_to_state.build((None, input_shape[2], h))
+        self.output_conv.build((*input_shape[:3], h))
+
+    def row_step(self, gates_in, state):
+        """One row: gates_in [B, W, 4h] from the input, state (h, c) [B, W, h] of the row above."""
+        h_prev, c_prev = state
+        gates = gates_in + self.state_to_state(h_prev)
+        o, f, i, g = ops.split(gates, 4, axis=-1)
+        c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
+        return ops.sigmoid(o) * ops.tanh(c), c
+
+    def zero_state(self, batch, width, dtype):
+        zeros = ops.zeros((batch, width, self.hidden_size), dtype)
+        return zeros, zeros
+
+    def call(self, x):
+        gates = self.input_to_state(x)  # the whole image at once
+        state = self.zero_state(ops.shape(x)[0], x.shape[2], x.dtype)
+        rows = []
+        for r in range(x.shape[1]):
+            state = self.row_step(gates[:, r], state)
+            rows.append(state[0])
+        return x + self.output_conv(ops.stack(rows, axis=1))
+
+    def row(self, x_row, state):
+        """This layer on one row given the state of the row above: x_row [B, W, 2h] -> (out row, new state)."""
+        gates = self.input_to_state(x_row[:, None])[:, 0]
+        new_state = self.row_step(gates, state)
+        return x_row + self.output_conv(new_state[0][:, None])[:, 0], new_state
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size}
+
+
+@register_model("row_lstm")
+@keras.saving.register_keras_serializable("imgtf")
+class RowLSTM(AutoregressiveImageModel):
+    """Row LSTM: 7x7 mask-A convolution, residual Row LSTM layers, ReLU + 1x1 outputs, 256-way softmax."""
+
+    def __init__(self, hparams, problem_info, **kwargs):
+        super().__init__(hparams, problem_info, **kwargs)
+        hp = self.hparams
+        h, w, c = self.image_shape
+        self.likelihood = Categorical()
+        self.geometry = geometry_lib.global_causal(h, w * c)  # raster order of sub-pixels
+        hidden = hp["hidden_size"]
+        self.first = MaskedConv2D(2 * hidden, hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
+        self.lstm_layers = [RowLSTMLayer(hidden, hp["kernel_size"], name=f"row_lstm_{i}")
+                            for i in range(hp["num_layers"])]
+        self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
+        self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")
+
+    def scaled(self, images):
+        return ops.cast(ops.reshape(images, (-1, *self.image_shape)), self.compute_dtype) / 127.5 - 1.0
+
+    def head(self, x):
+        return self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
+
+    def call(self, features, training=False):
+        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256] (float32)."""
+        images = features["targets"] if isinstance(features, dict) else features
+        x = self.first(self.scaled(images))
+        for layer in self.lstm_layers:
+            x = layer(x)
+        return ops.reshape(ops.cast(self.head(x), "float32"), (-1, *self.image_shape, 256))
+
+    # -- row-by-row sampling --------------------------------------------------------------------------
+    def empty_cache(self, features, batch):
+        h, w, c = self.image_shape
+        return {"canvas": ops.zeros((batch, h * w * c), "int32"),
+                "states": [layer.zero_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
+
+    def row_forward(self, canvas, row, states):
+        """Logits of one image row [B, W*3, 256] and every layer's new state, from the states of the row above."""
+        h, w, c = self.image_shape
+        reach = self.hparams["first_kernel_size"] // 2
+        scaled = ops.pad(self.scaled(ops.reshape(canvas, (-1, h, w, c))), [[0, 0], [reach, 0], [0, 0], [0, 0]])
+        window = ops.slice(scaled, (0, row, 0, 0), (ops.shape(canvas)[0], reach + 1, w, c))  # rows row-reach..row
+        x = self.first(window)[:, reach]
+        new_states = []
+        for layer, state in zip(self.lstm_layers, states):
+            x, state = layer.row(x, state)
+            new_states.append(state)
+        logits = self.head(x[:, None])[:, 0]
+        return ops.reshape(ops.cast(logits, "float32"), (-1, w * c, 256)), new_states
+
+    def step(self, cache, previous, t, features):
+        """Unit t's logits: only the current row is computed, from the cached states of the row above
+        (committed, by recomputing the finished row once, when a new row starts)."""
+        h, w, c = self.image_shape
+        per_row = w * c
+        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
+        row = t // per_row
+        states = ops.cond(ops.logical_and(t > 0, t % per_row == 0),
+                          lambda: self.row_forward(canvas, row - 1, cache["states"])[1],
+                          lambda: cache["states"])
+        logits, _ = self.row_forward(canvas, row, states)
+        return ops.take(logits, t % per_row, axis=1), {"canvas": canvas, "states": states}
