@@ -9,44 +9,27 @@ Image Transformer's 1D order), so the same samplers, trainer and exporter serve 
 import keras
 from keras import ops
 
-from imgtf.layers import geometry as geometry_lib
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.likelihoods import Categorical
-from imgtf.models.base import AutoregressiveImageModel
+from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
 
 @register_model("pixelcnn")
 @keras.saving.register_keras_serializable("imgtf")
-class PixelCNN(AutoregressiveImageModel):
+class PixelCNN(MaskedConvImageModel):
     """PixelCNN: masked 7x7 (A) + residual masked 3x3 (B) convolutions, 256-way softmax per channel."""
 
-    def __init__(self, hparams, problem_info, **kwargs):
-        super().__init__(hparams, problem_info, **kwargs)
-        hp = self.hparams
-        h, w, c = self.image_shape
-        self.likelihood = Categorical()
-        self.geometry = geometry_lib.global_causal(h, w * c)  # raster order of sub-pixels
-        hidden = hp["hidden_size"]
-        self.first = MaskedConv2D(2 * hidden, hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
+    def build_body(self, hidden):
+        layers, kernel = self.hparams["num_layers"], self.hparams["kernel_size"]
         # flat lists (nested lists of layers are not tracked for SavedModel export)
-        self.blocks_in = [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in") for i in range(hp["num_layers"])]
-        self.blocks_conv = [MaskedConv2D(hidden, hp["kernel_size"], "B", name=f"block_{i}_conv")
-                            for i in range(hp["num_layers"])]
-        self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out") for i in range(hp["num_layers"])]
-        self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
-        self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")  # groups of 256: R, G, B
+        self.blocks_in = [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in") for i in range(layers)]
+        self.blocks_conv = [MaskedConv2D(hidden, kernel, "B", name=f"block_{i}_conv") for i in range(layers)]
+        self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out") for i in range(layers)]
 
-    def call(self, features, training=False):
-        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256] (float32)."""
-        images = features["targets"] if isinstance(features, dict) else features
-        h, w, c = self.image_shape
-        x = ops.cast(ops.reshape(images, (-1, h, w, c)), self.compute_dtype) / 127.5 - 1.0
-        x = self.first(x)
+    def body(self, x):
         for conv_in, conv, conv_out in zip(self.blocks_in, self.blocks_conv, self.blocks_out):
             x = x + conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
-        logits = self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
-        return ops.reshape(ops.cast(logits, "float32"), (-1, h, w, c, 256))
+        return x
 
     # -- sampling ---------------------------------------------------------------------------------------
     def empty_cache(self, features, batch):

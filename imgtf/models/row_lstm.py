@@ -13,10 +13,8 @@ and cell states of the previous row (committed when a row is complete), never th
 import keras
 from keras import ops
 
-from imgtf.layers import geometry as geometry_lib
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.likelihoods import Categorical
-from imgtf.models.base import AutoregressiveImageModel
+from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
 
@@ -72,35 +70,17 @@ class RowLSTMLayer(keras.layers.Layer):
 
 @register_model("row_lstm")
 @keras.saving.register_keras_serializable("imgtf")
-class RowLSTM(AutoregressiveImageModel):
+class RowLSTM(MaskedConvImageModel):
     """Row LSTM: 7x7 mask-A convolution, residual Row LSTM layers, ReLU + 1x1 outputs, 256-way softmax."""
 
-    def __init__(self, hparams, problem_info, **kwargs):
-        super().__init__(hparams, problem_info, **kwargs)
-        hp = self.hparams
-        h, w, c = self.image_shape
-        self.likelihood = Categorical()
-        self.geometry = geometry_lib.global_causal(h, w * c)  # raster order of sub-pixels
-        hidden = hp["hidden_size"]
-        self.first = MaskedConv2D(2 * hidden, hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
-        self.lstm_layers = [RowLSTMLayer(hidden, hp["kernel_size"], name=f"row_lstm_{i}")
-                            for i in range(hp["num_layers"])]
-        self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
-        self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")
+    def build_body(self, hidden):
+        self.lstm_layers = [RowLSTMLayer(hidden, self.hparams["kernel_size"], name=f"row_lstm_{i}")
+                            for i in range(self.hparams["num_layers"])]
 
-    def scaled(self, images):
-        return ops.cast(ops.reshape(images, (-1, *self.image_shape)), self.compute_dtype) / 127.5 - 1.0
-
-    def head(self, x):
-        return self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
-
-    def call(self, features, training=False):
-        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256] (float32)."""
-        images = features["targets"] if isinstance(features, dict) else features
-        x = self.first(self.scaled(images))
+    def body(self, x):
         for layer in self.lstm_layers:
             x = layer(x)
-        return ops.reshape(ops.cast(self.head(x), "float32"), (-1, *self.image_shape, 256))
+        return x
 
     # -- row-by-row sampling --------------------------------------------------------------------------
     def empty_cache(self, features, batch):
