@@ -20,6 +20,11 @@ def pixel_model_base():
     return hp
 
 
+def pixel_tiny(hp, num_layers=2):
+    """Shrink a set of this family to CPU size (h=24, 96-wide output), keeping its model."""
+    return hp.update(hidden_size=24, num_layers=num_layers, output_size=96, batch_size=8)
+
+
 @register_hparams
 def pixelcnn_cifar10():
     """PixelRNN paper: PixelCNN on CIFAR-10, 15 masked 3x3 layers, h=128, 1024-wide output: 3.14 bits/dim test."""
@@ -29,9 +34,7 @@ def pixelcnn_cifar10():
 @register_hparams
 def pixelcnn_cifar10_tiny():
     """CPU-sized PixelCNN (3 masked 3x3 layers, h=24, 96-wide output) for tests and quick runs."""
-    hp = pixelcnn_cifar10()
-    hp.update(hidden_size=24, num_layers=3, output_size=96, batch_size=8)
-    return hp
+    return pixel_tiny(pixelcnn_cifar10(), num_layers=3)
 
 
 @register_hparams
@@ -45,9 +48,7 @@ def row_lstm_cifar10():
 @register_hparams
 def row_lstm_cifar10_tiny():
     """CPU-sized Row LSTM (2 layers, h=24, 96-wide output)."""
-    hp = row_lstm_cifar10()
-    hp.update(hidden_size=24, num_layers=2, output_size=96, batch_size=8)
-    return hp
+    return pixel_tiny(row_lstm_cifar10())
 
 
 @register_hparams
@@ -61,9 +62,7 @@ def row_lstm_imagenet32():
 @register_hparams
 def row_lstm_imagenet32_tiny():
     """CPU-sized ImageNet 32x32 Row LSTM."""
-    hp = row_lstm_imagenet32()
-    hp.update(hidden_size=24, num_layers=2, output_size=96, batch_size=8)
-    return hp
+    return pixel_tiny(row_lstm_imagenet32())
 
 
 @register_hparams
@@ -78,6 +77,4 @@ def row_lstm_imagenet64():
 @register_hparams
 def row_lstm_imagenet64_tiny():
     """CPU-sized ImageNet 64x64 Row LSTM."""
-    hp = row_lstm_imagenet64()
-    hp.update(hidden_size=24, num_layers=2, output_size=96, batch_size=8)
-    return hp
+    return pixel_tiny(row_lstm_imagenet64())
