@@ -10,6 +10,7 @@ def default_model_and_problem(set_name):
         return "img2img_transformer", "img2img_cifar10"
     if set_name.startswith("pixelcnn"):
         return "pixelcnn", "image_cifar10"
-    if set_name.startswith("row_lstm"):
-        return "row_lstm", "image_cifar10"
+    for model in ("row_lstm", "diagonal_bilstm", "multiscale_pixelrnn"):
+        if set_name.startswith(model):
+            return model, "image_cifar10"
     return "image_transformer", "image_cifar10"

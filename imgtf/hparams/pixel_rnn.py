@@ -52,6 +52,20 @@ def row_lstm_cifar10_tiny():
 
 
 @register_hparams
+def diagonal_bilstm_cifar10():
+    """PixelRNN paper: Diagonal BiLSTM on CIFAR-10, 12 layers, h=128: 3.00 bits/dim test (the paper's best)."""
+    hp = pixel_model_base()
+    hp.update(num_layers=12)
+    return hp
+
+
+@register_hparams
+def diagonal_bilstm_cifar10_tiny():
+    """CPU-sized Diagonal BiLSTM (2 layers, h=24, 96-wide output)."""
+    return pixel_tiny(diagonal_bilstm_cifar10())
+
+
+@register_hparams
 def row_lstm_imagenet32():
     """PixelRNN paper: Row LSTM on ImageNet 32x32, 12 layers, h=384, batch 64: 3.86 bits/dim validation."""
     hp = pixel_model_base()
@@ -78,3 +92,36 @@ def row_lstm_imagenet64():
 def row_lstm_imagenet64_tiny():
     """CPU-sized ImageNet 64x64 Row LSTM."""
     return pixel_tiny(row_lstm_imagenet64())
+
+
+def multiscale_base(hp):
+    """Add the Multi-Scale PixelRNN's keys to a Row LSTM set: both networks take its sizes."""
+    hp.add("subsample_factor", 2)  # the small image is x[::2, ::2]
+    hp.add("upsample_features", 32)  # c: features of the upsampled conditioning map
+    return hp
+
+
+@register_hparams
+def multiscale_pixelrnn_imagenet64():
+    """PixelRNN paper: Multi-Scale PixelRNN on ImageNet 64x64 (a 32x32 unconditional Row LSTM, a 64x64 one
+    conditioned on it; each 4 layers, h=512, batch 32). The paper shows its samples and reports no bits/dim."""
+    return multiscale_base(row_lstm_imagenet64())
+
+
+@register_hparams
+def multiscale_pixelrnn_imagenet64_tiny():
+    """CPU-sized Multi-Scale PixelRNN."""
+    return pixel_tiny(multiscale_pixelrnn_imagenet64())
+
+
+@register_hparams
+def multiscale_pixelrnn_cifar10():
+    """Multi-Scale PixelRNN on CIFAR-10 (16x16 then 32x32, each a 12-layer h=128 Row LSTM): no paper figure;
+    compared with the single-scale models by bench/compare_models.py."""
+    return multiscale_base(row_lstm_cifar10())
+
+
+@register_hparams
+def multiscale_pixelrnn_cifar10_tiny():
+    """CPU-sized Multi-Scale PixelRNN on CIFAR-10."""
+    return pixel_tiny(multiscale_pixelrnn_cifar10())

@@ -16,6 +16,8 @@ iff it is a real position generated at or before the query — so causality cann
   local_2d : blocks of h_q x w_q units in raster order of blocks, raster order inside each block; memory =
              the block extended by h_m rows above and w_m columns left and right (paper 3.3, 2D).
   global   : raster order, one block, memory = everything before (full causal attention).
+
+Models that do not attend (the PixelRNN family) need only the order: a GenerationOrder.
 """
 import functools
 
@@ -58,6 +60,20 @@ class Geometry:
                     if self.mask[j, a, b]:
                         allowed[t, self.slots[slot]] = True
         return allowed
+
+
+class GenerationOrder:
+    """Only the factorisation order (and its inverse) of a model without attention: convolutional and
+    recurrent models enforce causality in their own layers and need no slot layout."""
+
+    def __init__(self, order):
+        self.order = np.asarray(order, np.int64)
+        self.length = len(self.order)
+        self.inverse_order = np.argsort(self.order)
+
+
+def raster_order(length):
+    return GenerationOrder(np.arange(length))
 
 
 def _check_positive(name, values):

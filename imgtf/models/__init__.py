@@ -7,3 +7,5 @@ trainer, evaluator and exporter never special-case a model.
 from imgtf.models import image_transformer  # noqa: F401  (registers)
 from imgtf.models import pixel_cnn  # noqa: F401  (registers)
 from imgtf.models import row_lstm  # noqa: F401  (registers)
+from imgtf.models import diagonal_bilstm  # noqa: F401  (registers)
+from imgtf.models import multiscale_pixelrnn  # noqa: F401  (registers)

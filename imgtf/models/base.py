@@ -51,7 +51,7 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         hp = self.hparams
         h, w, c = self.image_shape
         self.likelihood = Categorical()
-        self.geometry = geometry_lib.global_causal(h, w * c)  # raster order of sub-pixels
+        self.geometry = geometry_lib.raster_order(h * w * c)  # raster order of sub-pixels ([H, W*3] grid)
         self.first = MaskedConv2D(2 * hp["hidden_size"], hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
         self.build_body(hp["hidden_size"])
         self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
@@ -60,7 +60,7 @@ class MaskedConvImageModel(AutoregressiveImageModel):
     def build_body(self, hidden):
         raise NotImplementedError
 
-    def body(self, x):
+    def body(self, x, conditioning=None):
         raise NotImplementedError
 
     def scaled(self, images):
@@ -71,7 +71,31 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         return self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
 
     def call(self, features, training=False):
-        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256] (float32)."""
-        images = features["targets"] if isinstance(features, dict) else features
-        logits = self.head(self.body(self.first(self.scaled(images))))
-        return ops.reshape(ops.cast(logits, "float32"), (-1, *self.image_shape, 256))
+        """features["targets"] uint8 [B, H, W, 3] (and optionally "conditioning", a map biasing every layer)
+        -> logits [B, H, W, 3, 256] (float32)."""
+        if not isinstance(features, dict):
+            return self.logits(features)
+        return self.logits(features["targets"], features.get("conditioning"))
+
+    def logits(self, images, conditioning=None):
+        """Logits [B, H, W, 3, 256]; `conditioning` is a feature map biasing every layer (multi-scale)."""
+        x = self.first(self.scaled(images))
+        x = self.body(x) if conditioning is None else self.body(x, conditioning)
+        return ops.reshape(ops.cast(self.head(x), "float32"), (-1, *self.image_shape, 256))
+
+    # -- pieces of the first layer for incremental sampling --------------------------------------------
+    def first_at_row(self, canvas, row):
+        """The mask-A layer's output on one row [B, W, 2h], from a canvas of raster units [B, H*W*3]."""
+        h, w, c = self.image_shape
+        reach = self.hparams["first_kernel_size"] // 2
+        scaled = ops.pad(self.scaled(canvas), [[0, 0], [reach, 0], [0, 0], [0, 0]])
+        window = ops.slice(scaled, (0, row, 0, 0), (ops.shape(canvas)[0], reach + 1, w, c))  # rows row-reach..row
+        return self.first(window)[:, reach]
+
+    def first_at_pixel(self, canvas, row, col):
+        """The mask-A layer's output at one pixel [B, 2h]: the kernel's visible window only."""
+        h, w, c = self.image_shape
+        reach = self.hparams["first_kernel_size"] // 2
+        scaled = ops.pad(self.scaled(canvas), [[0, 0], [reach, 0], [reach, reach], [0, 0]])
+        window = ops.slice(scaled, (0, row, col, 0), (ops.shape(canvas)[0], reach + 1, 2 * reach + 1, c))
+        return self.first(window)[:, reach, reach]

@@ -5,6 +5,9 @@ channel. Masks carry the R, G, B channel order inside each pixel (imgtf.layers.m
 Residual block (paper Figure 5): 2h -> ReLU -> 1x1 conv h -> ReLU -> 3x3 conv h -> ReLU -> 1x1 conv 2h, + input.
 Generation order: raster over pixels, R, G, B inside a pixel (the sub-pixel grid [H, W*3], as the
 Image Transformer's 1D order), so the same samplers, trainer and exporter serve it.
+
+Sampling caches activations: every block keeps the inputs of its 3x3 convolution for the pixels generated
+so far, so a step computes each layer at one pixel only (a 3x3 window of cached values), never the image.
 """
 import keras
 from keras import ops
@@ -31,15 +34,44 @@ class PixelCNN(MaskedConvImageModel):
             x = x + conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
         return x
 
-    # -- sampling ---------------------------------------------------------------------------------------
+    # -- sampling with cached activations -------------------------------------------------------------
     def empty_cache(self, features, batch):
-        """The partial image: PixelCNN has no activation cache yet and re-runs its stack each step."""
-        return {"canvas": ops.zeros((batch, self.geometry.length), "int32")}
+        """The partial image, and per block the inputs of its 3x3 convolution (zero-padded like 'same')."""
+        h, w, _ = self.image_shape
+        reach = self.hparams["kernel_size"] // 2
+        zeros = ops.zeros((batch, h + reach, w + 2 * reach, self.hparams["hidden_size"]), self.compute_dtype)
+        return {"canvas": ops.zeros((batch, self.num_units), "int32"), "activations": [zeros] * len(self.blocks_conv)}
+
+    def pixel_forward(self, canvas, pixel, activations):
+        """Logits [B, 3, 256] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
+        w = self.image_shape[1]
+        row, col = pixel // w, pixel % w
+        reach = self.hparams["kernel_size"] // 2
+        x = self.first_at_pixel(canvas, row, col)
+        inputs = []
+        for conv_in, conv, conv_out, cached in zip(self.blocks_in, self.blocks_conv, self.blocks_out, activations):
+            a = ops.relu(conv_in(ops.relu(x)[:, None, None]))
+            cached = ops.slice_update(cached, (0, row + reach, col + reach, 0), a)
+            window = ops.slice(cached, (0, row, col, 0), (ops.shape(a)[0], reach + 1, 2 * reach + 1, a.shape[-1]))
+            y = conv(window)[:, reach, reach]  # masked: later positions in the window have zero weight
+            x = x + conv_out(ops.relu(y)[:, None, None])[:, 0, 0]
+            inputs.append(a)
+        logits = self.head(x[:, None, None])[:, 0, 0]
+        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), inputs
+
+    def commit_pixel(self, canvas, pixel, activations):
+        w, reach = self.image_shape[1], self.hparams["kernel_size"] // 2
+        _, inputs = self.pixel_forward(canvas, pixel, activations)
+        return [ops.slice_update(cached, (0, pixel // w + reach, pixel % w + reach, 0), a)
+                for cached, a in zip(activations, inputs)]
 
     def step(self, cache, previous, t, features):
-        """Write the unit generated at step t-1, re-run the convolution stack, return unit t's logits."""
-        order = self.geometry.order.astype("int32")
-        canvas = ops.slice_update(cache["canvas"], (0, ops.take(order, ops.maximum(t - 1, 0))),
-                                  ops.cast(previous, "int32")[:, None])
-        logits = self({"targets": ops.reshape(canvas, (-1, *self.image_shape))})
-        return self.unit_params(logits, t), {"canvas": canvas}
+        """Unit t's logits from one pixel's computation in every layer; the previous pixel's activations are
+        stored when a new pixel starts."""
+        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
+        pixel = t // 3
+        activations = ops.cond(ops.logical_and(t > 0, t % 3 == 0),
+                               lambda: self.commit_pixel(canvas, pixel - 1, cache["activations"]),
+                               lambda: cache["activations"])
+        logits, _ = self.pixel_forward(canvas, pixel, activations)
+        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "activations": activations}

@@ -7,6 +7,8 @@ Layer (paper 3.4, residual): 2h features -> input-to-state (4h gates: o, f, i, g
 -> 1x1 mask-B convolution back to 2h, + input. The first layer is a 7x7 mask-A convolution; the output
 is ReLU + 1x1 mask-B layers and a 256-way softmax per channel, as in PixelCNN.
 
+A conditioning map (Multi-Scale PixelRNN) is added to every layer's input-to-state gates.
+
 Sampling runs row by row: each step recomputes only the current row in every layer from the cached hidden
 and cell states of the previous row (committed when a row is complete), never the whole image.
 """
@@ -14,6 +16,7 @@ import keras
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
+from imgtf.layers.recurrent import lstm_cell
 from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
@@ -40,27 +43,31 @@ class RowLSTMLayer(keras.layers.Layer):
     def row_step(self, gates_in, state):
         """One row: gates_in [B, W, 4h] from the input, state (h, c) [B, W, h] of the row above."""
         h_prev, c_prev = state
-        gates = gates_in + self.state_to_state(h_prev)
-        o, f, i, g = ops.split(gates, 4, axis=-1)
-        c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
-        return ops.sigmoid(o) * ops.tanh(c), c
+        return lstm_cell(gates_in + self.state_to_state(h_prev), c_prev)
 
     def zero_state(self, batch, width, dtype):
         zeros = ops.zeros((batch, width, self.hidden_size), dtype)
         return zeros, zeros
 
-    def call(self, x):
+    def call(self, x, bias=None):
+        """x [B, H, W, 2h]; bias: optional [B, H, W, 4h] added to the input-to-state gates."""
         gates = self.input_to_state(x)  # the whole image at once
-        state = self.zero_state(ops.shape(x)[0], x.shape[2], x.dtype)
-        rows = []
-        for r in range(x.shape[1]):
-            state = self.row_step(gates[:, r], state)
-            rows.append(state[0])
-        return x + self.output_conv(ops.stack(rows, axis=1))
+        if bias is not None:
+            gates = gates + bias
 
-    def row(self, x_row, state):
+        def row(state, gates_row):
+            state = self.row_step(gates_row, state)
+            return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
+
+        # one loop over rows (not an unrolled graph: compile time stays flat in the image height)
+        _, (hidden, _) = ops.scan(row, self.zero_state(ops.shape(x)[0], x.shape[2], x.dtype), ops.moveaxis(gates, 1, 0))
+        return x + self.output_conv(ops.moveaxis(hidden, 0, 1))
+
+    def row(self, x_row, state, bias_row=None):
         """This layer on one row given the state of the row above: x_row [B, W, 2h] -> (out row, new state)."""
         gates = self.input_to_state(x_row[:, None])[:, 0]
+        if bias_row is not None:
+            gates = gates + bias_row
         new_state = self.row_step(gates, state)
         return x_row + self.output_conv(new_state[0][:, None])[:, 0], new_state
 
@@ -71,33 +78,42 @@ class RowLSTMLayer(keras.layers.Layer):
 @register_model("row_lstm")
 @keras.saving.register_keras_serializable("imgtf")
 class RowLSTM(MaskedConvImageModel):
-    """Row LSTM: 7x7 mask-A convolution, residual Row LSTM layers, ReLU + 1x1 outputs, 256-way softmax."""
+    """Row LSTM: 7x7 mask-A convolution, residual Row LSTM layers, ReLU + 1x1 outputs, 256-way softmax.
+    With conditioning_channels > 0, every layer is biased by a 1x1 unmasked projection of a conditioning map."""
+
+    def __init__(self, hparams, problem_info, conditioning_channels=0, **kwargs):
+        self.conditioning_channels = conditioning_channels
+        super().__init__(hparams, problem_info, **kwargs)
 
     def build_body(self, hidden):
         self.lstm_layers = [RowLSTMLayer(hidden, self.hparams["kernel_size"], name=f"row_lstm_{i}")
                             for i in range(self.hparams["num_layers"])]
+        self.bias_layers = [keras.layers.Dense(4 * hidden, name=f"conditioning_bias_{i}")
+                            for i in range(self.hparams["num_layers"] if self.conditioning_channels else 0)]
 
-    def body(self, x):
-        for layer in self.lstm_layers:
-            x = layer(x)
+    def body(self, x, conditioning=None):
+        for i, layer in enumerate(self.lstm_layers):
+            x = layer(x, None if conditioning is None else self.bias_layers[i](conditioning))
         return x
+
+    def get_config(self):
+        return {**super().get_config(), "conditioning_channels": self.conditioning_channels}
 
     # -- row-by-row sampling --------------------------------------------------------------------------
     def empty_cache(self, features, batch):
-        h, w, c = self.image_shape
-        return {"canvas": ops.zeros((batch, h * w * c), "int32"),
+        w = self.image_shape[1]
+        return {"canvas": ops.zeros((batch, self.num_units), "int32"),
                 "states": [layer.zero_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
 
-    def row_forward(self, canvas, row, states):
-        """Logits of one image row [B, W*3, 256] and every layer's new state, from the states of the row above."""
-        h, w, c = self.image_shape
-        reach = self.hparams["first_kernel_size"] // 2
-        scaled = ops.pad(self.scaled(ops.reshape(canvas, (-1, h, w, c))), [[0, 0], [reach, 0], [0, 0], [0, 0]])
-        window = ops.slice(scaled, (0, row, 0, 0), (ops.shape(canvas)[0], reach + 1, w, c))  # rows row-reach..row
-        x = self.first(window)[:, reach]
+    def row_forward(self, canvas, row, states, conditioning=None):
+        """Logits of one image row [B, W*3, 256] and every layer's new state, from the states of the row above.
+        conditioning: the full conditioning map [B, H, W, c] (its row `row` is used), if the model has one."""
+        w, c = self.image_shape[1:]
+        x = self.first_at_row(canvas, row)
+        cond_row = None if conditioning is None else ops.take(conditioning, row, axis=1)
         new_states = []
-        for layer, state in zip(self.lstm_layers, states):
-            x, state = layer.row(x, state)
+        for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
+            x, state = layer.row(x, state, None if cond_row is None else self.bias_layers[i](cond_row))
             new_states.append(state)
         logits = self.head(x[:, None])[:, 0]
         return ops.reshape(ops.cast(logits, "float32"), (-1, w * c, 256)), new_states
@@ -105,8 +121,7 @@ class RowLSTM(MaskedConvImageModel):
     def step(self, cache, previous, t, features):
         """Unit t's logits: only the current row is computed, from the cached states of the row above
         (committed, by recomputing the finished row once, when a new row starts)."""
-        h, w, c = self.image_shape
-        per_row = w * c
+        per_row = self.image_shape[1] * self.image_shape[2]
         canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
         row = t // per_row
         states = ops.cond(ops.logical_and(t > 0, t % per_row == 0),

@@ -1,0 +1,32 @@
+"""Pieces shared by the two-dimensional LSTMs of the PixelRNN paper: the LSTM cell on precomputed gates,
+and the skew that turns an image's diagonals into columns (Diagonal BiLSTM, paper 3.2)."""
+from keras import ops
+
+
+def lstm_cell(gates, c_prev):
+    """gates [..., 4h] laid out (o, f, i, g) -> (h, c). One cell state per position, as in the paper (eq. 3)."""
+    o, f, i, g = ops.split(gates, 4, axis=-1)
+    c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(c), c
+
+
+def skew(x):
+    """[B, H, W, C] -> [B, H, W+H-1, C]: row i shifted right by i, zeros elsewhere. (i, j) lands at (i, i+j),
+    so column d holds the diagonal of pixels (i, d-i), whose left and upper neighbours are both in column d-1."""
+    batch, rows, cols, channels = ops.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
+    width = cols + rows
+    padded = ops.pad(x, [[0, 0], [0, 0], [0, rows], [0, 0]])  # rows of length W+H
+    flat = ops.reshape(padded, (batch, rows * width, channels))[:, : rows * (width - 1)]
+    return ops.reshape(flat, (batch, rows, width - 1, channels))  # element i*(W+H)+j lands at (i, i+j)
+
+
+def unskew(x, cols):
+    """Inverse of skew: [B, H, W+H-1, C] -> [B, H, W, C], (i, j) <- (i, i+j)."""
+    batch, rows, skewed, channels = ops.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
+    flat = ops.pad(ops.reshape(x, (batch, rows * skewed, channels)), [[0, 0], [0, rows], [0, 0]])
+    return ops.reshape(flat, (batch, rows, skewed + 1, channels))[:, :, :cols]
+
+
+def shift_down(x):
+    """[B, H, W, C] -> the same map moved down one row (zeros in row 0): row i then holds row i-1."""
+    return ops.pad(x[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])

@@ -1,0 +1,181 @@
+"""Diagonal BiLSTM (van den Oord et al., ICML 2016, section 3.2): each layer runs two LSTMs along the image's
+diagonals, so every pixel's state comes from its left and upper neighbours and the receptive field covers
+the whole context above and to the left (the Row LSTM sees only a triangle).
+
+Per direction: the input map is skewed so that diagonals become columns (imgtf.layers.recurrent.skew); a 1x1
+mask-B input-to-state convolution gives the gates of every position at once; a 2x1 state-to-state
+convolution runs over columns, combining the previous column's states at rows i-1 (the upper neighbour) and
+i (the left neighbour); the map is unskewed. The right-to-left direction runs on the mirrored image and its
+output is shifted down one row, so a pixel only ever sees rows above it from that direction. Layer
+(residual): 2h -> both directions -> h_left + shifted h_right -> 1x1 mask-B convolution to 2h, + input.
+
+Sampling (raster order, R, G, B inside a pixel) carries the states instead of re-running the image: each
+sub-pixel step runs every layer on one pixel from the stored states of its upper and left neighbours
+(committed once the pixel is complete), and when a row is complete one right-to-left sweep over it updates
+the right direction's states that the next row reads.
+"""
+import keras
+import numpy as np
+from keras import ops
+
+from imgtf.layers.masked_conv import MaskedConv2D
+from imgtf.layers.recurrent import lstm_cell, shift_down, skew, unskew
+from imgtf.models.base import MaskedConvImageModel
+from imgtf.registry import register_model
+
+
+def _skewed_validity(rows, cols):
+    """[H, W+H-1] float: 1 where skewed position (i, d) is a real pixel (i, d-i)."""
+    d = np.arange(rows + cols - 1)[None, :] - np.arange(rows)[:, None]
+    return ((d >= 0) & (d < cols)).astype(np.float32)
+
+
+@keras.saving.register_keras_serializable("imgtf")
+class DiagonalBiLSTMLayer(keras.layers.Layer):
+    """One residual Diagonal BiLSTM layer over [B, H, W, 2h] feature maps."""
+
+    def __init__(self, hidden_size, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = h = hidden_size
+        # gate-major outputs (o, f, i, g), each gate's h features in R, G, B groups
+        self.left_input = MaskedConv2D(4 * h, 1, "B", out_group_repeat=4, name="left_input_to_state")
+        # the right direction reaches a pixel only from the row above (shifted), so nothing in it needs a mask
+        self.right_input = keras.layers.Dense(4 * h, name="right_input_to_state")
+        self.output_conv = MaskedConv2D(2 * h, 1, "B", name="output_1x1")
+
+    def build(self, input_shape):
+        h = self.hidden_size
+        self.left_input.build(input_shape)
+        self.right_input.build(input_shape)
+        self.output_conv.build((*input_shape[:3], h))
+        # 2x1 state-to-state kernels as one [2h, 4h] matrix over (upper neighbour, left neighbour) states
+        self.left_state = self.add_weight(name="left_state_to_state", shape=(2 * h, 4 * h), initializer="glorot_uniform")
+        self.right_state = self.add_weight(name="right_state_to_state", shape=(2 * h, 4 * h), initializer="glorot_uniform")
+
+    @staticmethod
+    def cell(gates_in, kernel, h_up, h_left, c_left):
+        """One position (or a column of them): gates from the input plus both neighbours' states."""
+        gates = gates_in + ops.matmul(ops.concatenate([h_up, h_left], axis=-1), ops.cast(kernel, gates_in.dtype))
+        return lstm_cell(gates, c_left)
+
+    def direction(self, gates, kernel):
+        """Left-to-right diagonal LSTM over gates [B, H, W, 4h] -> hidden states [B, H, W, h]: one scan over
+        the skewed map's columns (a loop, not an unrolled graph: compile time stays flat in the image size)."""
+        rows, cols = gates.shape[1], gates.shape[2]
+        columns = ops.moveaxis(skew(gates), 2, 0)  # [W+H-1, B, H, 4h]
+        valid = ops.cast(ops.transpose(_skewed_validity(rows, cols))[:, None, :, None], gates.dtype)  # [W+H-1, 1, H, 1]
+
+        def column(state, gates_d):
+            h, c, d = state
+            keep = ops.take(valid, d, axis=0)
+            h_up = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])  # column d-1, row i-1: the pixel above
+            h, c = self.cell(gates_d, kernel, h_up, h, c)  # column d-1, row i: the pixel on the left
+            h, c = h * keep, c * keep  # outside the image: zero states, as at the image's borders
+            state = (h, c, d + 1)
+            return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
+
+        zeros = ops.zeros((ops.shape(gates)[0], rows, self.hidden_size), gates.dtype)
+        _, (hidden, _, _) = ops.scan(column, (zeros, zeros, 0), columns)
+        return unskew(ops.moveaxis(hidden, 0, 2), cols)
+
+    def call(self, x):
+        left = self.direction(self.left_input(x), self.left_state)
+        right = ops.flip(self.direction(self.right_input(ops.flip(x, axis=2)), self.right_state), axis=2)
+        return x + self.output_conv(left + shift_down(right))
+
+    # -- incremental sampling -------------------------------------------------------------------------
+    def zero_state(self, batch, width, dtype):
+        """Row buffers: left h, c (columns < j: current row; >= j: the row above), right h of the row above,
+        and this layer's inputs on the current row (for the right-to-left sweep once the row is complete)."""
+        h = ops.zeros((batch, width, self.hidden_size), dtype)
+        return {"h": h, "c": h, "right_h": h, "x": ops.zeros((batch, width, 2 * self.hidden_size), dtype)}
+
+    def pixel(self, x, state, col):
+        """This layer at pixel (current row, col) from its buffers: x [B, 2h] -> (output [B, 2h], h, c)."""
+        h_up = ops.take(state["h"], col, axis=1)  # not yet overwritten: still the row above
+        has_left = ops.cast(col > 0, x.dtype)
+        h_left = ops.take(state["h"], ops.maximum(col - 1, 0), axis=1) * has_left
+        c_left = ops.take(state["c"], ops.maximum(col - 1, 0), axis=1) * has_left
+        gates = self.left_input(x[:, None, None])[:, 0, 0]
+        h, c = self.cell(gates, self.left_state, h_up, h_left, c_left)
+        mixed = h + ops.take(state["right_h"], col, axis=1)  # right direction, shifted down: the row above
+        return x + self.output_conv(mixed[:, None, None])[:, 0, 0], h, c
+
+    def commit(self, state, col, x, h, c):
+        def put(buffer, value):
+            return ops.slice_update(buffer, (0, col, 0), value[:, None])
+
+        return {"h": put(state["h"], h), "c": put(state["c"], c), "right_h": state["right_h"], "x": put(state["x"], x)}
+
+    def sweep_right(self, state):
+        """The finished row's right-to-left states, from its inputs and the right states of the row above."""
+        gates = self.right_input(state["x"])
+        four_h = gates.shape[-1]
+        # per column: its gates and the right state of the pixel above, scanned from the last column back
+        columns = ops.moveaxis(ops.concatenate([gates, state["right_h"]], axis=-1), 1, 0)
+
+        def column(carry, inputs):
+            h, c = self.cell(inputs[..., :four_h], self.right_state, inputs[..., four_h:], *carry)
+            return (h, c), (h, c)
+
+        zeros = ops.zeros_like(state["right_h"][:, 0])
+        _, (hidden, _) = ops.scan(column, (zeros, zeros), columns, reverse=True)
+        return {**state, "right_h": ops.moveaxis(hidden, 0, 1)}
+
+    def get_config(self):
+        return {**super().get_config(), "hidden_size": self.hidden_size}
+
+
+@register_model("diagonal_bilstm")
+@keras.saving.register_keras_serializable("imgtf")
+class DiagonalBiLSTM(MaskedConvImageModel):
+    """Diagonal BiLSTM: 7x7 mask-A convolution, residual Diagonal BiLSTM layers, ReLU + 1x1 outputs,
+    256-way softmax per channel."""
+
+    def build_body(self, hidden):
+        self.lstm_layers = [DiagonalBiLSTMLayer(hidden, name=f"diagonal_bilstm_{i}")
+                            for i in range(self.hparams["num_layers"])]
+
+    def body(self, x):
+        for layer in self.lstm_layers:
+            x = layer(x)
+        return x
+
+    # -- pixel-by-pixel sampling with carried states ---------------------------------------------------
+    def empty_cache(self, features, batch):
+        w = self.image_shape[1]
+        return {"canvas": ops.zeros((batch, self.num_units), "int32"),
+                "states": [layer.zero_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
+
+    def pixel_forward(self, canvas, pixel, states):
+        """Logits [B, 3, 256] of one pixel and every layer's (input, h, c) there."""
+        w = self.image_shape[1]
+        row, col = pixel // w, pixel % w
+        x = self.first_at_pixel(canvas, row, col)
+        values = []
+        for layer, state in zip(self.lstm_layers, states):
+            out, h, c = layer.pixel(x, state, col)
+            values.append((x, h, c))
+            x = out
+        logits = self.head(x[:, None, None])[:, 0, 0]
+        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), values
+
+    def commit_pixel(self, canvas, pixel, states):
+        """Store the finished pixel's states; when it ends a row, sweep that row right to left."""
+        col = pixel % self.image_shape[1]
+        _, values = self.pixel_forward(canvas, pixel, states)
+        states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
+        return ops.cond(col == self.image_shape[1] - 1,
+                        lambda: [layer.sweep_right(state) for layer, state in zip(self.lstm_layers, states)],
+                        lambda: states)
+
+    def step(self, cache, previous, t, features):
+        """Unit t's logits from one pixel's computation in every layer; the previous pixel is committed
+        when a new pixel starts."""
+        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
+        pixel = t // 3
+        states = ops.cond(ops.logical_and(t > 0, t % 3 == 0),
+                          lambda: self.commit_pixel(canvas, pixel - 1, cache["states"]),
+                          lambda: cache["states"])
+        logits, _ = self.pixel_forward(canvas, pixel, states)
+        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "states": states}
