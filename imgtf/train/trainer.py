@@ -161,8 +161,9 @@ class Trainer:
 
         return train_step
 
-    def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None):
-        """Train until the global step reaches `train_steps`, resuming from the latest checkpoint."""
+    def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None, time_limit_s=None):
+        """Train until the global step reaches `train_steps` (or `time_limit_s` seconds have passed: fixed
+        wall-clock budgets), resuming from the latest checkpoint; a checkpoint is saved at the end."""
         start = self.restore()
         if start >= train_steps:
             log.info("Already at step %d >= --train_steps=%d; nothing to train.", start, train_steps)
@@ -173,8 +174,9 @@ class Trainer:
         self._train_fn = self._train_fn or self._build_train_fn()
         last_saved, window_start, window_steps, window_loss = start, time.time(), 0, 0.0
         previous_handler = self._catch_sigterm()
+        deadline = None if time_limit_s is None else time.time() + time_limit_s
         try:
-            while int(self.step.numpy()) < train_steps:
+            while int(self.step.numpy()) < train_steps and (deadline is None or time.time() < deadline):
                 with reraise_from_pipeline():
                     loss = float(self._run_train_step(iterator))
                 step = int(self.step.numpy())
