@@ -2,9 +2,11 @@
 
     python bench/sampling_speed.py                  # tiny set (2 layers), naive over all 3,072 steps
     python bench/sampling_speed.py --naive_steps=512   # naive timed on 512 steps and extrapolated (said so)
+    python bench/sampling_speed.py --hparams_set=pixelcnn_cifar10_tiny   # any set: its model is found by name
 
 The naive sampler re-runs the whole model on the partial image for every sub-pixel (what Tensor2Tensor
-does); the cached one runs each layer on the new position only, in one XLA-compiled loop. Both draw the
+does); the cached one runs each layer on the new position only (transformer caches keys and values, PixelCNN
+its convolutions' inputs, the LSTMs their states), in one XLA-compiled loop. Both draw the
 same numbers, so for the same seed they produce the same image (checked here on the steps both ran).
 """
 import argparse
@@ -25,17 +27,23 @@ def main():
 
     import imgtf  # noqa: F401
     from imgtf import registry
+    from imgtf.hparams import default_model_and_problem
     from imgtf.sampling import cached_sample
     from imgtf.sampling.draw import draw
     from imgtf.sampling.sampler import _dynamic_update, _to_images
 
     registry.load_builtins()
     hp = registry.hparams(args.hparams_set)
-    model = registry.model("image_transformer")(hp, registry.problem("image_cifar10").info)
+    model_name, problem_name = default_model_and_problem(args.hparams_set)
+    if problem_name != "image_cifar10":
+        parser.error(f"{args.hparams_set} is a conditional (image-to-image) set; pick an unconditional one.")
+    model = registry.model(model_name)(hp, registry.problem(problem_name).info)
     model({"targets": np.zeros((1, 32, 32, 3), np.uint8)})
     units = model.num_units
-    print(f"{args.hparams_set}: {hp.num_decoder_layers} layers, d={hp.hidden_size}, {hp.attention_type}, "
-          f"{model.count_params():,} parameters, {units} steps per image, {os.cpu_count()} CPUs")
+    shape = (f"{hp.num_decoder_layers} layers, d={hp.hidden_size}, {hp.attention_type}" if "num_decoder_layers" in hp
+             else f"{hp.num_layers} layers, h={hp.hidden_size}")
+    print(f"{args.hparams_set} ({model_name}): {shape}, {model.count_params():,} parameters, {units} steps per image, "
+          f"{os.cpu_count()} CPUs")
 
     rates = {}
     for batch in (1, 16):

@@ -68,6 +68,17 @@ def test_interrupt_saves_a_checkpoint(builtins, cifar_dir, tmp_path):
     assert make_trainer(builtins, tmp_path, cifar_dir).restore() == 3
 
 
+def test_time_limit_stops_training_and_saves(builtins, cifar_dir, tmp_path):
+    """A wall-clock budget (bench/compare_models) ends training early, with a checkpoint at the last step."""
+    import time
+
+    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+    trainer.train(1)  # tracing is not part of the budget
+    reached = trainer.train(1000, checkpoint_every=100, time_limit_s=1.0, on_step=lambda s, l: time.sleep(0.4))
+    assert 2 <= reached <= 5
+    assert make_trainer(builtins, tmp_path, cifar_dir).restore() == reached
+
+
 def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, cifar_dir, tmp_path):
     trainer = make_trainer(builtins, tmp_path, cifar_dir)
     entry = trainer.evaluate("test")
