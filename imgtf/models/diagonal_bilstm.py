@@ -10,9 +10,10 @@ output is shifted down one row, so a pixel only ever sees rows above it from tha
 (residual): 2h -> both directions -> h_left + shifted h_right -> 1x1 mask-B convolution to 2h, + input.
 
 Sampling (raster order, R, G, B inside a pixel) carries the states instead of re-running the image: each
-sub-pixel step runs every layer on one pixel from the stored states of its upper and left neighbours
-(committed once the pixel is complete), and when a row is complete one right-to-left sweep over it updates
-the right direction's states that the next row reads.
+sub-pixel step runs every layer on one pixel from the stored states of its upper and left neighbours, and
+when a row is complete one right-to-left sweep over it updates the right direction's states that the next
+row reads. No state of a pixel depends on its own B sub-pixel (masks A then B), so the states computed at
+its B step are final and are stored then, without recomputation.
 """
 import keras
 import numpy as np
@@ -160,22 +161,20 @@ class DiagonalBiLSTM(MaskedConvImageModel):
         logits = self.head(x[:, None, None])[:, 0, 0]
         return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), values
 
-    def commit_pixel(self, canvas, pixel, states):
-        """Store the finished pixel's states; when it ends a row, sweep that row right to left."""
+    def commit_pixel(self, pixel, states, values):
+        """Store a finished pixel's states; when it ends a row, sweep that row right to left."""
         col = pixel % self.image_shape[1]
-        _, values = self.pixel_forward(canvas, pixel, states)
         states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
         return ops.cond(col == self.image_shape[1] - 1,
                         lambda: [layer.sweep_right(state) for layer, state in zip(self.lstm_layers, states)],
                         lambda: states)
 
     def step(self, cache, previous, t, features):
-        """Unit t's logits from one pixel's computation in every layer; the previous pixel is committed
-        when a new pixel starts."""
+        """Unit t's logits from one pixel's computation in every layer; at the pixel's last step (B) its
+        states are final and are stored."""
         canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
         pixel = t // 3
-        states = ops.cond(ops.logical_and(t > 0, t % 3 == 0),
-                          lambda: self.commit_pixel(canvas, pixel - 1, cache["states"]),
+        logits, values = self.pixel_forward(canvas, pixel, cache["states"])
+        states = ops.cond(t % 3 == 2, lambda: self.commit_pixel(pixel, cache["states"], values),
                           lambda: cache["states"])
-        logits, _ = self.pixel_forward(canvas, pixel, states)
         return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "states": states}

@@ -104,11 +104,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
                                 lambda: self.upsampled(self.subsample(canvas)),
                                 lambda: cache["conditioning"])
         per_row = self.image_shape[1] * self.image_shape[2]
-        row = raster // per_row
-        previous_row = ops.take(self.geometry.order.astype("int32"), ops.maximum(t - 1, 0)) // per_row
-        # the conditional network's states of the row above are committed when a new row starts
-        states = ops.cond(ops.logical_and(t > self.small_units, row != previous_row),
-                          lambda: self.conditional.row_forward(canvas, row - 1, cache["states"], conditioning)[1],
-                          lambda: cache["states"])
-        logits, _ = self.conditional.row_forward(canvas, row, states, conditioning)
+        logits, states = self.conditional.row_forward(canvas, raster // per_row, cache["states"], conditioning)
+        # a row's last sub-pixel (column W-1 is never subsampled) is generated here: its states are final
+        states = ops.cond(raster % per_row == per_row - 1, lambda: states, lambda: cache["states"])
         return ops.take(logits, raster % per_row, axis=1), {**cache, "conditioning": conditioning, "states": states}

@@ -8,6 +8,8 @@ Image Transformer's 1D order), so the same samplers, trainer and exporter serve 
 
 Sampling caches activations: every block keeps the inputs of its 3x3 convolution for the pixels generated
 so far, so a step computes each layer at one pixel only (a 3x3 window of cached values), never the image.
+No feature of a pixel depends on its own last (B) sub-pixel (mask A, then mask B), so the values computed at
+a pixel's B step are final and are stored then, without recomputation.
 """
 import keras
 from keras import ops
@@ -59,19 +61,15 @@ class PixelCNN(MaskedConvImageModel):
         logits = self.head(x[:, None, None])[:, 0, 0]
         return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), inputs
 
-    def commit_pixel(self, canvas, pixel, activations):
-        w, reach = self.image_shape[1], self.hparams["kernel_size"] // 2
-        _, inputs = self.pixel_forward(canvas, pixel, activations)
-        return [ops.slice_update(cached, (0, pixel // w + reach, pixel % w + reach, 0), a)
-                for cached, a in zip(activations, inputs)]
-
     def step(self, cache, previous, t, features):
-        """Unit t's logits from one pixel's computation in every layer; the previous pixel's activations are
-        stored when a new pixel starts."""
+        """Unit t's logits from one pixel's computation in every layer; at the pixel's last step its
+        activations are final and are stored."""
+        w, reach = self.image_shape[1], self.hparams["kernel_size"] // 2
         canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
         pixel = t // 3
-        activations = ops.cond(ops.logical_and(t > 0, t % 3 == 0),
-                               lambda: self.commit_pixel(canvas, pixel - 1, cache["activations"]),
+        logits, inputs = self.pixel_forward(canvas, pixel, cache["activations"])
+        activations = ops.cond(t % 3 == 2,
+                               lambda: [ops.slice_update(cached, (0, pixel // w + reach, pixel % w + reach, 0), a)
+                                        for cached, a in zip(cache["activations"], inputs)],
                                lambda: cache["activations"])
-        logits, _ = self.pixel_forward(canvas, pixel, activations)
         return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "activations": activations}

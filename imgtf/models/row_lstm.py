@@ -10,7 +10,8 @@ is ReLU + 1x1 mask-B layers and a 256-way softmax per channel, as in PixelCNN.
 A conditioning map (Multi-Scale PixelRNN) is added to every layer's input-to-state gates.
 
 Sampling runs row by row: each step recomputes only the current row in every layer from the cached hidden
-and cell states of the previous row (committed when a row is complete), never the whole image.
+and cell states of the previous row, never the whole image. No state depends on its own pixel's B
+sub-pixel (masks A then B), so the row's states computed at its last step are final and are kept then.
 """
 import keras
 from keras import ops
@@ -119,13 +120,10 @@ class RowLSTM(MaskedConvImageModel):
         return ops.reshape(ops.cast(logits, "float32"), (-1, w * c, 256)), new_states
 
     def step(self, cache, previous, t, features):
-        """Unit t's logits: only the current row is computed, from the cached states of the row above
-        (committed, by recomputing the finished row once, when a new row starts)."""
+        """Unit t's logits: only the current row is computed, from the cached states of the row above; at the
+        row's last step its states are final and replace them."""
         per_row = self.image_shape[1] * self.image_shape[2]
         canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
-        row = t // per_row
-        states = ops.cond(ops.logical_and(t > 0, t % per_row == 0),
-                          lambda: self.row_forward(canvas, row - 1, cache["states"])[1],
-                          lambda: cache["states"])
-        logits, _ = self.row_forward(canvas, row, states)
+        logits, states = self.row_forward(canvas, t // per_row, cache["states"])
+        states = ops.cond(t % per_row == per_row - 1, lambda: states, lambda: cache["states"])
         return ops.take(logits, t % per_row, axis=1), {"canvas": canvas, "states": states}
