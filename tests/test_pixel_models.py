@@ -1,4 +1,6 @@
 """The PixelRNN paper's models: masks with colour groups, causality, normalisation, training and sampling."""
+import os
+
 import numpy as np
 import pytest
 from keras import ops
@@ -142,3 +144,30 @@ def test_trains_evaluates_and_exports_by_name(builtins, cifar_dir, tmp_path, mod
     sample = loaded.signatures["sample"](num_samples=tf.constant(1), temperature=tf.constant(1.0),
                                          seed=tf.constant(3))["images"].numpy()
     np.testing.assert_array_equal(sample, cached_sample(trainer.model, 1, 1.0, 3).numpy())
+
+
+def test_commands_by_name_for_the_multiscale_model(cifar_dir, tmp_path):
+    """imgtf-trainer, imgtf-decoder (completion: its order puts the subsampled pixels first, yet the kept top
+    half stays exactly the original's) and imgtf-exporter, by name, for the model with the unusual order."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    def cli(command, *args):
+        result = subprocess.run([sys.executable, "-m", f"imgtf.commands.{command}", *args], capture_output=True,
+                                text=True, timeout=600, cwd=REPO)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    run = tmp_path / "run"
+    cli("trainer", "--problem=image_cifar10", "--model=multiscale_pixelrnn",
+        "--hparams_set=multiscale_pixelrnn_cifar10_tiny", "--hparams=batch_size=4", "--train_steps=2",
+        "--eval_steps=1", f"--output_dir={run}", f"--data_dir={cifar_dir}")
+    cli("decoder", f"--output_dir={run}", f"--data_dir={cifar_dir}", f"--decode_dir={tmp_path / 'd'}",
+        "--mode=completion", "--num_samples=1", "--samples_per_input=2")
+    samples, originals = np.load(tmp_path / "d" / "samples.npy"), np.load(tmp_path / "d" / "originals.npy")
+    np.testing.assert_array_equal(samples[:, :, :16], np.repeat(originals[:, None, :16], 2, axis=1))
+    assert not np.array_equal(samples[0, 0, 16:], samples[0, 1, 16:])  # the bottom half is sampled
+    cli("exporter", f"--output_dir={run}", f"--export_dir={tmp_path / 'export'}")
+    assert os.path.exists(tmp_path / "export" / "saved_model" / "saved_model.pb")
