@@ -48,3 +48,19 @@ def test_paper_sets(builtins):
     assert differing and differing <= {"hidden_size", "filter_size", "num_decoder_layers", "dropout", "query_block_length",
                                        "memory_length", "learning_rate", "learning_rate_warmup_steps", "num_heads", "batch_size"}
     assert builtins.hparams("imagetransformer_cifar10_base") is not base  # fresh object per call
+
+
+def test_optimizers_adam_and_rmsprop(builtins):
+    """The PixelRNN sets train with the paper's RMSProp, the Image Transformer sets with Adam; anything else is
+    refused with the choices."""
+    import keras
+
+    from imgtf.train.optimization import build_optimizer
+
+    rmsprop = build_optimizer(builtins.hparams("row_lstm_cifar10"))
+    assert isinstance(rmsprop, keras.optimizers.RMSprop) and rmsprop.rho == 0.9
+    assert isinstance(build_optimizer(builtins.hparams("imagetransformer_cifar10_tiny")), keras.optimizers.Adam)
+    hp = builtins.hparams("pixelcnn_cifar10_tiny")
+    hp.parse("optimizer=sgd")
+    with pytest.raises(ValueError, match="optimizer='sgd': use adam or rmsprop"):
+        build_optimizer(hp)

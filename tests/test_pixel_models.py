@@ -45,12 +45,13 @@ PIXEL_SETS = ["pixelcnn_cifar10_tiny", "row_lstm_cifar10_tiny", "diagonal_bilstm
               "multiscale_pixelrnn_cifar10_tiny"]
 
 
-def small_model(model_name, shape=(4, 6, 3)):
+def small_model(model_name, shape=(4, 6, 3), overrides=""):
     from imgtf import registry
 
     registry.load_builtins()
-    model = registry.model(model_name)(registry.hparams(f"{model_name}_cifar10_tiny"),
-                                       {"image_shape": list(shape), "num_classes": None, "input_shape": None})
+    hp = registry.hparams(f"{model_name}_cifar10_tiny")
+    hp.parse(overrides)
+    model = registry.model(model_name)(hp, {"image_shape": list(shape), "num_classes": None, "input_shape": None})
     model({"targets": np.zeros((1, *shape), np.uint8)})
     return model
 
@@ -72,14 +73,45 @@ def test_causality_over_sub_pixels(cifar_dir, hparams_set):
         assert diff[step + 1:].max() > 1e-5, f"no prediction after sub-pixel {step} depends on it"
 
 
-@pytest.mark.parametrize("model_name", ["pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale_pixelrnn"])
-def test_cached_sampling_equals_naive(model_name):
+@pytest.mark.parametrize("model_name,overrides", [
+    *[(name, "") for name in ("pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale_pixelrnn")],  # residual + skips
+    *[(name, "residual_connections=false,skip_connections=false") for name in ("pixelcnn", "row_lstm", "diagonal_bilstm")],
+])
+def test_cached_sampling_equals_naive(model_name, overrides):
     """The incremental samplers (row by row, pixel by pixel with carried states, small image then large) draw
-    exactly the images of re-running the whole model for every sub-pixel."""
+    exactly the images of re-running the whole model for every sub-pixel, with and without the paper's
+    residual and layer-to-output skip connections."""
     from imgtf.sampling import cached_sample, naive_sample
 
-    model = small_model(model_name)
+    model = small_model(model_name, overrides=overrides)
     np.testing.assert_array_equal(cached_sample(model, 2, 1.0, 3).numpy(), naive_sample(model, 2, 1.0, 3).numpy())
+
+
+@pytest.mark.parametrize("model_name", ["pixelcnn", "row_lstm", "diagonal_bilstm"])
+def test_skip_connections_reach_the_output_from_every_layer(model_name):
+    """With skip connections the output layers read sum_l skip_l(x_l): zero every skip projection but the last
+    layer's, make that one the identity, and the model computes exactly what it computes without skips."""
+    import keras
+
+    plain = small_model(model_name, overrides="skip_connections=false")
+    skipped = small_model(model_name, overrides="skip_connections=true")
+    assert len(skipped.skips) == skipped.hparams["num_layers"] and not plain.skips
+    by_path = {v.path.split("/", 1)[1]: v for v in plain.weights}
+    for variable in skipped.weights:
+        name = variable.path.split("/", 1)[1]
+        if name in by_path:
+            variable.assign(by_path[name])
+    for skip in skipped.skips:
+        skip.kernel.assign(np.zeros(skip.kernel.shape, "float32"))
+        skip.bias.assign(np.zeros(skip.bias.shape, "float32"))
+    last = skipped.skips[-1]
+    last.kernel.assign(np.eye(last.kernel.shape[-1], dtype="float32")[None, None])
+    images = {"targets": np.random.RandomState(2).randint(0, 256, (2, 4, 6, 3)).astype(np.uint8)}
+    expected = ops.convert_to_numpy(plain(images))
+    np.testing.assert_allclose(ops.convert_to_numpy(skipped(images)), expected, rtol=1e-5, atol=1e-5)
+    last.kernel.assign(np.zeros(last.kernel.shape, "float32"))  # now only the zeroed skips reach the output
+    skipped.skips[0].kernel.assign(keras.random.normal(skipped.skips[0].kernel.shape, seed=1))
+    assert np.abs(ops.convert_to_numpy(skipped(images)) - expected).max() > 1e-3
 
 
 def receptive_field(model_name, source, target, shape=(4, 16, 3)):

@@ -13,9 +13,12 @@ def basic_params():
         learning_rate=1.0,
         learning_rate_schedule="rsqrt_decay",  # rsqrt_decay | constant
         learning_rate_warmup_steps=4000,
-        optimizer="adam",
+        optimizer="adam",  # adam | rmsprop
         optimizer_adam_beta1=0.9,
         optimizer_adam_beta2=0.98,
         optimizer_adam_epsilon=1e-9,
+        optimizer_rmsprop_rho=0.9,  # decay of the running mean of squared gradients
+        optimizer_rmsprop_momentum=0.0,
+        optimizer_rmsprop_epsilon=1e-7,
         clip_grad_norm=0.0,  # 0 = no clipping
     )

@@ -1,5 +1,5 @@
-"""Pieces shared by the two-dimensional LSTMs of the PixelRNN paper: the LSTM cell on precomputed gates,
-and the skew that turns an image's diagonals into columns (Diagonal BiLSTM, paper 3.2)."""
+"""Pieces shared by the PixelRNN paper's models: the LSTM cell on precomputed gates, the optional residual
+connection, and the skew that turns an image's diagonals into columns (Diagonal BiLSTM, paper 3.2)."""
 from keras import ops
 
 
@@ -8,6 +8,11 @@ def lstm_cell(gates, c_prev):
     o, f, i, g = ops.split(gates, 4, axis=-1)
     c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
     return ops.sigmoid(o) * ops.tanh(c), c
+
+
+def residual_add(x, y, residual):
+    """A layer's output y, plus its input x when the layer is residual (paper 3.4)."""
+    return x + y if residual else y
 
 
 def skew(x):

@@ -20,7 +20,7 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.layers.recurrent import lstm_cell, shift_down, skew, unskew
+from imgtf.layers.recurrent import lstm_cell, residual_add, shift_down, skew, unskew
 from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
@@ -33,11 +33,12 @@ def _skewed_validity(rows, cols):
 
 @keras.saving.register_keras_serializable("imgtf")
 class DiagonalBiLSTMLayer(keras.layers.Layer):
-    """One residual Diagonal BiLSTM layer over [B, H, W, 2h] feature maps."""
+    """One Diagonal BiLSTM layer over [B, H, W, 2h] feature maps (residual unless residual=False)."""
 
-    def __init__(self, hidden_size, **kwargs):
+    def __init__(self, hidden_size, residual=True, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = h = hidden_size
+        self.residual = residual
         # gate-major outputs (o, f, i, g), each gate's h features in R, G, B groups
         self.left_input = MaskedConv2D(4 * h, 1, "B", out_group_repeat=4, name="left_input_to_state")
         # the right direction reaches a pixel only from the row above (shifted), so nothing in it needs a mask
@@ -82,7 +83,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
     def call(self, x):
         left = self.direction(self.left_input(x), self.left_state)
         right = ops.flip(self.direction(self.right_input(ops.flip(x, axis=2)), self.right_state), axis=2)
-        return x + self.output_conv(left + shift_down(right))
+        return residual_add(x, self.output_conv(left + shift_down(right)), self.residual)
 
     # -- incremental sampling -------------------------------------------------------------------------
     def zero_state(self, batch, width, dtype):
@@ -100,7 +101,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         gates = self.left_input(x[:, None, None])[:, 0, 0]
         h, c = self.cell(gates, self.left_state, h_up, h_left, c_left)
         mixed = h + ops.take(state["right_h"], col, axis=1)  # right direction, shifted down: the row above
-        return x + self.output_conv(mixed[:, None, None])[:, 0, 0], h, c
+        return residual_add(x, self.output_conv(mixed[:, None, None])[:, 0, 0], self.residual), h, c
 
     def commit(self, state, col, x, h, c):
         def put(buffer, value):
@@ -124,7 +125,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         return {**state, "right_h": ops.moveaxis(hidden, 0, 1)}
 
     def get_config(self):
-        return {**super().get_config(), "hidden_size": self.hidden_size}
+        return {**super().get_config(), "hidden_size": self.hidden_size, "residual": self.residual}
 
 
 @register_model("diagonal_bilstm")
@@ -134,13 +135,15 @@ class DiagonalBiLSTM(MaskedConvImageModel):
     256-way softmax per channel."""
 
     def build_body(self, hidden):
-        self.lstm_layers = [DiagonalBiLSTMLayer(hidden, name=f"diagonal_bilstm_{i}")
+        self.lstm_layers = [DiagonalBiLSTMLayer(hidden, self.residual, name=f"diagonal_bilstm_{i}")
                             for i in range(self.hparams["num_layers"])]
 
     def body(self, x):
+        outputs = []
         for layer in self.lstm_layers:
             x = layer(x)
-        return x
+            outputs.append(x)
+        return outputs
 
     # -- pixel-by-pixel sampling with carried states ---------------------------------------------------
     def empty_cache(self, features, batch):
@@ -153,12 +156,13 @@ class DiagonalBiLSTM(MaskedConvImageModel):
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w
         x = self.first_at_pixel(canvas, row, col)
-        values = []
+        values, outputs = [], []
         for layer, state in zip(self.lstm_layers, states):
             out, h, c = layer.pixel(x, state, col)
             values.append((x, h, c))
+            outputs.append(out[:, None, None])
             x = out
-        logits = self.head(x[:, None, None])[:, 0, 0]
+        logits = self.head(self.top(outputs))[:, 0, 0]
         return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), values
 
     def commit_pixel(self, pixel, states, values):

@@ -15,6 +15,7 @@ import keras
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
+from imgtf.layers.recurrent import residual_add
 from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
@@ -32,9 +33,12 @@ class PixelCNN(MaskedConvImageModel):
         self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out") for i in range(layers)]
 
     def body(self, x):
+        outputs = []
         for conv_in, conv, conv_out in zip(self.blocks_in, self.blocks_conv, self.blocks_out):
-            x = x + conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
-        return x
+            y = conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
+            x = residual_add(x, y, self.residual)
+            outputs.append(x)
+        return outputs
 
     # -- sampling with cached activations -------------------------------------------------------------
     def empty_cache(self, features, batch):
@@ -50,15 +54,18 @@ class PixelCNN(MaskedConvImageModel):
         row, col = pixel // w, pixel % w
         reach = self.hparams["kernel_size"] // 2
         x = self.first_at_pixel(canvas, row, col)
-        inputs = []
+        inputs, outputs = [], []
         for conv_in, conv, conv_out, cached in zip(self.blocks_in, self.blocks_conv, self.blocks_out, activations):
             a = ops.relu(conv_in(ops.relu(x)[:, None, None]))
             cached = ops.slice_update(cached, (0, row + reach, col + reach, 0), a)
             window = ops.slice(cached, (0, row, col, 0), (ops.shape(a)[0], reach + 1, 2 * reach + 1, a.shape[-1]))
             y = conv(window)[:, reach, reach]  # masked: later positions in the window have zero weight
-            x = x + conv_out(ops.relu(y)[:, None, None])[:, 0, 0]
+            y = conv_out(ops.relu(y)[:, None, None])
+            x = residual_add(x[:, None, None], y, self.residual)
+            outputs.append(x)
+            x = x[:, 0, 0]
             inputs.append(a)
-        logits = self.head(x[:, None, None])[:, 0, 0]
+        logits = self.head(self.top(outputs))[:, 0, 0]
         return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), inputs
 
     def step(self, cache, previous, t, features):

@@ -17,18 +17,18 @@ import keras
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.layers.recurrent import lstm_cell
+from imgtf.layers.recurrent import lstm_cell, residual_add
 from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
 
 @keras.saving.register_keras_serializable("imgtf")
 class RowLSTMLayer(keras.layers.Layer):
-    """One residual Row LSTM layer over [B, H, W, 2h] feature maps."""
+    """One Row LSTM layer over [B, H, W, 2h] feature maps (residual unless residual=False)."""
 
-    def __init__(self, hidden_size, kernel_size=3, **kwargs):
+    def __init__(self, hidden_size, kernel_size=3, residual=True, **kwargs):
         super().__init__(**kwargs)
-        self.hidden_size, self.kernel_size = hidden_size, kernel_size
+        self.hidden_size, self.kernel_size, self.residual = hidden_size, kernel_size, residual
         h = hidden_size
         # gate-major output layout (o, f, i, g), each gate's h features in R, G, B groups
         self.input_to_state = MaskedConv2D(4 * h, (1, kernel_size), "B", out_group_repeat=4, name="input_to_state")
@@ -62,7 +62,7 @@ class RowLSTMLayer(keras.layers.Layer):
 
         # one loop over rows (not an unrolled graph: compile time stays flat in the image height)
         _, (hidden, _) = ops.scan(row, self.zero_state(ops.shape(x)[0], x.shape[2], x.dtype), ops.moveaxis(gates, 1, 0))
-        return x + self.output_conv(ops.moveaxis(hidden, 0, 1))
+        return residual_add(x, self.output_conv(ops.moveaxis(hidden, 0, 1)), self.residual)
 
     def row(self, x_row, state, bias_row=None):
         """This layer on one row given the state of the row above: x_row [B, W, 2h] -> (out row, new state)."""
@@ -70,10 +70,11 @@ class RowLSTMLayer(keras.layers.Layer):
         if bias_row is not None:
             gates = gates + bias_row
         new_state = self.row_step(gates, state)
-        return x_row + self.output_conv(new_state[0][:, None])[:, 0], new_state
+        return residual_add(x_row, self.output_conv(new_state[0][:, None])[:, 0], self.residual), new_state
 
     def get_config(self):
-        return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size}
+        return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size,
+                "residual": self.residual}
 
 
 @register_model("row_lstm")
@@ -87,15 +88,17 @@ class RowLSTM(MaskedConvImageModel):
         super().__init__(hparams, problem_info, **kwargs)
 
     def build_body(self, hidden):
-        self.lstm_layers = [RowLSTMLayer(hidden, self.hparams["kernel_size"], name=f"row_lstm_{i}")
+        self.lstm_layers = [RowLSTMLayer(hidden, self.hparams["kernel_size"], self.residual, name=f"row_lstm_{i}")
                             for i in range(self.hparams["num_layers"])]
         self.bias_layers = [keras.layers.Dense(4 * hidden, name=f"conditioning_bias_{i}")
                             for i in range(self.hparams["num_layers"] if self.conditioning_channels else 0)]
 
     def body(self, x, conditioning=None):
+        outputs = []
         for i, layer in enumerate(self.lstm_layers):
             x = layer(x, None if conditioning is None else self.bias_layers[i](conditioning))
-        return x
+            outputs.append(x)
+        return outputs
 
     def get_config(self):
         return {**super().get_config(), "conditioning_channels": self.conditioning_channels}
@@ -112,11 +115,12 @@ class RowLSTM(MaskedConvImageModel):
         w, c = self.image_shape[1:]
         x = self.first_at_row(canvas, row)
         cond_row = None if conditioning is None else ops.take(conditioning, row, axis=1)
-        new_states = []
+        new_states, outputs = [], []
         for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
             x, state = layer.row(x, state, None if cond_row is None else self.bias_layers[i](cond_row))
             new_states.append(state)
-        logits = self.head(x[:, None])[:, 0]
+            outputs.append(x[:, None])
+        logits = self.head(self.top(outputs))[:, 0]
         return ops.reshape(ops.cast(logits, "float32"), (-1, w * c, 256)), new_states
 
     def step(self, cache, previous, t, features):

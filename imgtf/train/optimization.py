@@ -29,8 +29,16 @@ def learning_rate(hp):
 
 
 def build_optimizer(hp):
-    if hp.optimizer != "adam":
-        raise ValueError(f"hparam optimizer={hp.optimizer!r}: only 'adam' is implemented.")
-    return keras.optimizers.Adam(
-        learning_rate=learning_rate(hp), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
-        epsilon=hp.optimizer_adam_epsilon, global_clipnorm=hp.clip_grad_norm or None)
+    """Adam (the Image Transformer's) or RMSProp (the PixelRNN paper's: "RMSProp gives best convergence
+    performance and is used for all experiments")."""
+    clip = hp.clip_grad_norm or None
+    if hp.optimizer == "adam":
+        return keras.optimizers.Adam(
+            learning_rate=learning_rate(hp), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
+            epsilon=hp.optimizer_adam_epsilon, global_clipnorm=clip)
+    if hp.optimizer == "rmsprop":
+        # runs saved before these keys existed never chose rmsprop, so the keys are present whenever it is
+        return keras.optimizers.RMSprop(
+            learning_rate=learning_rate(hp), rho=hp.optimizer_rmsprop_rho, momentum=hp.optimizer_rmsprop_momentum,
+            epsilon=hp.optimizer_rmsprop_epsilon, global_clipnorm=clip)
+    raise ValueError(f"hparam optimizer={hp.optimizer!r}: use adam or rmsprop.")
