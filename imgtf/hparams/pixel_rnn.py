@@ -1,7 +1,8 @@
 """Hparams sets of the PixelRNN paper's models (van den Oord et al. 2016), each targeting a paper result.
 
-As in the paper: RMSProp, residual connections around every layer and learnable layer-to-output skip
-connections ("used across the layers of all three networks"), batch 16 on CIFAR-10. The paper set its
+As in the paper: RMSProp, residual connections around every layer, learnable layer-to-output skip
+connections ("used across the layers of all three networks"), learned initial recurrent states, batch 16 on
+CIFAR-10. The paper set its
 learning-rate schedules by hand per dataset and does not give them; imgtf uses a constant 1e-3."""
 from imgtf.hparams.base import basic_params
 from imgtf.registry import register_hparams
@@ -19,6 +20,7 @@ def pixel_model_base():
         output_size=1024,  # ReLU + 1x1 output layer width
         residual_connections=True,  # each layer adds its input to its output
         skip_connections=True,  # the output layers read the sum of 1x1 projections of every layer's output
+        learn_initial_state=True,  # LSTMs start from learned (h, c) vectors (PixelCNN has no recurrent state)
     ).items():
         hp.add(key, value)
     return hp

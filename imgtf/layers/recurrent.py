@@ -1,5 +1,6 @@
-"""Pieces shared by the PixelRNN paper's models: the LSTM cell on precomputed gates, the optional residual
-connection, and the skew that turns an image's diagonals into columns (Diagonal BiLSTM, paper 3.2)."""
+"""Pieces shared by the PixelRNN paper's models: the LSTM cell on precomputed gates, the learned initial
+state, the optional residual connection, and the skew that turns an image's diagonals into columns
+(Diagonal BiLSTM, paper 3.2)."""
 from keras import ops
 
 
@@ -8,6 +9,20 @@ def lstm_cell(gates, c_prev):
     o, f, i, g = ops.split(gates, 4, axis=-1)
     c = ops.sigmoid(f) * c_prev + ops.sigmoid(i) * ops.tanh(g)
     return ops.sigmoid(o) * ops.tanh(c), c
+
+
+def initial_state_weights(layer, name, size):
+    """Learned initial (h, c) vectors [size] of a recurrent layer ("For all the PixelRNN models, we learn the
+    initial recurrent state of the network"), starting at zero: an untrained layer begins from the zero state."""
+    return tuple(layer.add_weight(name=f"{name}_{part}", shape=(size,), initializer="zeros") for part in ("h", "c"))
+
+
+def initial_state(weights, shape, dtype):
+    """(h, c) of `shape` [..., size]: the learned vectors broadcast, or zeros when the layer learns none."""
+    if weights is None:
+        zeros = ops.zeros(shape, dtype)
+        return zeros, zeros
+    return tuple(ops.broadcast_to(ops.cast(w, dtype), shape) for w in weights)
 
 
 def residual_add(x, y, residual):

@@ -46,8 +46,9 @@ class MaskedConvImageModel(AutoregressiveImageModel):
     hparams `residual_connections` (each layer adds its input to its output) and `skip_connections` (the
     output layers read the sum of a learned 1x1 mask-B projection of every layer's output, not only the last
     one's). The paper: "Residual and layer-to-output connections are used across the layers of all three
-    networks", except its 4-layer ImageNet 64 Row LSTM, which has no residual connections. Runs saved before
-    these keys existed had residuals and no skips, which are the defaults when a key is absent."""
+    networks", except its 4-layer ImageNet 64 Row LSTM, which has no residual connections. `learn_initial_state`:
+    the LSTMs start from learned (h, c) vectors, not zeros. Runs saved before these keys existed had residuals,
+    no skips and zero initial states, which are the defaults when a key is absent."""
 
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
@@ -61,6 +62,7 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         self.geometry = geometry_lib.raster_order(h * w * c)  # raster order of sub-pixels ([H, W*3] grid)
         self.first = MaskedConv2D(2 * hp["hidden_size"], hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
         self.residual = bool(hp.get("residual_connections", True))
+        self.learn_initial_state = bool(hp.get("learn_initial_state", False))  # recurrent layers only
         self.build_body(hp["hidden_size"])
         self.skips = [MaskedConv2D(2 * hp["hidden_size"], 1, "B", name=f"skip_{i}")
                       for i in range(hp["num_layers"] if hp.get("skip_connections", False) else 0)]

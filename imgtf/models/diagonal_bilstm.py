@@ -20,25 +20,26 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.layers.recurrent import lstm_cell, residual_add, shift_down, skew, unskew
+from imgtf.layers.recurrent import (initial_state, initial_state_weights, lstm_cell, residual_add, shift_down, skew,
+                                    unskew)
 from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
 
 def _skewed_validity(rows, cols):
-    """[H, W+H-1] float: 1 where skewed position (i, d) is a real pixel (i, d-i)."""
+    """[H, W+H-1] bool: True where skewed position (i, d) is a real pixel (i, d-i)."""
     d = np.arange(rows + cols - 1)[None, :] - np.arange(rows)[:, None]
-    return ((d >= 0) & (d < cols)).astype(np.float32)
+    return (d >= 0) & (d < cols)
 
 
 @keras.saving.register_keras_serializable("imgtf")
 class DiagonalBiLSTMLayer(keras.layers.Layer):
     """One Diagonal BiLSTM layer over [B, H, W, 2h] feature maps (residual unless residual=False)."""
 
-    def __init__(self, hidden_size, residual=True, **kwargs):
+    def __init__(self, hidden_size, residual=True, learn_initial_state=False, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = h = hidden_size
-        self.residual = residual
+        self.residual, self.learn_initial_state = residual, learn_initial_state
         # gate-major outputs (o, f, i, g), each gate's h features in R, G, B groups
         self.left_input = MaskedConv2D(4 * h, 1, "B", out_group_repeat=4, name="left_input_to_state")
         # the right direction reaches a pixel only from the row above (shifted), so nothing in it needs a mask
@@ -53,6 +54,10 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         # 2x1 state-to-state kernels as one [2h, 4h] matrix over (upper neighbour, left neighbour) states
         self.left_state = self.add_weight(name="left_state_to_state", shape=(2 * h, 4 * h), initializer="glorot_uniform")
         self.right_state = self.add_weight(name="right_state_to_state", shape=(2 * h, 4 * h), initializer="glorot_uniform")
+        # the state of every neighbour outside the image: above row 0, left of column 0 (per direction)
+        learned = self.learn_initial_state
+        self.left_initial = initial_state_weights(self, "left_initial_state", h) if learned else None
+        self.right_initial = initial_state_weights(self, "right_initial_state", h) if learned else None
 
     @staticmethod
     def cell(gates_in, kernel, h_up, h_left, c_left):
@@ -60,44 +65,48 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         gates = gates_in + ops.matmul(ops.concatenate([h_up, h_left], axis=-1), ops.cast(kernel, gates_in.dtype))
         return lstm_cell(gates, c_left)
 
-    def direction(self, gates, kernel):
+    def direction(self, gates, kernel, initial):
         """Left-to-right diagonal LSTM over gates [B, H, W, 4h] -> hidden states [B, H, W, h]: one scan over
-        the skewed map's columns (a loop, not an unrolled graph: compile time stays flat in the image size)."""
+        the skewed map's columns (a loop, not an unrolled graph: compile time stays flat in the image size).
+        Neighbours outside the image (above row 0, left of column 0) hold the initial state."""
         rows, cols = gates.shape[1], gates.shape[2]
         columns = ops.moveaxis(skew(gates), 2, 0)  # [W+H-1, B, H, 4h]
-        valid = ops.cast(ops.transpose(_skewed_validity(rows, cols))[:, None, :, None], gates.dtype)  # [W+H-1, 1, H, 1]
+        valid = np.transpose(_skewed_validity(rows, cols))[:, None, :, None]  # [W+H-1, 1, H, 1]
+        h0, c0 = initial_state(initial, (ops.shape(gates)[0], rows, self.hidden_size), gates.dtype)
 
         def column(state, gates_d):
             h, c, d = state
             keep = ops.take(valid, d, axis=0)
-            h_up = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])  # column d-1, row i-1: the pixel above
+            h_up = ops.concatenate([h0[:, :1], h[:, :-1]], axis=1)  # column d-1, row i-1: the pixel above
             h, c = self.cell(gates_d, kernel, h_up, h, c)  # column d-1, row i: the pixel on the left
-            h, c = h * keep, c * keep  # outside the image: zero states, as at the image's borders
+            h, c = ops.where(keep, h, h0), ops.where(keep, c, c0)  # outside the image: the initial state
             state = (h, c, d + 1)
             return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
 
-        zeros = ops.zeros((ops.shape(gates)[0], rows, self.hidden_size), gates.dtype)
-        _, (hidden, _, _) = ops.scan(column, (zeros, zeros, 0), columns)
+        _, (hidden, _, _) = ops.scan(column, (h0, c0, 0), columns)
         return unskew(ops.moveaxis(hidden, 0, 2), cols)
 
     def call(self, x):
-        left = self.direction(self.left_input(x), self.left_state)
-        right = ops.flip(self.direction(self.right_input(ops.flip(x, axis=2)), self.right_state), axis=2)
+        left = self.direction(self.left_input(x), self.left_state, self.left_initial)
+        right = ops.flip(self.direction(self.right_input(ops.flip(x, axis=2)), self.right_state, self.right_initial),
+                         axis=2)
         return residual_add(x, self.output_conv(left + shift_down(right)), self.residual)
 
     # -- incremental sampling -------------------------------------------------------------------------
-    def zero_state(self, batch, width, dtype):
-        """Row buffers: left h, c (columns < j: current row; >= j: the row above), right h of the row above,
-        and this layer's inputs on the current row (for the right-to-left sweep once the row is complete)."""
-        h = ops.zeros((batch, width, self.hidden_size), dtype)
-        return {"h": h, "c": h, "right_h": h, "x": ops.zeros((batch, width, 2 * self.hidden_size), dtype)}
+    def initial_state(self, batch, width, dtype):
+        """Row buffers: left h, c (columns < j: current row; >= j: the row above; before row 0: the initial
+        state), right h of the row above (zeros before row 0: the shifted map's first row), and this layer's
+        inputs on the current row (for the right-to-left sweep once the row is complete)."""
+        h, c = initial_state(self.left_initial, (batch, width, self.hidden_size), dtype)
+        zeros = ops.zeros((batch, width, self.hidden_size), dtype)
+        return {"h": h, "c": c, "right_h": zeros, "x": ops.zeros((batch, width, 2 * self.hidden_size), dtype)}
 
     def pixel(self, x, state, col):
         """This layer at pixel (current row, col) from its buffers: x [B, 2h] -> (output [B, 2h], h, c)."""
         h_up = ops.take(state["h"], col, axis=1)  # not yet overwritten: still the row above
-        has_left = ops.cast(col > 0, x.dtype)
-        h_left = ops.take(state["h"], ops.maximum(col - 1, 0), axis=1) * has_left
-        c_left = ops.take(state["c"], ops.maximum(col - 1, 0), axis=1) * has_left
+        h0, c0 = initial_state(self.left_initial, ops.shape(h_up), x.dtype)
+        h_left = ops.where(col > 0, ops.take(state["h"], ops.maximum(col - 1, 0), axis=1), h0)
+        c_left = ops.where(col > 0, ops.take(state["c"], ops.maximum(col - 1, 0), axis=1), c0)
         gates = self.left_input(x[:, None, None])[:, 0, 0]
         h, c = self.cell(gates, self.left_state, h_up, h_left, c_left)
         mixed = h + ops.take(state["right_h"], col, axis=1)  # right direction, shifted down: the row above
@@ -109,23 +118,25 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
 
         return {"h": put(state["h"], h), "c": put(state["c"], c), "right_h": state["right_h"], "x": put(state["x"], x)}
 
-    def sweep_right(self, state):
+    def sweep_right(self, state, row):
         """The finished row's right-to-left states, from its inputs and the right states of the row above."""
         gates = self.right_input(state["x"])
         four_h = gates.shape[-1]
+        h0, c0 = initial_state(self.right_initial, ops.shape(state["right_h"]), gates.dtype)
+        above = ops.where(row > 0, state["right_h"], h0)
         # per column: its gates and the right state of the pixel above, scanned from the last column back
-        columns = ops.moveaxis(ops.concatenate([gates, state["right_h"]], axis=-1), 1, 0)
+        columns = ops.moveaxis(ops.concatenate([gates, above], axis=-1), 1, 0)
 
         def column(carry, inputs):
             h, c = self.cell(inputs[..., :four_h], self.right_state, inputs[..., four_h:], *carry)
             return (h, c), (h, c)
 
-        zeros = ops.zeros_like(state["right_h"][:, 0])
-        _, (hidden, _) = ops.scan(column, (zeros, zeros), columns, reverse=True)
+        _, (hidden, _) = ops.scan(column, (h0[:, 0], c0[:, 0]), columns, reverse=True)
         return {**state, "right_h": ops.moveaxis(hidden, 0, 1)}
 
     def get_config(self):
-        return {**super().get_config(), "hidden_size": self.hidden_size, "residual": self.residual}
+        return {**super().get_config(), "hidden_size": self.hidden_size, "residual": self.residual,
+                "learn_initial_state": self.learn_initial_state}
 
 
 @register_model("diagonal_bilstm")
@@ -135,7 +146,8 @@ class DiagonalBiLSTM(MaskedConvImageModel):
     256-way softmax per channel."""
 
     def build_body(self, hidden):
-        self.lstm_layers = [DiagonalBiLSTMLayer(hidden, self.residual, name=f"diagonal_bilstm_{i}")
+        self.lstm_layers = [DiagonalBiLSTMLayer(hidden, self.residual, self.learn_initial_state,
+                                                name=f"diagonal_bilstm_{i}")
                             for i in range(self.hparams["num_layers"])]
 
     def body(self, x):
@@ -149,7 +161,7 @@ class DiagonalBiLSTM(MaskedConvImageModel):
     def empty_cache(self, features, batch):
         w = self.image_shape[1]
         return {"canvas": ops.zeros((batch, self.num_units), "int32"),
-                "states": [layer.zero_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
+                "states": [layer.initial_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
 
     def pixel_forward(self, canvas, pixel, states):
         """Logits [B, 3, 256] of one pixel and every layer's (input, h, c) there."""
@@ -167,10 +179,10 @@ class DiagonalBiLSTM(MaskedConvImageModel):
 
     def commit_pixel(self, pixel, states, values):
         """Store a finished pixel's states; when it ends a row, sweep that row right to left."""
-        col = pixel % self.image_shape[1]
+        row, col = pixel // self.image_shape[1], pixel % self.image_shape[1]
         states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
         return ops.cond(col == self.image_shape[1] - 1,
-                        lambda: [layer.sweep_right(state) for layer, state in zip(self.lstm_layers, states)],
+                        lambda: [layer.sweep_right(state, row) for layer, state in zip(self.lstm_layers, states)],
                         lambda: states)
 
     def step(self, cache, previous, t, features):

@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.layers.recurrent import lstm_cell, residual_add
+from imgtf.layers.recurrent import initial_state, initial_state_weights, lstm_cell, residual_add
 from imgtf.models.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
@@ -26,9 +26,10 @@ from imgtf.registry import register_model
 class RowLSTMLayer(keras.layers.Layer):
     """One Row LSTM layer over [B, H, W, 2h] feature maps (residual unless residual=False)."""
 
-    def __init__(self, hidden_size, kernel_size=3, residual=True, **kwargs):
+    def __init__(self, hidden_size, kernel_size=3, residual=True, learn_initial_state=False, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size, self.kernel_size, self.residual = hidden_size, kernel_size, residual
+        self.learn_initial_state = learn_initial_state
         h = hidden_size
         # gate-major output layout (o, f, i, g), each gate's h features in R, G, B groups
         self.input_to_state = MaskedConv2D(4 * h, (1, kernel_size), "B", out_group_repeat=4, name="input_to_state")
@@ -40,15 +41,16 @@ class RowLSTMLayer(keras.layers.Layer):
         self.input_to_state.build(input_shape)
         self.state_to_state.build((None, input_shape[2], h))
         self.output_conv.build((*input_shape[:3], h))
+        self.initial = initial_state_weights(self, "initial_state", h) if self.learn_initial_state else None
 
     def row_step(self, gates_in, state):
         """One row: gates_in [B, W, 4h] from the input, state (h, c) [B, W, h] of the row above."""
         h_prev, c_prev = state
         return lstm_cell(gates_in + self.state_to_state(h_prev), c_prev)
 
-    def zero_state(self, batch, width, dtype):
-        zeros = ops.zeros((batch, width, self.hidden_size), dtype)
-        return zeros, zeros
+    def initial_state(self, batch, width, dtype):
+        """(h, c) [B, W, h] of the row above the first row."""
+        return initial_state(self.initial, (batch, width, self.hidden_size), dtype)
 
     def call(self, x, bias=None):
         """x [B, H, W, 2h]; bias: optional [B, H, W, 4h] added to the input-to-state gates."""
@@ -61,7 +63,7 @@ class RowLSTMLayer(keras.layers.Layer):
             return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
 
         # one loop over rows (not an unrolled graph: compile time stays flat in the image height)
-        _, (hidden, _) = ops.scan(row, self.zero_state(ops.shape(x)[0], x.shape[2], x.dtype), ops.moveaxis(gates, 1, 0))
+        _, (hidden, _) = ops.scan(row, self.initial_state(ops.shape(x)[0], x.shape[2], x.dtype), ops.moveaxis(gates, 1, 0))
         return residual_add(x, self.output_conv(ops.moveaxis(hidden, 0, 1)), self.residual)
 
     def row(self, x_row, state, bias_row=None):
@@ -74,7 +76,7 @@ class RowLSTMLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size,
-                "residual": self.residual}
+                "residual": self.residual, "learn_initial_state": self.learn_initial_state}
 
 
 @register_model("row_lstm")
@@ -88,7 +90,8 @@ class RowLSTM(MaskedConvImageModel):
         super().__init__(hparams, problem_info, **kwargs)
 
     def build_body(self, hidden):
-        self.lstm_layers = [RowLSTMLayer(hidden, self.hparams["kernel_size"], self.residual, name=f"row_lstm_{i}")
+        self.lstm_layers = [RowLSTMLayer(hidden, self.hparams["kernel_size"], self.residual, self.learn_initial_state,
+                                         name=f"row_lstm_{i}")
                             for i in range(self.hparams["num_layers"])]
         self.bias_layers = [keras.layers.Dense(4 * hidden, name=f"conditioning_bias_{i}")
                             for i in range(self.hparams["num_layers"] if self.conditioning_channels else 0)]
@@ -107,7 +110,7 @@ class RowLSTM(MaskedConvImageModel):
     def empty_cache(self, features, batch):
         w = self.image_shape[1]
         return {"canvas": ops.zeros((batch, self.num_units), "int32"),
-                "states": [layer.zero_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
+                "states": [layer.initial_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
 
     def row_forward(self, canvas, row, states, conditioning=None):
         """Logits of one image row [B, W*3, 256] and every layer's new state, from the states of the row above.
