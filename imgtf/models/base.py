@@ -103,14 +103,26 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         outputs = self.body(x) if conditioning is None else self.body(x, conditioning)
         return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, 256))
 
-    # -- pieces of the first layer for incremental sampling --------------------------------------------
-    def first_at_row(self, canvas, row):
-        """The mask-A layer's output on one row [B, W, 2h], from a canvas of raster units [B, H*W*3]."""
-        h, w, c = self.image_shape
-        reach = self.hparams["first_kernel_size"] // 2
-        scaled = ops.pad(self.scaled(canvas), [[0, 0], [reach, 0], [0, 0], [0, 0]])
-        window = ops.slice(scaled, (0, row, 0, 0), (ops.shape(canvas)[0], reach + 1, w, c))  # rows row-reach..row
-        return self.first(window)[:, reach]
+    # -- pixel-by-pixel sampling: every layer at one pixel, from what earlier pixels left in `states` ----
+    # Subclasses give `initial_states(batch)`, `pixel_forward(canvas, pixel, states)` -> (logits [B, 3, 256],
+    # values) and `commit_pixel(pixel, states, values)`. No feature of a pixel depends on its own last (B)
+    # sub-pixel (mask A, then mask B), so the values computed at its B step are final and are stored then.
+    def empty_cache(self, features, batch):
+        return {"canvas": ops.zeros((batch, self.num_units), "int32"), "states": self.initial_states(batch)}
+
+    def step(self, cache, previous, t, features):
+        """Unit t's logits (raster order: pixel t // 3, channel t % 3) from one pixel's computation per layer."""
+        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
+        pixel = t // 3
+        logits, values = self.pixel_forward(canvas, pixel, cache["states"])
+        states = ops.cond(t % 3 == 2, lambda: self.commit_pixel(pixel, cache["states"], values),
+                          lambda: cache["states"])
+        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "states": states}
+
+    def pixel_logits(self, outputs):
+        """Logits [B, 3, 256] of one pixel from every layer's output there ([B, 2h] each)."""
+        logits = self.head(self.top([output[:, None, None] for output in outputs]))[:, 0, 0]
+        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256))
 
     def first_at_pixel(self, canvas, row, col):
         """The mask-A layer's output at one pixel [B, 2h]: the kernel's visible window only."""
@@ -119,3 +131,39 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         scaled = ops.pad(self.scaled(canvas), [[0, 0], [reach, 0], [reach, reach], [0, 0]])
         window = ops.slice(scaled, (0, row, col, 0), (ops.shape(canvas)[0], reach + 1, 2 * reach + 1, c))
         return self.first(window)[:, reach, reach]
+
+
+class RecurrentImageModel(MaskedConvImageModel):
+    """Shared sampling of the two LSTMs: each layer (`self.lstm_layers`) keeps row buffers
+    (`sampling_state(batch, width, dtype)`), computes one pixel from them (`pixel(x, state, col[, bias])` ->
+    (output, h, c)), stores a finished pixel (`commit(state, col, x, h, c)`) and closes a finished row
+    (`end_row(state, row)`). `bias_layers` (conditional Row LSTM) map a conditioning map to each layer's gates."""
+
+    bias_layers = ()
+
+    def initial_states(self, batch):
+        w = self.image_shape[1]
+        return [layer.sampling_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]
+
+    def pixel_forward(self, canvas, pixel, states, conditioning=None):
+        """Logits [B, 3, 256] of one pixel and every layer's (input, h, c) there; `conditioning`: the full
+        conditioning map [B, H, W, c] (its value at the pixel biases every layer), if the model has one."""
+        w = self.image_shape[1]
+        row, col = pixel // w, pixel % w
+        x = self.first_at_pixel(canvas, row, col)
+        here = None if conditioning is None else ops.take(ops.take(conditioning, row, axis=1), col, axis=1)
+        values, outputs = [], []
+        for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
+            out, h, c = layer.pixel(x, state, col) if here is None else layer.pixel(x, state, col, self.bias_layers[i](here))
+            values.append((x, h, c))
+            outputs.append(out)
+            x = out
+        return self.pixel_logits(outputs), values
+
+    def commit_pixel(self, pixel, states, values):
+        """Store a finished pixel's values in every layer; when it ends a row, close the row."""
+        w = self.image_shape[1]
+        row, col = pixel // w, pixel % w
+        states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
+        return ops.cond(col == w - 1, lambda: [layer.end_row(state, row) for layer, state in zip(self.lstm_layers, states)],
+                        lambda: states)

@@ -12,8 +12,7 @@ output is shifted down one row, so a pixel only ever sees rows above it from tha
 Sampling (raster order, R, G, B inside a pixel) carries the states instead of re-running the image: each
 sub-pixel step runs every layer on one pixel from the stored states of its upper and left neighbours, and
 when a row is complete one right-to-left sweep over it updates the right direction's states that the next
-row reads. No state of a pixel depends on its own B sub-pixel (masks A then B), so the states computed at
-its B step are final and are stored then, without recomputation.
+row reads (the loop itself is RecurrentImageModel's).
 """
 import keras
 import numpy as np
@@ -22,7 +21,7 @@ from keras import ops
 from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.recurrent import (initial_state, initial_state_weights, lstm_cell, residual_add, shift_down, skew,
                                     unskew)
-from imgtf.models.base import MaskedConvImageModel
+from imgtf.models.base import RecurrentImageModel
 from imgtf.registry import register_model
 
 
@@ -93,7 +92,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         return residual_add(x, self.output_conv(left + shift_down(right)), self.residual)
 
     # -- incremental sampling -------------------------------------------------------------------------
-    def initial_state(self, batch, width, dtype):
+    def sampling_state(self, batch, width, dtype):
         """Row buffers: left h, c (columns < j: current row; >= j: the row above; before row 0: the initial
         state), right h of the row above (zeros before row 0: the shifted map's first row), and this layer's
         inputs on the current row (for the right-to-left sweep once the row is complete)."""
@@ -118,8 +117,9 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
 
         return {"h": put(state["h"], h), "c": put(state["c"], c), "right_h": state["right_h"], "x": put(state["x"], x)}
 
-    def sweep_right(self, state, row):
-        """The finished row's right-to-left states, from its inputs and the right states of the row above."""
+    def end_row(self, state, row):
+        """Sweep the finished row right to left: its right-direction states, from its inputs and the right
+        states of the row above, which the next row reads (shifted down)."""
         gates = self.right_input(state["x"])
         four_h = gates.shape[-1]
         h0, c0 = initial_state(self.right_initial, ops.shape(state["right_h"]), gates.dtype)
@@ -141,7 +141,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
 
 @register_model("diagonal_bilstm")
 @keras.saving.register_keras_serializable("imgtf")
-class DiagonalBiLSTM(MaskedConvImageModel):
+class DiagonalBiLSTM(RecurrentImageModel):
     """Diagonal BiLSTM: 7x7 mask-A convolution, residual Diagonal BiLSTM layers, ReLU + 1x1 outputs,
     256-way softmax per channel."""
 
@@ -156,41 +156,3 @@ class DiagonalBiLSTM(MaskedConvImageModel):
             x = layer(x)
             outputs.append(x)
         return outputs
-
-    # -- pixel-by-pixel sampling with carried states ---------------------------------------------------
-    def empty_cache(self, features, batch):
-        w = self.image_shape[1]
-        return {"canvas": ops.zeros((batch, self.num_units), "int32"),
-                "states": [layer.initial_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
-
-    def pixel_forward(self, canvas, pixel, states):
-        """Logits [B, 3, 256] of one pixel and every layer's (input, h, c) there."""
-        w = self.image_shape[1]
-        row, col = pixel // w, pixel % w
-        x = self.first_at_pixel(canvas, row, col)
-        values, outputs = [], []
-        for layer, state in zip(self.lstm_layers, states):
-            out, h, c = layer.pixel(x, state, col)
-            values.append((x, h, c))
-            outputs.append(out[:, None, None])
-            x = out
-        logits = self.head(self.top(outputs))[:, 0, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), values
-
-    def commit_pixel(self, pixel, states, values):
-        """Store a finished pixel's states; when it ends a row, sweep that row right to left."""
-        row, col = pixel // self.image_shape[1], pixel % self.image_shape[1]
-        states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
-        return ops.cond(col == self.image_shape[1] - 1,
-                        lambda: [layer.sweep_right(state, row) for layer, state in zip(self.lstm_layers, states)],
-                        lambda: states)
-
-    def step(self, cache, previous, t, features):
-        """Unit t's logits from one pixel's computation in every layer; at the pixel's last step (B) its
-        states are final and are stored."""
-        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
-        pixel = t // 3
-        logits, values = self.pixel_forward(canvas, pixel, cache["states"])
-        states = ops.cond(t % 3 == 2, lambda: self.commit_pixel(pixel, cache["states"], values),
-                          lambda: cache["states"])
-        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "states": states}

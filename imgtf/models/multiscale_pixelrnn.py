@@ -10,8 +10,8 @@ image's sub-pixels first (raster order), then every other sub-pixel in raster or
 `call` returns one 256-way distribution per sub-pixel: the unconditional network's at subsampled pixels,
 the conditional network's elsewhere. Training, bits/dim, samplers and export need nothing special.
 
-Sampling runs the small network row by row, computes the upsampled map once, then runs the conditional
-network row by row on the image whose subsampled pixels are already in place.
+Sampling runs the small network pixel by pixel, computes the upsampled map once, then runs the conditional
+network pixel by pixel on the image whose subsampled pixels are already in place.
 """
 import keras
 import numpy as np
@@ -77,13 +77,13 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         placed = ops.repeat(ops.repeat(small_logits, self.factor, axis=1), self.factor, axis=2)
         return ops.where(self.is_small[None, :, :, None, None], placed, large_logits)
 
-    # -- sampling: the small image row by row, then the large one row by row ---------------------------
+    # -- sampling: the small image pixel by pixel, then the large one pixel by pixel -------------------
     def empty_cache(self, features, batch):
         h, w, _ = self.image_shape
         return {"canvas": ops.zeros((batch, self.num_units), "int32"),
                 "small": self.unconditional.empty_cache(features, batch),
                 "conditioning": ops.zeros((batch, h, w, self.hparams["upsample_features"]), self.compute_dtype),
-                "states": self.conditional.empty_cache(features, batch)["states"]}
+                "states": self.conditional.initial_states(batch)}
 
     def step(self, cache, previous, t, features):
         order = self.geometry.order.astype("int32")
@@ -99,12 +99,20 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         return logits, {**cache, "small": small}
 
     def _large_step(self, cache, t, raster):
-        canvas = cache["canvas"]
+        """The conditional network at pixel raster // 3. The subsampled pixel on its left (every subsampled
+        pixel has a non-subsampled right neighbour) was drawn by the small network and is never a step here, so
+        its states in the large network are computed, from its known values, at this pixel's first step."""
+        canvas, net, pixel = cache["canvas"], self.conditional, raster // 3
         conditioning = ops.cond(t == self.small_units,
                                 lambda: self.upsampled(self.subsample(canvas)),
                                 lambda: cache["conditioning"])
-        per_row = self.image_shape[1] * self.image_shape[2]
-        logits, states = self.conditional.row_forward(canvas, raster // per_row, cache["states"], conditioning)
-        # a row's last sub-pixel (column W-1 is never subsampled) is generated here: its states are final
-        states = ops.cond(raster % per_row == per_row - 1, lambda: states, lambda: cache["states"])
-        return ops.take(logits, raster % per_row, axis=1), {**cache, "conditioning": conditioning, "states": states}
+
+        def commit(pixel, states):
+            return net.commit_pixel(pixel, states, net.pixel_forward(canvas, pixel, states, conditioning)[1])
+
+        left_is_small = ops.take(self.is_small.reshape(-1), ops.maximum(pixel - 1, 0))
+        states = ops.cond(ops.logical_and(raster % 3 == 0, left_is_small), lambda: commit(pixel - 1, cache["states"]),
+                          lambda: cache["states"])
+        logits, values = net.pixel_forward(canvas, pixel, states, conditioning)
+        states = ops.cond(raster % 3 == 2, lambda: net.commit_pixel(pixel, states, values), lambda: states)
+        return ops.take(logits, raster % 3, axis=1), {**cache, "conditioning": conditioning, "states": states}

@@ -8,8 +8,6 @@ Image Transformer's 1D order), so the same samplers, trainer and exporter serve 
 
 Sampling caches activations: every block keeps the inputs of its 3x3 convolution for the pixels generated
 so far, so a step computes each layer at one pixel only (a 3x3 window of cached values), never the image.
-No feature of a pixel depends on its own last (B) sub-pixel (mask A, then mask B), so the values computed at
-a pixel's B step are final and are stored then, without recomputation.
 """
 import keras
 from keras import ops
@@ -40,13 +38,13 @@ class PixelCNN(MaskedConvImageModel):
             outputs.append(x)
         return outputs
 
-    # -- sampling with cached activations -------------------------------------------------------------
-    def empty_cache(self, features, batch):
-        """The partial image, and per block the inputs of its 3x3 convolution (zero-padded like 'same')."""
+    # -- sampling with cached activations (the step itself is MaskedConvImageModel.step) -----------------
+    def initial_states(self, batch):
+        """Per block, the inputs of its 3x3 convolution at the pixels generated so far (zero-padded like 'same')."""
         h, w, _ = self.image_shape
         reach = self.hparams["kernel_size"] // 2
         zeros = ops.zeros((batch, h + reach, w + 2 * reach, self.hparams["hidden_size"]), self.compute_dtype)
-        return {"canvas": ops.zeros((batch, self.num_units), "int32"), "activations": [zeros] * len(self.blocks_conv)}
+        return [zeros] * len(self.blocks_conv)
 
     def pixel_forward(self, canvas, pixel, activations):
         """Logits [B, 3, 256] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
@@ -60,23 +58,12 @@ class PixelCNN(MaskedConvImageModel):
             cached = ops.slice_update(cached, (0, row + reach, col + reach, 0), a)
             window = ops.slice(cached, (0, row, col, 0), (ops.shape(a)[0], reach + 1, 2 * reach + 1, a.shape[-1]))
             y = conv(window)[:, reach, reach]  # masked: later positions in the window have zero weight
-            y = conv_out(ops.relu(y)[:, None, None])
-            x = residual_add(x[:, None, None], y, self.residual)
+            x = residual_add(x, conv_out(ops.relu(y)[:, None, None])[:, 0, 0], self.residual)
             outputs.append(x)
-            x = x[:, 0, 0]
             inputs.append(a)
-        logits = self.head(self.top(outputs))[:, 0, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256)), inputs
+        return self.pixel_logits(outputs), inputs
 
-    def step(self, cache, previous, t, features):
-        """Unit t's logits from one pixel's computation in every layer; at the pixel's last step its
-        activations are final and are stored."""
+    def commit_pixel(self, pixel, activations, inputs):
         w, reach = self.image_shape[1], self.hparams["kernel_size"] // 2
-        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
-        pixel = t // 3
-        logits, inputs = self.pixel_forward(canvas, pixel, cache["activations"])
-        activations = ops.cond(t % 3 == 2,
-                               lambda: [ops.slice_update(cached, (0, pixel // w + reach, pixel % w + reach, 0), a)
-                                        for cached, a in zip(cache["activations"], inputs)],
-                               lambda: cache["activations"])
-        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "activations": activations}
+        return [ops.slice_update(cached, (0, pixel // w + reach, pixel % w + reach, 0), a)
+                for cached, a in zip(activations, inputs)]

@@ -9,16 +9,15 @@ is ReLU + 1x1 mask-B layers and a 256-way softmax per channel, as in PixelCNN.
 
 A conditioning map (Multi-Scale PixelRNN) is added to every layer's input-to-state gates.
 
-Sampling runs row by row: each step recomputes only the current row in every layer from the cached hidden
-and cell states of the previous row, never the whole image. No state depends on its own pixel's B
-sub-pixel (masks A then B), so the row's states computed at its last step are final and are kept then.
+Sampling runs pixel by pixel, carrying states: a step computes every layer at one pixel only, from the
+buffered states of the row above and the current row's inputs to its left (RecurrentImageModel).
 """
 import keras
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.recurrent import initial_state, initial_state_weights, lstm_cell, residual_add
-from imgtf.models.base import MaskedConvImageModel
+from imgtf.models.base import RecurrentImageModel
 from imgtf.registry import register_model
 
 
@@ -66,13 +65,43 @@ class RowLSTMLayer(keras.layers.Layer):
         _, (hidden, _) = ops.scan(row, self.initial_state(ops.shape(x)[0], x.shape[2], x.dtype), ops.moveaxis(gates, 1, 0))
         return residual_add(x, self.output_conv(ops.moveaxis(hidden, 0, 1)), self.residual)
 
-    def row(self, x_row, state, bias_row=None):
-        """This layer on one row given the state of the row above: x_row [B, W, 2h] -> (out row, new state)."""
-        gates = self.input_to_state(x_row[:, None])[:, 0]
-        if bias_row is not None:
-            gates = gates + bias_row
-        new_state = self.row_step(gates, state)
-        return residual_add(x_row, self.output_conv(new_state[0][:, None])[:, 0], self.residual), new_state
+    # -- pixel-by-pixel sampling ------------------------------------------------------------------------
+    # A pixel's state needs only the current row's inputs at its left and itself (masked 1 x k) and the row
+    # above's states around it (1 x k), so each step computes one pixel per layer, never a whole row.
+    def sampling_state(self, batch, width, dtype):
+        """Row buffers padded by k//2 columns each side, as the 'same' convolutions pad: h, c of the row above
+        (the initial state before row 0), and the current row's h, c and inputs so far."""
+        reach = self.kernel_size // 2
+        h, c = (ops.pad(v, [[0, 0], [reach, reach], [0, 0]]) for v in self.initial_state(batch, width, dtype))
+        zeros = ops.zeros_like(h)
+        return {"h": h, "c": c, "h_row": zeros, "c_row": zeros,
+                "x": ops.zeros((batch, width + 2 * reach, 2 * self.hidden_size), dtype)}
+
+    def pixel(self, x, state, col, bias=None):
+        """This layer at pixel (current row, col): x [B, 2h] -> (output [B, 2h], h, c). Columns right of col
+        in the input buffer hold stale values, which the mask gives zero weight."""
+        reach, batch = self.kernel_size // 2, ops.shape(x)[0]
+        inputs = ops.slice(ops.slice_update(state["x"], (0, col + reach, 0), x[:, None]), (0, col, 0),
+                           (batch, self.kernel_size, x.shape[-1]))
+        gates = self.input_to_state(inputs[:, None])[:, 0, reach]
+        if bias is not None:
+            gates = gates + bias
+        above = ops.slice(state["h"], (0, col, 0), (batch, self.kernel_size, self.hidden_size))
+        gates = gates + self.state_to_state(above)[:, reach]
+        h, c = lstm_cell(gates, ops.take(state["c"], col + reach, axis=1))
+        return residual_add(x, self.output_conv(h[:, None, None])[:, 0, 0], self.residual), h, c
+
+    def commit(self, state, col, x, h, c):
+        reach = self.kernel_size // 2
+
+        def put(buffer, value):
+            return ops.slice_update(buffer, (0, col + reach, 0), value[:, None])
+
+        return {**state, "x": put(state["x"], x), "h_row": put(state["h_row"], h), "c_row": put(state["c_row"], c)}
+
+    def end_row(self, state, row):
+        """The finished row becomes the row above."""
+        return {**state, "h": state["h_row"], "c": state["c_row"]}
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size,
@@ -81,7 +110,7 @@ class RowLSTMLayer(keras.layers.Layer):
 
 @register_model("row_lstm")
 @keras.saving.register_keras_serializable("imgtf")
-class RowLSTM(MaskedConvImageModel):
+class RowLSTM(RecurrentImageModel):
     """Row LSTM: 7x7 mask-A convolution, residual Row LSTM layers, ReLU + 1x1 outputs, 256-way softmax.
     With conditioning_channels > 0, every layer is biased by a 1x1 unmasked projection of a conditioning map."""
 
@@ -105,32 +134,3 @@ class RowLSTM(MaskedConvImageModel):
 
     def get_config(self):
         return {**super().get_config(), "conditioning_channels": self.conditioning_channels}
-
-    # -- row-by-row sampling --------------------------------------------------------------------------
-    def empty_cache(self, features, batch):
-        w = self.image_shape[1]
-        return {"canvas": ops.zeros((batch, self.num_units), "int32"),
-                "states": [layer.initial_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]}
-
-    def row_forward(self, canvas, row, states, conditioning=None):
-        """Logits of one image row [B, W*3, 256] and every layer's new state, from the states of the row above.
-        conditioning: the full conditioning map [B, H, W, c] (its row `row` is used), if the model has one."""
-        w, c = self.image_shape[1:]
-        x = self.first_at_row(canvas, row)
-        cond_row = None if conditioning is None else ops.take(conditioning, row, axis=1)
-        new_states, outputs = [], []
-        for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
-            x, state = layer.row(x, state, None if cond_row is None else self.bias_layers[i](cond_row))
-            new_states.append(state)
-            outputs.append(x[:, None])
-        logits = self.head(self.top(outputs))[:, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, w * c, 256)), new_states
-
-    def step(self, cache, previous, t, features):
-        """Unit t's logits: only the current row is computed, from the cached states of the row above; at the
-        row's last step its states are final and replace them."""
-        per_row = self.image_shape[1] * self.image_shape[2]
-        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
-        logits, states = self.row_forward(canvas, t // per_row, cache["states"])
-        states = ops.cond(t % per_row == per_row - 1, lambda: states, lambda: cache["states"])
-        return ops.take(logits, t % per_row, axis=1), {"canvas": canvas, "states": states}
