@@ -154,7 +154,8 @@ class RecurrentImageModel(MaskedConvImageModel):
         here = None if conditioning is None else ops.take(ops.take(conditioning, row, axis=1), col, axis=1)
         values, outputs = [], []
         for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
-            out, h, c = layer.pixel(x, state, col) if here is None else layer.pixel(x, state, col, self.bias_layers[i](here))
+            bias = () if here is None else (self.bias_layers[i](here),)
+            out, h, c = layer.pixel(x, state, col, *bias)
             values.append((x, h, c))
             outputs.append(out)
             x = out
@@ -165,5 +166,6 @@ class RecurrentImageModel(MaskedConvImageModel):
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w
         states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
-        return ops.cond(col == w - 1, lambda: [layer.end_row(state, row) for layer, state in zip(self.lstm_layers, states)],
+        return ops.cond(col == w - 1,
+                        lambda: [layer.end_row(state, row) for layer, state in zip(self.lstm_layers, states)],
                         lambda: states)

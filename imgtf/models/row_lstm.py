@@ -62,7 +62,8 @@ class RowLSTMLayer(keras.layers.Layer):
             return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
 
         # one loop over rows (not an unrolled graph: compile time stays flat in the image height)
-        _, (hidden, _) = ops.scan(row, self.initial_state(ops.shape(x)[0], x.shape[2], x.dtype), ops.moveaxis(gates, 1, 0))
+        start = self.initial_state(ops.shape(x)[0], x.shape[2], x.dtype)
+        _, (hidden, _) = ops.scan(row, start, ops.moveaxis(gates, 1, 0))
         return residual_add(x, self.output_conv(ops.moveaxis(hidden, 0, 1)), self.residual)
 
     # -- pixel-by-pixel sampling ------------------------------------------------------------------------
