@@ -17,7 +17,7 @@ def initial_state_weights(layer, name, size):
     return tuple(layer.add_weight(name=f"{name}_{part}", shape=(size,), initializer="zeros") for part in ("h", "c"))
 
 
-def initial_state(weights, shape, dtype):
+def broadcast_state(weights, shape, dtype):
     """(h, c) of `shape` [..., size]: the learned vectors broadcast, or zeros when the layer learns none."""
     if weights is None:
         zeros = ops.zeros(shape, dtype)

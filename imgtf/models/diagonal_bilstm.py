@@ -19,7 +19,7 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.layers.recurrent import (initial_state, initial_state_weights, lstm_cell, residual_add, shift_down, skew,
+from imgtf.layers.recurrent import (broadcast_state, initial_state_weights, lstm_cell, residual_add, shift_down, skew,
                                     unskew)
 from imgtf.models.base import RecurrentImageModel
 from imgtf.registry import register_model
@@ -71,7 +71,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         rows, cols = gates.shape[1], gates.shape[2]
         columns = ops.moveaxis(skew(gates), 2, 0)  # [W+H-1, B, H, 4h]
         valid = np.transpose(_skewed_validity(rows, cols))[:, None, :, None]  # [W+H-1, 1, H, 1]
-        h0, c0 = initial_state(initial, (ops.shape(gates)[0], rows, self.hidden_size), gates.dtype)
+        h0, c0 = broadcast_state(initial, (ops.shape(gates)[0], rows, self.hidden_size), gates.dtype)
 
         def column(state, gates_d):
             h, c, d = state
@@ -96,14 +96,14 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         """Row buffers: left h, c (columns < j: current row; >= j: the row above; before row 0: the initial
         state), right h of the row above (zeros before row 0: the shifted map's first row), and this layer's
         inputs on the current row (for the right-to-left sweep once the row is complete)."""
-        h, c = initial_state(self.left_initial, (batch, width, self.hidden_size), dtype)
+        h, c = broadcast_state(self.left_initial, (batch, width, self.hidden_size), dtype)
         zeros = ops.zeros((batch, width, self.hidden_size), dtype)
         return {"h": h, "c": c, "right_h": zeros, "x": ops.zeros((batch, width, 2 * self.hidden_size), dtype)}
 
     def pixel(self, x, state, col):
         """This layer at pixel (current row, col) from its buffers: x [B, 2h] -> (output [B, 2h], h, c)."""
         h_up = ops.take(state["h"], col, axis=1)  # not yet overwritten: still the row above
-        h0, c0 = initial_state(self.left_initial, ops.shape(h_up), x.dtype)
+        h0, c0 = broadcast_state(self.left_initial, ops.shape(h_up), x.dtype)
         h_left = ops.where(col > 0, ops.take(state["h"], ops.maximum(col - 1, 0), axis=1), h0)
         c_left = ops.where(col > 0, ops.take(state["c"], ops.maximum(col - 1, 0), axis=1), c0)
         gates = self.left_input(x[:, None, None])[:, 0, 0]
@@ -122,7 +122,7 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         states of the row above, which the next row reads (shifted down)."""
         gates = self.right_input(state["x"])
         four_h = gates.shape[-1]
-        h0, c0 = initial_state(self.right_initial, ops.shape(state["right_h"]), gates.dtype)
+        h0, c0 = broadcast_state(self.right_initial, ops.shape(state["right_h"]), gates.dtype)
         above = ops.where(row > 0, state["right_h"], h0)
         # per column: its gates and the right state of the pixel above, scanned from the last column back
         columns = ops.moveaxis(ops.concatenate([gates, above], axis=-1), 1, 0)

@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.layers.recurrent import initial_state, initial_state_weights, lstm_cell, residual_add
+from imgtf.layers.recurrent import broadcast_state, initial_state_weights, lstm_cell, residual_add
 from imgtf.models.base import RecurrentImageModel
 from imgtf.registry import register_model
 
@@ -49,7 +49,7 @@ class RowLSTMLayer(keras.layers.Layer):
 
     def initial_state(self, batch, width, dtype):
         """(h, c) [B, W, h] of the row above the first row."""
-        return initial_state(self.initial, (batch, width, self.hidden_size), dtype)
+        return broadcast_state(self.initial, (batch, width, self.hidden_size), dtype)
 
     def call(self, x, bias=None):
         """x [B, H, W, 2h]; bias: optional [B, H, W, 4h] added to the input-to-state gates."""
