@@ -20,7 +20,7 @@ setup(
         "tensorboard",  # TF 2.21 no longer installs it; tf.summary needs it
         "importlib_resources",  # tensorflow-datasets 4.9.10 needs it but does not declare it
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3.5"]},
     entry_points={"console_scripts": [
         "imgtf-trainer=imgtf.commands.trainer:run_main",
         "imgtf-datagen=imgtf.commands.datagen:run_main",

@@ -1,4 +1,6 @@
-"""Shared fixtures: the real data in ../shared/data (or $IMGTF_SHARED_DATA) and tiny configurations."""
+"""Shared fixtures: real data shipped inside the repository (examples/data, tests/data) and tiny configurations.
+
+Nothing here reads outside the clone: a user's checkout has nothing beside it."""
 import os
 
 import pytest
@@ -6,20 +8,59 @@ import pytest
 import imgtf  # noqa: F401  (sets TF environment defaults before TensorFlow is imported)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED_DATA = os.environ.get("IMGTF_SHARED_DATA", os.path.join(REPO, "..", "shared", "data"))
-CIFAR_DIR = os.path.join(SHARED_DATA, "cifar10")
-QUICKSTART_CIFAR = os.path.join(REPO, "examples", "data", "cifar10")
+TEST_DATA = os.path.join(REPO, "tests", "data")  # real fixtures cut from the benchmarks (tests/data/README.md)
+CIFAR_DIR = os.path.join(REPO, "examples", "data", "cifar10")  # the quickstart's real CIFAR-10 sample
+CELEBA_DIR = os.path.join(TEST_DATA, "celeba")
+ZEBRA = os.path.join(TEST_DATA, "imagenet32", "zebra_32x32_first256.npy")
 
 # A model small enough for unit tests on 32x32x3 (3072 positions) yet with several query blocks.
 TINY_OVERRIDES = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=1,"
                   "query_block_length=64,memory_length=128,batch_size=4,learning_rate_warmup_steps=10")
 
 
+def _shipped(path, what):
+    if not os.path.exists(path):
+        pytest.fail(f"{what} not found at {path}: it ships with the repository; is the checkout complete?")
+    return path
+
+
 @pytest.fixture(scope="session")
 def cifar_dir():
-    if not os.path.isdir(os.path.join(CIFAR_DIR, "cifar-10-batches-py")):
-        pytest.fail(f"real CIFAR-10 subset not found at {CIFAR_DIR}; set IMGTF_SHARED_DATA to the shared data folder")
-    return CIFAR_DIR
+    """examples/data/cifar10: data_batch_1, data_batch_2 and test_batch, each its first 1,017 real images."""
+    return os.path.dirname(_shipped(os.path.join(CIFAR_DIR, "cifar-10-batches-py"), "real CIFAR-10 sample"))
+
+
+@pytest.fixture(scope="session")
+def cifar_tarball(tmp_path_factory, cifar_dir):
+    """A folder holding cifar-10-python.tar.gz packed from the shipped sample as the official archive is packed."""
+    import tarfile
+
+    root = tmp_path_factory.mktemp("cifar_tarball")
+    with tarfile.open(root / "cifar-10-python.tar.gz", "w:gz", compresslevel=1) as tar:
+        tar.add(os.path.join(cifar_dir, "cifar-10-batches-py"), arcname="cifar-10-batches-py")
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def small_cifar_dir(tmp_path_factory, cifar_dir):
+    """A partial CIFAR-10 copy in the official pickle format: the first 97 real images of data_batch_1 and
+    of test_batch (97 = 24 batches of 4 and one of 1). For tests that read whole splits, where the property does
+    not depend on the split's size."""
+    import pickle
+
+    from imgtf.data.safe_pickle import restricted_loads
+
+    folder = tmp_path_factory.mktemp("small_cifar") / "cifar-10-batches-py"
+    folder.mkdir()
+    for name in ("data_batch_1", "test_batch"):
+        with open(os.path.join(cifar_dir, "cifar-10-batches-py", name), "rb") as f:
+            batch = restricted_loads(f.read(), encoding="bytes")
+        cut = {k: (v[:SMALL_CIFAR_IMAGES] if k in (b"data", b"labels", b"filenames") else v) for k, v in batch.items()}
+        (folder / name).write_bytes(pickle.dumps(cut, protocol=2))
+    return str(folder.parent)
+
+
+SMALL_CIFAR_IMAGES = 97
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +76,6 @@ def tiny_hparams(builtins):
     hp = builtins.hparams("imagetransformer_cifar10_tiny")
     hp.parse(TINY_OVERRIDES)
     return hp
-
-CELEBA_DIR = os.path.join(SHARED_DATA, "celeba")
-ZEBRA = os.path.join(SHARED_DATA, "imagenet32", "zebra_32x32.npy")
 
 
 def png_bytes(array):
@@ -63,11 +101,10 @@ def write_tar(path, members):
 
 @pytest.fixture(scope="session")
 def zebra():
+    """256 real ImageNet photographs at 32x32 (tests/data/imagenet32), uint8 [256, 32, 32, 3]."""
     import numpy as np
 
-    if not os.path.exists(ZEBRA):
-        pytest.fail(f"real ImageNet subset not found at {ZEBRA}")
-    return np.load(ZEBRA)
+    return np.load(_shipped(ZEBRA, "real ImageNet 32x32 fixture"))
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +126,5 @@ def imagenet_dir(tmp_path_factory, zebra):
 
 @pytest.fixture(scope="session")
 def celeba_dir():
-    if not os.path.isdir(os.path.join(CELEBA_DIR, "img_align_celeba")):
-        pytest.fail(f"real CelebA subset not found at {CELEBA_DIR}")
-    return CELEBA_DIR
+    """40 real CelebA JPEGs and a trimmed list_eval_partition.txt (tests/data/README.md)."""
+    return os.path.dirname(_shipped(os.path.join(CELEBA_DIR, "img_align_celeba"), "real CelebA fixture"))

@@ -1,5 +1,6 @@
 """Shared helpers for model tests: build any registered set for its problem, and read its predictions
 in generation order so causality can be asserted the same way for every model."""
+import numpy as np
 from keras import ops
 
 from imgtf import registry
@@ -13,19 +14,37 @@ def model_and_problem(set_name):
     return default_model_and_problem(set_name)
 
 
-def build(set_name, overrides="", problem=None):
+def build(set_name, overrides="", problem=None, image_size=None):
+    """A set's model for its problem; with `image_size`, for square crops of that size (and low-resolution
+    inputs a quarter of it) instead: causality, normalisation and fitting do not depend on 32x32, and small
+    images keep the suite fast. Feed it `real_features(..., size=image_size)`."""
     registry.load_builtins()
     model_name, problem_name = model_and_problem(set_name)
     hp = registry.hparams(set_name)
     hp.parse(overrides)
     problem = registry.problem(problem or problem_name)
-    return registry.model(model_name)(hp, problem.info), problem
+    info = dict(problem.info)
+    if image_size:
+        info["image_shape"] = [image_size, image_size, 3]
+        if info.get("input_shape"):
+            info["input_shape"] = [image_size // LOW_RES_FACTOR, image_size // LOW_RES_FACTOR, 3]
+    return registry.model(model_name)(hp, info), problem
 
 
-def real_features(problem, cifar_dir, n=2, split="test"):
-    """The first n real CIFAR-10 images of `split`, as the problem's pipeline yields them."""
-    batch = next(iter(problem.dataset(split, cifar_dir, n)))
-    return {k: v.numpy() for k, v in batch.items()}
+LOW_RES_FACTOR = 4  # 32x32 targets, 8x8 inputs
+
+
+def real_features(problem, cifar_dir, n=2, split="test", size=None):
+    """The first n real CIFAR-10 images of `split`, as the problem's pipeline yields them; with `size`, their
+    top-left size x size crops (low-resolution inputs: the crops' rounded 4x4 block means, i.e. area resizing)."""
+    batch = {k: v.numpy() for k, v in next(iter(problem.dataset(split, cifar_dir, n))).items()}
+    if size:
+        batch["targets"] = np.ascontiguousarray(batch["targets"][:, :size, :size])
+        if "inputs" in batch:
+            f, low = LOW_RES_FACTOR, size // LOW_RES_FACTOR
+            blocks = batch["targets"].reshape(n, low, f, low, f, 3).astype(np.float64).mean(axis=(2, 4))
+            batch["inputs"] = np.round(blocks).astype(np.uint8)
+    return batch
 
 
 def predictions(model, features):

@@ -12,20 +12,24 @@ from imgtf.data.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.safe_pickle import UnsafePickleError, restricted_loads
 
 
-def test_reads_folder_and_tarball_identically(cifar_dir):
+def test_reads_folder_and_tarball_identically(cifar_dir, cifar_tarball):
     folder = cifar.read_split(cifar_dir, "train")
-    tarball = cifar.read_split(os.path.join(cifar_dir, cifar.ARCHIVE), "train")
-    assert folder.images.shape == (5085, 32, 32, 3) and folder.images.dtype == np.uint8
+    tarball = cifar.read_split(os.path.join(cifar_tarball, cifar.ARCHIVE), "train")
+    assert folder.images.shape == (2034, 32, 32, 3) and folder.images.dtype == np.uint8
     np.testing.assert_array_equal(folder.images, tarball.images)
     np.testing.assert_array_equal(folder.labels, tarball.labels)
     assert cifar.read_split(cifar_dir, "test").images.shape == (1017, 32, 32, 3)
 
 
 def test_labels_match_official_label_lists(cifar_dir):
-    with open(os.path.join(cifar_dir, "full_label_lists.json")) as f:
-        official = json.load(f)
+    from conftest import TEST_DATA
+
+    with open(os.path.join(TEST_DATA, "cifar10", "label_lists.json")) as f:
+        official = json.load(f)  # the official lists' first 1,017 labels of each shipped batch
     labels = cifar.read_split(cifar_dir, "test").labels
     np.testing.assert_array_equal(labels, official["test_batch"][:len(labels)])
+    train = cifar.read_split(cifar_dir, "train").labels
+    np.testing.assert_array_equal(train, official["data_batch_1"] + official["data_batch_2"])
 
 
 def test_pixel_layout_is_rgb_planes_row_major(cifar_dir):
@@ -39,7 +43,7 @@ def test_pixel_layout_is_rgb_planes_row_major(cifar_dir):
 
 def test_partial_copy_is_announced(cifar_dir, tmp_path):
     notice = cifar.read_split(cifar_dir, "train").notice
-    assert "PARTIAL" in notice and "5085 of 50000" in notice
+    assert "PARTIAL" in notice and "2034 of 50000" in notice and "data_batch_3: missing" in notice
     folder = tmp_path / cifar.FOLDER
     folder.mkdir()
     shutil.copy(os.path.join(cifar_dir, cifar.FOLDER, "data_batch_2"), folder)
@@ -74,8 +78,8 @@ def test_wrong_content_names_the_file(tmp_path):
         cifar.read_split(str(tmp_path), "test")
 
 
-def test_corrupt_tarball_names_the_file(cifar_dir, tmp_path):
-    data = open(os.path.join(cifar_dir, cifar.ARCHIVE), "rb").read()
+def test_corrupt_tarball_names_the_file(cifar_tarball, tmp_path):
+    data = open(os.path.join(cifar_tarball, cifar.ARCHIVE), "rb").read()
     broken = tmp_path / cifar.ARCHIVE
     broken.write_bytes(data[: len(data) // 3])
     with pytest.raises(CorruptDataError, match=cifar.ARCHIVE):

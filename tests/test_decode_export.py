@@ -12,6 +12,7 @@ from conftest import REPO, TINY_OVERRIDES
 from imgtf.train import run_dir
 
 SMALL_2D = ",query_shape=[4,16],memory_flange=[2,8]"
+pytestmark = pytest.mark.xdist_group("decode_export_runs")  # one worker trains the shared runs once
 
 
 def cli(command, *args, timeout=600):

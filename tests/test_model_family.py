@@ -8,9 +8,12 @@ from keras import ops
 from imgtf import registry
 from model_harness import build, change_unit, predictions, real_features
 
-# A micro configuration so the full matrix runs in seconds; block sizes give several blocks per image.
+# A micro configuration on 12x12 crops of real images so the full matrix runs in seconds. The blocks do not
+# tile the grids (12x36 sub-pixels, 12x12 pixels): several blocks per image, padding included.
 MICRO = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=1,attention_key_channels=0,"
-         "query_block_length=64,memory_length=128,query_shape=[4,16],memory_flange=[2,8],num_mixtures=3")
+         "query_block_length=40,memory_length=80,query_shape=[4,8],memory_flange=[2,4],num_mixtures=3")
+MICRO_SIZE = 12
+FIT_SIZE = 16  # the overfitting check: real 16x16 crops
 
 CONDITIONING = {  # hparams set providing the structure, extra overrides
     "none": ("imagetransformer_cifar10_tiny", ""),
@@ -24,8 +27,9 @@ CONDITIONING = {  # hparams set providing the structure, extra overrides
 @pytest.mark.parametrize("attention_type", ["local_1d", "local_2d", "global"])
 def test_causality_and_conditioning(cifar_dir, attention_type, likelihood, conditioning):
     set_name, extra = CONDITIONING[conditioning]
-    model, problem = build(set_name, f"{MICRO},attention_type={attention_type},likelihood={likelihood}{extra}")
-    features = real_features(problem, cifar_dir)
+    model, problem = build(set_name, f"{MICRO},attention_type={attention_type},likelihood={likelihood}{extra}",
+                           image_size=MICRO_SIZE)
+    features = real_features(problem, cifar_dir, size=MICRO_SIZE)
     base = predictions(model, features)
     length, lq = base.shape[1], model.geometry.query_length
     channels = [0, 2] if likelihood == "dmol" else [0]
@@ -83,8 +87,9 @@ def test_tiny_set_overfits_a_fixed_batch_of_real_images(cifar_dir, set_name):
     from imgtf import registry
 
     # one transformer layer is enough to overfit; the (cheap) tiny PixelCNN keeps its 3 layers
-    model, problem = build(set_name, "num_decoder_layers=1" if "num_decoder_layers" in registry.hparams(set_name) else "")
-    features = real_features(problem, cifar_dir, n=2, split="train")
+    model, problem = build(set_name, "num_decoder_layers=1" if "num_decoder_layers" in registry.hparams(set_name) else "",
+                           image_size=FIT_SIZE)
+    features = real_features(problem, cifar_dir, n=2, split="train", size=FIT_SIZE)
     optimizer = keras.optimizers.Adam(3e-3)
 
     @tf.function

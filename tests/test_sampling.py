@@ -99,13 +99,11 @@ def test_dmol_draws_follow_the_discretised_mixture():
 
 @pytest.mark.parametrize("attention_type,likelihood", [("local_2d", "categorical"), ("local_2d", "dmol"),
                                                        ("local_1d", "categorical"), ("global", "dmol")])
-def test_parallel_likelihood_equals_position_by_position_reference(attention_type, likelihood):
+def test_parallel_likelihood_equals_position_by_position_reference(attention_type, likelihood, zebra):
     """The blocked, parallel log-likelihood equals the one computed one position at a time (teacher forcing
     through the incremental path, which applies each position's own mask row), on a real image."""
-    from conftest import SHARED_DATA
-
     model, _ = small_model(attention_type, likelihood, image_shape=(6, 7, 3))
-    zebra = np.load(f"{SHARED_DATA}/imagenet32/zebra_32x32.npy")[:2, 5:11, 3:10]  # real pixels, 6x7
+    zebra = zebra[:2, 5:11, 3:10]  # real pixels, 6x7
     parallel = ops.convert_to_numpy(model.log_prob({"targets": zebra})).sum(axis=(1, 2, 3))
     units = zebra.reshape(2, model.num_units, -1)[..., 0] if likelihood == "categorical" else zebra.reshape(2, -1, 3)
     cache, previous, total = model.empty_cache({}, 2), np.zeros(units.shape[:1] + units.shape[2:], np.int32), 0.0

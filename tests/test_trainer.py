@@ -79,20 +79,23 @@ def test_time_limit_stops_training_and_saves(builtins, cifar_dir, tmp_path):
     assert make_trainer(builtins, tmp_path, cifar_dir).restore() == reached
 
 
-def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, cifar_dir, tmp_path):
-    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, small_cifar_dir, tmp_path):
+    from conftest import SMALL_CIFAR_IMAGES
+
+    n = SMALL_CIFAR_IMAGES  # 97 real test images at batch 4: the last batch holds a single image
+    trainer = make_trainer(builtins, tmp_path, small_cifar_dir)
     entry = trainer.evaluate("test")
-    assert entry["num_images"] == 1017 and entry["whole_split"] and entry["split"] == "test"
+    assert entry["num_images"] == n and entry["whole_split"] and entry["split"] == "test"
     assert 7.0 < entry["bits_per_dim"] < 9.0  # an untrained model is close to uniform (8 bits/dim)
     # bits/dim is the mean NLL in nats over all sub-pixels / ln 2: recompute it directly
     import tensorflow as tf
 
     total = sum(-float(tf.reduce_sum(trainer.model.log_prob(b))) for b in
-                trainer.problem.dataset("test", cifar_dir, 256))
-    assert entry["bits_per_dim"] == pytest.approx(total / (1017 * 3072 * np.log(2)), rel=1e-5)
+                trainer.problem.dataset("test", small_cifar_dir, 256))
+    assert entry["bits_per_dim"] == pytest.approx(total / (n * 3072 * np.log(2)), rel=1e-5)
     partial = trainer.evaluate("test", eval_steps=2)
     assert partial["num_images"] == 8 and not partial["whole_split"]
-    assert [m["num_images"] for m in read_metrics(str(tmp_path))] == [1017, 8]
+    assert [m["num_images"] for m in read_metrics(str(tmp_path))] == [n, 8]
 
 
 def test_run_dir_refuses_conflicting_overrides(builtins, tmp_path):
