@@ -68,16 +68,20 @@ class UnmaskedAttention(MultiHeadAttention):
         """Keys and values of an encoder output, computed once per sample: ([B, N, h, d], [B, N, h, d])."""
         return self.heads(self.k_proj(memory)), self.heads(self.v_proj(memory))
 
-    def step(self, x, memory_cache):
-        """One query [B, d] against cached encoder keys/values -> [B, d]."""
+    def step(self, x, memory_cache, allowed=None):
+        """One query [B, d] against cached encoder keys/values -> [B, d]; allowed [N]: the keys it may see."""
         k, v = memory_cache
-        out = self.attend(self.heads(self.q_proj(x))[:, None], k, v)
+        mask = None if allowed is None else ops.reshape(ops.cast(allowed, "bool"), (1, 1, 1, -1))
+        out = self.attend(self.heads(self.q_proj(x))[:, None], k, v, mask)
         return self.o_proj(ops.reshape(out, (-1, self.key_channels)))
 
-    def call(self, x, memory=None, training=False):
+    def call(self, x, memory=None, allowed=None, training=False):
+        """x [B, Q, d] attends to memory [B, N, d] (x itself if None); allowed [Q, N]: True where query q may
+        see key n (None: every key), e.g. a local window of a super-resolution input."""
         memory = x if memory is None else memory
         q, k, v = self.heads(self.q_proj(x)), self.heads(self.k_proj(memory)), self.heads(self.v_proj(memory))
-        out = self.attend(q, k, v, training=training)
+        mask = None if allowed is None else ops.cast(allowed, "bool")[None, None]
+        out = self.attend(q, k, v, mask, training=training)
         return self.o_proj(ops.reshape(out, (*ops.shape(out)[:-2], self.key_channels)))
 
 

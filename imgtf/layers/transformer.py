@@ -69,12 +69,13 @@ class DecoderBlock(_PostNormBlock):
             self.encdec_norm.build(input_shape)
         self.build_ffn(input_shape)
 
-    def call(self, x, encoder_output=None, training=False):
+    def call(self, x, encoder_output=None, encoder_allowed=None, training=False):
+        """x [B, S, d] in slot layout; encoder_allowed [S, N] (optional): the encoder positions each slot may see."""
         x = self.residual(self.self_attention_norm, x, self.self_attention(x, training=training), training)
         if self.encdec_attention is not None:
             if encoder_output is None:
                 raise ValueError("this decoder block attends to an encoder: pass encoder_output.")
-            y = self.encdec_attention(x, encoder_output, training=training)
+            y = self.encdec_attention(x, encoder_output, encoder_allowed, training=training)
             x = self.residual(self.encdec_norm, x, y, training)
         return self.feed_forward(x, training)
 
@@ -84,12 +85,13 @@ class DecoderBlock(_PostNormBlock):
             cache["encoder"] = self.encdec_attention.memory_cache(encoder_output)
         return cache
 
-    def step(self, x, cache, slot, block, offset):
-        """The block applied to one unit, x [B, d], with cached keys/values -> ([B, d], cache)."""
+    def step(self, x, cache, slot, block, offset, encoder_allowed=None):
+        """The block applied to one unit, x [B, d], with cached keys/values -> ([B, d], cache); encoder_allowed [N]:
+        the encoder positions this unit may see (the row of the full form's mask for its slot)."""
         y, self_cache = self.self_attention.step(x, cache["self"], slot, block, offset)
         x = self.self_attention_norm(x + y)
         if self.encdec_attention is not None:
-            x = self.encdec_norm(x + self.encdec_attention.step(x, cache["encoder"]))
+            x = self.encdec_norm(x + self.encdec_attention.step(x, cache["encoder"], encoder_allowed))
         x = self.ffn_norm(x + self.ffn_out(self.ffn_in(x)))
         return x, {**cache, "self": self_cache}
 

@@ -9,6 +9,19 @@ factorisation the model is trained on is the order its sampler uses.
   body:   post-LN decoder blocks: masked local/global self-attention [+ encoder-decoder attention].
   top:    the likelihood's parameters per unit; categorical weights are shared across channels.
 `img2img_transformer` adds an encoder of unmasked self-attention over the low-resolution `inputs`.
+
+hparam `multiply_embedding_mode` ("none" | "sqrt_depth"): with "sqrt_depth" (the registered sets) every learned
+input vector -- unit embeddings, learned coordinates, class embedding, and the encoder's embeddings and
+coordinates -- starts at unit variance (std d**-0.5 times sqrt(d)), the size of the sinusoidal coordinates, so
+content and conditioning are not swamped by position (imgtf.layers.embeddings). "none", the value when the key is
+absent (runs saved before it existed), keeps their earlier, unscaled computation.
+
+hparam `encoder_coordinates` (img2img_transformer; "index" | "aligned"): "index", the value when the key is absent,
+encodes each low-resolution sub-pixel by its own indices in the [h, w*3] input grid, so the same encoding denotes
+different places of the image in encoder and decoder (input row 2 is target rows 8-11, not target row 2).
+"aligned" (the registered super-resolution sets) gives it the decoder's coordinates of the centre of the target
+pixels it summarises (row 4i+1.5 and column 4j+1.5 at 8->32, same channel), so a decoder position finds its
+input by matching coordinates, which attention does from the start instead of having to learn a rescaling.
 """
 import keras
 import numpy as np
@@ -20,6 +33,25 @@ from imgtf.layers.transformer import DecoderBlock, EncoderBlock
 from imgtf.likelihoods import get_likelihood
 from imgtf.models.base import AutoregressiveImageModel
 from imgtf.registry import register_model
+
+
+def embedding_scale(hp):
+    """Multiplier of the learned input vectors: sqrt(hidden_size) for multiply_embedding_mode="sqrt_depth", 1.0
+    for "none" or an absent key (runs saved before the key existed computed this)."""
+    mode = hp.get("multiply_embedding_mode", "none")
+    if mode == "sqrt_depth":
+        return float(hp["hidden_size"]) ** 0.5
+    if mode == "none":
+        return 1.0
+    raise ValueError(f"hparam multiply_embedding_mode={mode!r}: use 'sqrt_depth' or 'none'.")
+
+
+def class_embedding_layer(num_classes, hidden_size, scaled):
+    """The class embedding: a keras Embedding. Scaled models start it like the unit embeddings (std d**-0.5,
+    multiplied by sqrt(d) where it is added); earlier runs used Keras's default uniform(-0.05, 0.05), about
+    1/20 of the coordinates' size at d=64, so the label was barely visible at the start."""
+    init = keras.initializers.RandomNormal(stddev=hidden_size ** -0.5) if scaled else "uniform"
+    return keras.layers.Embedding(num_classes, hidden_size, embeddings_initializer=init, name="class_embedding")
 
 
 @register_model
@@ -39,17 +71,19 @@ class ImageTransformer(AutoregressiveImageModel):
         self.geometry = make_geometry(hp["attention_type"], *self.grid, hp["query_block_length"],
                                       hp["memory_length"], tuple(hp["query_shape"]), tuple(hp["memory_flange"]))
         d = hp["hidden_size"]
+        self.embedding_scale = embedding_scale(hp)
         if self.likelihood.unit == "subpixel":
-            self.embed = ChannelEmbedding(d, channels=c, name="channel_embedding")
+            self.embed = ChannelEmbedding(d, channels=c, scale=self.embedding_scale, name="channel_embedding")
         else:
-            self.embed = OrdinalPixelEmbedding(d, name="ordinal_embedding")
-        self.positions = CoordinateEncoding(hp["position_encoding"], name="coordinates")
+            self.embed = OrdinalPixelEmbedding(d, scale=self.embedding_scale, name="ordinal_embedding")
+        self.positions = CoordinateEncoding(hp["position_encoding"], scale=self.embedding_scale, name="coordinates")
         self.class_embedding = None
         if hp.get("class_conditional"):
             if not self.problem_info.get("num_classes"):
                 raise ValueError("hparam class_conditional=True needs a problem with labels (num_classes); "
                                  "this problem has none.")
-            self.class_embedding = keras.layers.Embedding(self.problem_info["num_classes"], d, name="class_embedding")
+            self.class_embedding = class_embedding_layer(self.problem_info["num_classes"], d,
+                                                         scaled=self.embedding_scale != 1.0)
         self.input_dropout = keras.layers.Dropout(hp["dropout"])
         self.decoder = [
             DecoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_type"], self.grid,
@@ -93,12 +127,19 @@ class ImageTransformer(AutoregressiveImageModel):
         positions = ops.reshape(self.positions.encoding(), (g.length, d))
         seq = seq + ops.cast(positions if raster else ops.take(positions, order, axis=0), seq.dtype)[None]
         if self.class_embedding is not None:
-            seq = seq + self.class_embedding(ops.cast(features["label"], "int32"))[:, None, :]
+            seq = seq + self.class_vector(features)[:, None, :]
         return self._to_slots(seq)
+
+    def class_vector(self, features):
+        """[B, d]: the (scaled) embedding of features["label"]."""
+        x = self.class_embedding(ops.cast(features["label"], "int32"))
+        return x * ops.cast(self.embedding_scale, x.dtype) if self.embedding_scale != 1.0 else x
 
     # -- forward -----------------------------------------------------------------------------------
     def encode(self, features, training=False):
         return None
+
+    encoder_allowed = None  # [S, N] numpy: which encoder positions each decoder slot sees (None: all)
 
     def call(self, features, training=False):
         """features dict -> likelihood parameters: [B, H, W, 3, 256] (categorical) or [B, H, W, 10K] (DMOL)."""
@@ -107,7 +148,10 @@ class ImageTransformer(AutoregressiveImageModel):
         encoder_output = self.encode(features, training=training)
         x = self.input_dropout(self.decoder_inputs(features), training=training)
         for block in self.decoder:
-            x = block(x, encoder_output, training=training) if self.uses_encoder else block(x, training=training)
+            if self.uses_encoder:
+                x = block(x, encoder_output, self.encoder_allowed, training=training)
+            else:
+                x = block(x, training=training)
         params = ops.cast(self.output_layer(self._from_slots(x)), "float32")
         h, w, c = self.image_shape
         if self.likelihood.unit == "subpixel":
@@ -125,7 +169,7 @@ class ImageTransformer(AutoregressiveImageModel):
         raster_index % 3), or a pixel's 3 values [B, 3] for DMOL. -> [B, d]"""
         if self.likelihood.unit == "subpixel":
             ids = ops.cast(values, "int32") + (raster_index % self.image_shape[-1]) * 256
-            return ops.take(self.embed.embeddings, ids, axis=0)
+            return self.embed.lookup(ids)
         return self.embed(values)
 
     def step(self, cache, previous, t, features):
@@ -141,12 +185,16 @@ class ImageTransformer(AutoregressiveImageModel):
         positions = ops.reshape(self.positions.encoding(), (g.length, d))
         x = content + ops.cast(ops.take(positions, ops.take(order, t), axis=0), content.dtype)[None]
         if self.class_embedding is not None:
-            x = x + self.class_embedding(ops.cast(features["label"], "int32"))
+            x = x + self.class_vector(features)
         slot = ops.take(g.real_slots.astype("int32"), t)
         block, offset = slot // g.query_length, slot % g.query_length
+        encoder_allowed = None if self.encoder_allowed is None else ops.take(self.encoder_allowed, slot, axis=0)
         new_cache = []
         for layer, layer_cache in zip(self.decoder, cache):
-            x, layer_cache = layer.step(x, layer_cache, slot, block, offset)
+            if self.uses_encoder:
+                x, layer_cache = layer.step(x, layer_cache, slot, block, offset, encoder_allowed)
+            else:
+                x, layer_cache = layer.step(x, layer_cache, slot, block, offset)
             new_cache.append(layer_cache)
         return ops.cast(self.output_layer(x), "float32"), new_cache
 
@@ -168,8 +216,17 @@ class Img2imgTransformer(ImageTransformer):
             raise ValueError("img2img_transformer needs hparam num_encoder_layers >= 1.")
         d = hp["hidden_size"]
         self.input_shape_ = tuple(self.problem_info["input_shape"])
-        self.encoder_embed = ChannelEmbedding(d, channels=self.input_shape_[-1], name="encoder_channel_embedding")
-        self.encoder_positions = CoordinateEncoding(hp["position_encoding"], name="encoder_coordinates")
+        self.encoder_embed = ChannelEmbedding(d, channels=self.input_shape_[-1], scale=self.embedding_scale,
+                                              name="encoder_channel_embedding")
+        self.encoder_coordinates = hp.get("encoder_coordinates", "index")
+        if self.encoder_coordinates not in ("index", "aligned"):
+            raise ValueError(f"hparam encoder_coordinates={self.encoder_coordinates!r}: use 'aligned' or 'index'.")
+        self.encoder_positions = None
+        if self.encoder_coordinates == "index":
+            self.encoder_positions = CoordinateEncoding(hp["position_encoding"], scale=self.embedding_scale,
+                                                        name="encoder_coordinates")
+        self.encoder_window = int(hp.get("encoder_decoder_window", -1))
+        self.encoder_allowed = self.local_encoder_allowed(self.encoder_window) if self.encoder_window >= 0 else None
         self.encoder_dropout = keras.layers.Dropout(hp["dropout"])
         self.encoder = [
             EncoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_key_channels"], hp["dropout"],
@@ -177,10 +234,44 @@ class Img2imgTransformer(ImageTransformer):
             for i in range(hp["num_encoder_layers"])
         ]
 
+    def aligned_positions(self):
+        """Where each low-resolution unit of the [h, w*c] input grid lies in the decoder's grid (numpy): rows and
+        columns of the centres of the target pixels it summarises (columns of the [H, W*3] sub-pixel grid keep the
+        channel; DMOL's [H, W] pixel grid has one column per pixel)."""
+        (h, w, c), (big_h, big_w, _) = self.input_shape_, self.image_shape
+        rows = (np.arange(h) + 0.5) * big_h / h - 0.5
+        centres = (np.arange(w) + 0.5) * big_w / w - 0.5
+        if self.likelihood.unit == "subpixel":
+            cols = (centres[:, None] * c + np.arange(c)[None, :]).reshape(-1)
+        else:
+            cols = np.repeat(centres, c)
+        return rows, cols
+
+    def local_encoder_allowed(self, window):
+        """[S, N] numpy bool: decoder slot s may attend to the input units of the low-resolution pixels within
+        `window` pixels (rows and columns) of the one its unit lies in; padding slots see everything (their outputs
+        are never read). Every real slot sees at least its own input pixel's channels."""
+        g = self.geometry
+        (h, w, c), (big_h, big_w, _) = self.input_shape_, self.image_shape
+        cols_per_pixel = self.grid[1] // big_w  # 3 on the sub-pixel grid, 1 on DMOL's pixel grid
+        raster = g.order[np.maximum(g.slots, 0)]  # the unit held by each slot (any, for padding)
+        row_lo = (raster // self.grid[1]) * h // big_h
+        col_lo = (raster % self.grid[1]) // cols_per_pixel * w // big_w
+        key_row = np.repeat(np.arange(h), w * c)
+        key_col = np.tile(np.repeat(np.arange(w), c), h)
+        mask = ((np.abs(row_lo[:, None] - key_row[None, :]) <= window)
+                & (np.abs(col_lo[:, None] - key_col[None, :]) <= window))
+        return mask | (g.slots < 0)[:, None]
+
     def encode(self, features, training=False):
         """Low-resolution inputs [B, h, w, 3] -> [B, h*w*3, d]: channel embeddings + 2D coordinates."""
         x = self.encoder_embed(ops.reshape(features["inputs"], (-1, *self.input_shape_)))
-        x = self.encoder_positions(x)
+        if self.encoder_positions is not None:
+            x = self.encoder_positions(x)
+        else:
+            if not self.positions.built:
+                self.positions.build((None, *self.grid, self.hparams["hidden_size"]))
+            x = x + ops.cast(self.positions.encoding_at(*self.aligned_positions()), x.dtype)[None]
         x = self.encoder_dropout(ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[3])), training=training)
         for block in self.encoder:
             x = block(x, training=training)

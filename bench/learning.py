@@ -1,0 +1,264 @@
+"""How fast every `_tiny` hparams set learns on real images: bits/dim on a fixed slice of the real test split at
+several steps of one training run, from the same seed, with a learning-curve plot and a sample grid per set.
+
+    python bench/learning.py                                    # every _tiny set, 300 steps (about 80 minutes)
+    python bench/learning.py --sets=imagetransformer_cifar10_tiny,img2img_transformer_celeba_1d_tiny --steps=100
+    python bench/learning.py --points=25,50 --steps=50 --num_samples=0   # a quick look, no sampling
+
+Data: the real CIFAR-10 subset in ../shared/data/cifar10 (5,085 training images; the first --eval_images of its
+1,017 test images are the evaluation slice, the same for every set and point). There is no real downsampled
+ImageNet here, so the ImageNet `_tiny` sets train and evaluate on CIFAR-10 (marked in the table); their
+figures say how the recipe learns, not what it reaches on ImageNet. Super-resolution sets (`img2img_*`) run on
+`img2img_cifar10`: the same 32x32 targets as `image_cifar10`, conditioned on their 8x8 area downsample, and are
+compared with the unconditional `imagetransformer_cifar10_tiny` at every point (a super-resolution model that
+uses its input must be clearly below it). Every set is also compared with the uniform distribution (8 bits/dim).
+
+Each set trains in its own process through the Trainer and tf.data pipeline `imgtf-trainer` uses, with the
+set's own batch size and learning-rate recipe. images/s counts training steps only (not the first, compiling
+step, nor evaluations). Samples: the cached sampler at temperature 1.0 (super-resolution sets: one sample for
+each of the first test inputs, shown as input | sample | original, with the paper's consistency metric;
+class-conditional sets: classes 0, 1, 2, ...). Results go to bench/results/learning/ (gitignored):
+results.json, learning_curves.png, samples_<set>.png.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import REPO, SHARED_DATA, peak_rss_mib, run_child  # noqa: E402
+
+UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
+UNCONDITIONAL = "imagetransformer_cifar10_tiny"  # what super-resolution sets are compared with
+RESULTS = os.path.join(REPO, "bench", "results", "learning")
+
+
+def tiny_sets():
+    sys.path.insert(0, REPO)
+    from imgtf import registry
+
+    registry.load_builtins()
+    return [name for name in registry.hparams_sets.names() if name.endswith("_tiny")]
+
+
+def problem_for(set_name):
+    """(model, problem, note): the set's model and problem (imgtf.hparams.default_model_and_problem)."""
+    from imgtf.hparams import default_model_and_problem
+
+    model, problem = default_model_and_problem(set_name)
+    note = "ImageNet set run on CIFAR-10 (no real downsampled ImageNet here)" if "imagenet" in set_name else ""
+    return model, problem, note
+
+
+def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, overrides, out_dir):
+    sys.path.insert(0, REPO)
+    import logging
+
+    import numpy as np
+    import tensorflow as tf
+
+    import imgtf  # noqa: F401
+    from imgtf import registry
+    from imgtf.sampling import cached_sample, outputs
+    from imgtf.sampling.decode import consistency
+    from imgtf.train import run_dir
+    from imgtf.train.trainer import Trainer
+
+    logging.getLogger("imgtf").setLevel(logging.ERROR)
+    registry.load_builtins()
+    model_name, problem_name, _ = problem_for(set_name)
+    with tempfile.TemporaryDirectory() as out:
+        spec = run_dir.resolve(out, problem_name, model_name, set_name, overrides)
+        trainer = Trainer(spec, out, data_dir, seed=seed)
+        # the evaluation slice: the first eval_images test images, read once, in fixed batches
+        slice_, count = [], 0
+        for batch in trainer.problem.dataset("test", data_dir, 32):
+            take = min(int(batch["targets"].shape[0]), eval_images - count)
+            slice_.append({k: v[:take] for k, v in batch.items()})
+            count += take
+            if count >= eval_images:
+                break
+        dims = int(np.prod(trainer.problem.image_shape))
+        nll = tf.function(lambda f: -tf.reduce_sum(trainer.model.log_prob(f, training=False)))
+
+        def bits_per_dim():
+            return sum(float(nll(f)) for f in slice_) / (count * dims * math.log(2))
+
+        start = time.time()
+        trainer.train(1, checkpoint_every=10**9, log_every=10**9)  # traces and compiles the step
+        compile_s, train_s = time.time() - start, 0.0
+        curve = {}
+        for point in points:
+            start = time.time()
+            trainer.train(point, checkpoint_every=10**9, log_every=10**9)
+            train_s += time.time() - start
+            curve[point] = bits_per_dim()
+            print(json.dumps({"progress": set_name, "step": point, "bits_per_dim": curve[point]}), file=sys.stderr,
+                  flush=True)
+        result = {"set": set_name, "model": model_name, "problem": problem_name, "steps": steps,
+                  "batch": trainer.global_batch_size, "params": int(trainer.model.count_params()),
+                  "curve": curve, "eval_images": count, "compile_s": compile_s,
+                  "images_per_sec": (steps - 1) * trainer.global_batch_size / max(train_s, 1e-9)}
+        num_samples = min(num_samples, int(slice_[0]["targets"].shape[0]))
+        if num_samples:
+            features, originals = None, None
+            first = slice_[0]
+            if trainer.model.uses_encoder:
+                features = {"inputs": first["inputs"][:num_samples]}
+                originals = first["targets"][:num_samples].numpy()
+            elif getattr(trainer.model, "class_embedding", None) is not None:
+                features = {"label": np.arange(num_samples, dtype=np.int32) % trainer.problem.num_classes}
+            start = time.time()
+            samples = cached_sample(trainer.model, num_samples, 1.0, seed, features=features).numpy()
+            result["sample_s_per_image"] = (time.time() - start) / num_samples  # includes compilation
+            path = os.path.join(out_dir, f"samples_{set_name}.png")
+            if originals is not None:
+                low = features["inputs"].numpy()
+                result["consistency"] = float(np.mean(consistency(low, samples)))
+                outputs.save_png(outputs.comparison_grid(low, samples[:, None], originals), path)
+            else:
+                outputs.save_png(outputs.sample_grid(samples), path)
+            result["samples_png"] = path
+        result["peak_rss_mib"] = peak_rss_mib()
+        print(json.dumps(result))
+
+
+# -- the plot, drawn with Pillow (no plotting dependency) ------------------------------------------------------
+COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 128, 0),
+           (0, 128, 128), (128, 0, 0)]
+
+
+def plot_curves(results, path, width=1100, height=640):
+    from PIL import Image, ImageDraw
+
+    curves = [(r["set"], sorted((int(s), b) for s, b in r["curve"].items())) for r in results if "curve" in r]
+    if not curves:
+        return None
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    left, right, top, bottom = 70, 420, 30, 60
+    x_max = max(s for _, c in curves for s, _ in c)
+    values = [b for _, c in curves for _, b in c] + [UNIFORM]
+    y_lo, y_hi = math.floor(min(values) * 2) / 2, math.ceil(max(values) * 2) / 2 + 0.25
+    px = lambda s: left + (width - left - right) * s / x_max  # noqa: E731
+    py = lambda b: top + (height - top - bottom) * (y_hi - b) / (y_hi - y_lo)  # noqa: E731
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    y = y_lo
+    while y <= y_hi + 1e-9:
+        draw.line([left - 4, py(y), left, py(y)], fill="black")
+        draw.text((left - 40, py(y) - 6), f"{y:.1f}", fill="black")
+        y += 0.5
+    for s in sorted({s for _, c in curves for s, _ in c} | {0}):
+        draw.line([px(s), height - bottom, px(s), height - bottom + 4], fill="black")
+        draw.text((px(s) - 8, height - bottom + 8), str(s), fill="black")
+    draw.line([left, py(UNIFORM), width - right, py(UNIFORM)], fill=(160, 160, 160))
+    draw.text((left + 4, py(UNIFORM) - 14), "uniform (8 bits/dim)", fill=(120, 120, 120))
+    draw.text(((left + width - right) // 2 - 60, height - 25), "training step", fill="black")
+    draw.text((8, 8), "test bits/dim (lower is better)", fill="black")
+    for i, (name, curve) in enumerate(curves):
+        colour = COLOURS[i % len(COLOURS)]
+        pts = [(px(s), py(b)) for s, b in curve]
+        if len(pts) > 1:
+            draw.line(pts, fill=colour, width=2)
+        for x, y in pts:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        ly = top + 18 * i
+        draw.line([width - right + 15, ly + 6, width - right + 40, ly + 6], fill=colour, width=3)
+        draw.text((width - right + 46, ly), f"{name} ({curve[-1][1]:.2f})", fill="black")
+    image.save(path)
+    return path
+
+
+def table(results, points):
+    """Markdown: bits/dim at each point, then comparisons with uniform and (super-resolution) unconditional."""
+    by_set = {r["set"]: r for r in results}
+    uncond = by_set.get(UNCONDITIONAL, {}).get("curve")
+    lines = ["| hparams set | problem | parameters | steps x batch | "
+             + " | ".join(f"bits/dim @{p}" for p in points)
+             + " | below uniform (last) | training images/s | minus unconditional (each point) | consistency |",
+             "|---|---|---:|---:|" + "---:|" * len(points) + "---:|---:|---|---:|"]
+    for r in results:
+        if "error" in r:
+            lines.append(f"| `{r['set']}` | {r.get('problem', '')} | {r['error']} |" + " |" * (len(points) + 5))
+            continue
+        curve = {int(k): v for k, v in r["curve"].items()}
+        last = curve[max(curve)]
+        problem = r["problem"] + (" (ImageNet set on CIFAR-10)" if "imagenet" in r["set"] else "")
+        compared = ""
+        if r["set"].startswith("img2img_") and uncond:
+            base = {int(k): v for k, v in uncond.items()}
+            compared = " / ".join(f"{curve[p] - base[p]:+.2f}" for p in points if p in base and p in curve)
+        cells = [f"`{r['set']}`", problem, f"{r['params']:,}", f"{r['steps']} x {r['batch']}"]
+        cells += [f"{curve[p]:.3f}" if p in curve else "" for p in points]
+        cells += [f"{UNIFORM - last:.2f} ({last / UNIFORM:.1%} of uniform)", f"{r['images_per_sec']:.1f}", compared,
+                  f"{r['consistency']:.4f}" if "consistency" in r else ""]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="", help="comma-separated _tiny sets (default: every registered one; "
+                        f"super-resolution sets bring {UNCONDITIONAL} along for the comparison)")
+    parser.add_argument("--steps", type=int, default=300, help="training steps per set")
+    parser.add_argument("--points", default="50,100,200,300", help="steps at which to evaluate (<= --steps)")
+    parser.add_argument("--eval_images", type=int, default=256, help="first N real test images evaluated")
+    parser.add_argument("--seed", type=int, default=0, help="initialisation, data order and dropout seed")
+    parser.add_argument("--num_samples", type=int, default=8, help="images sampled per set (0: no sampling)")
+    parser.add_argument("--hparams", default="", help="overrides applied to every set (e.g. to compare recipes)")
+    parser.add_argument("--data_dir", default=os.path.join(SHARED_DATA, "cifar10"))
+    parser.add_argument("--out_dir", default=RESULTS)
+    parser.add_argument("--memory_cap_gib", type=float, default=8.0)
+    parser.add_argument("--timeout_s", type=float, default=3600.0, help="per set")
+    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    points = sorted({int(p) for p in args.points.split(",") if p} | {args.steps})
+    points = [p for p in points if p <= args.steps]
+    os.makedirs(args.out_dir, exist_ok=True)
+    if args.child:
+        return child(args.child[0], args.steps, points, args.eval_images, args.seed, args.num_samples,
+                     args.data_dir, args.hparams, args.out_dir)
+    sets = [s for s in args.sets.split(",") if s] or tiny_sets()
+    unknown = [s for s in sets if s not in tiny_sets()]
+    if unknown:
+        parser.error(f"not registered _tiny sets: {', '.join(unknown)}")
+    if any(s.startswith("img2img_") for s in sets) and UNCONDITIONAL not in sets:
+        sets = [UNCONDITIONAL] + sets
+    print(f"{len(sets)} _tiny sets, {args.steps} steps each from seed {args.seed} on real CIFAR-10 "
+          f"({args.data_dir}); bits/dim on its first {args.eval_images} test images at steps {points}; "
+          f"{os.cpu_count()} CPUs\n", flush=True)
+    results = []
+    for set_name in sets:
+        start = time.time()
+        result = run_child(os.path.abspath(__file__),
+                           ["--child", set_name, f"--steps={args.steps}", f"--points={','.join(map(str, points))}",
+                            f"--eval_images={args.eval_images}", f"--seed={args.seed}",
+                            f"--num_samples={args.num_samples}", f"--data_dir={args.data_dir}",
+                            f"--hparams={args.hparams}", f"--out_dir={args.out_dir}"],
+                           args.memory_cap_gib * 1024, timeout_s=args.timeout_s)
+        result.setdefault("set", set_name)
+        result["wall_s"] = time.time() - start
+        results.append(result)
+        status = result.get("error") or " ".join(f"@{k}: {v:.3f}" for k, v in result["curve"].items())
+        print(f"  {set_name}: {status} ({result['wall_s']:.0f} s)", flush=True)
+    print()
+    print(table(results, points))
+    print()
+    print("bits/dim below uniform = 8 - bits/dim; super-resolution rows list (set - unconditional) at every point: "
+          "negative means the 8x8 input helps. Consistency: mean squared difference (on [0, 1]) between the input "
+          "and the bicubic 8x8 downsample of the sample (paper 5.3).")
+    for r in results:
+        if r.get("note") or "imagenet" in r["set"]:
+            print(f"* `{r['set']}`: {problem_for(r['set'])[2]}.")
+    with open(os.path.join(args.out_dir, "results.json"), "w") as f:
+        json.dump({"args": vars(args), "points": points, "results": results}, f, indent=2)
+    plot = plot_curves(results, os.path.join(args.out_dir, "learning_curves.png"))
+    print(f"\nresults.json, {os.path.basename(plot) if plot else 'no plot'} and samples_<set>.png in {args.out_dir}")
+
+
+if __name__ == "__main__":
+    main()
