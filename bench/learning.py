@@ -11,7 +11,9 @@ ImageNet here, so the ImageNet `_tiny` sets train and evaluate on CIFAR-10 (mark
 figures say how the recipe learns, not what it reaches on ImageNet. Super-resolution sets (`img2img_*`) run on
 `img2img_cifar10`: the same 32x32 targets as `image_cifar10`, conditioned on their 8x8 area downsample, and are
 compared with the unconditional `imagetransformer_cifar10_tiny` at every point (a super-resolution model that
-uses its input must be clearly below it). Every set is also compared with the uniform distribution (8 bits/dim).
+uses its input must be clearly below it), as are class-conditional sets (which must be no worse, paper 5.2; they
+are also evaluated with every test image given the wrong class, to show the label is used). Every set is also
+compared with the uniform distribution (8 bits/dim).
 
 Each set trains in its own process through the Trainer and tf.data pipeline `imgtf-trainer` uses, with the
 set's own batch size and learning-rate recipe. images/s counts training steps only (not the first, compiling
@@ -84,8 +86,9 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
         dims = int(np.prod(trainer.problem.image_shape))
         nll = tf.function(lambda f: -tf.reduce_sum(trainer.model.log_prob(f, training=False)))
 
-        def bits_per_dim():
-            return sum(float(nll(f)) for f in slice_) / (count * dims * math.log(2))
+        def bits_per_dim(relabel=None):
+            batches = slice_ if relabel is None else [{**f, "label": relabel(f["label"])} for f in slice_]
+            return sum(float(nll(f)) for f in batches) / (count * dims * math.log(2))
 
         start = time.time()
         trainer.train(1, checkpoint_every=10**9, log_every=10**9)  # traces and compiles the step
@@ -102,6 +105,10 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
                   "batch": trainer.global_batch_size, "params": int(trainer.model.count_params()),
                   "curve": curve, "eval_images": count, "compile_s": compile_s,
                   "images_per_sec": (steps - 1) * trainer.global_batch_size / max(train_s, 1e-9)}
+        if getattr(trainer.model, "class_embedding", None) is not None:
+            # does the model use its label? the same images, each given the next class instead of its own
+            classes = trainer.problem.num_classes
+            result["wrong_label_bits_per_dim"] = bits_per_dim(lambda y: (y + 1) % classes)
         num_samples = min(num_samples, int(slice_[0]["targets"].shape[0]))
         if num_samples:
             features, originals = None, None
@@ -179,23 +186,25 @@ def table(results, points):
     uncond = by_set.get(UNCONDITIONAL, {}).get("curve")
     lines = ["| hparams set | problem | parameters | steps x batch | "
              + " | ".join(f"bits/dim @{p}" for p in points)
-             + " | below uniform (last) | training images/s | minus unconditional (each point) | consistency |",
-             "|---|---|---:|---:|" + "---:|" * len(points) + "---:|---:|---|---:|"]
+             + " | below uniform (last) | training images/s | minus unconditional (each point) | consistency "
+             "| wrong label minus own label (last) |",
+             "|---|---|---:|---:|" + "---:|" * len(points) + "---:|---:|---|---:|---:|"]
     for r in results:
         if "error" in r:
-            lines.append(f"| `{r['set']}` | {r.get('problem', '')} | {r['error']} |" + " |" * (len(points) + 5))
+            lines.append(f"| `{r['set']}` | {r.get('problem', '')} | {r['error']} |" + " |" * (len(points) + 6))
             continue
         curve = {int(k): v for k, v in r["curve"].items()}
         last = curve[max(curve)]
         problem = r["problem"] + (" (ImageNet set on CIFAR-10)" if "imagenet" in r["set"] else "")
         compared = ""
-        if r["set"].startswith("img2img_") and uncond:
+        if (r["set"].startswith("img2img_") or "_cond" in r["set"]) and uncond and r["set"] != UNCONDITIONAL:
             base = {int(k): v for k, v in uncond.items()}
             compared = " / ".join(f"{curve[p] - base[p]:+.2f}" for p in points if p in base and p in curve)
         cells = [f"`{r['set']}`", problem, f"{r['params']:,}", f"{r['steps']} x {r['batch']}"]
         cells += [f"{curve[p]:.3f}" if p in curve else "" for p in points]
         cells += [f"{UNIFORM - last:.2f} ({last / UNIFORM:.1%} of uniform)", f"{r['images_per_sec']:.1f}", compared,
-                  f"{r['consistency']:.4f}" if "consistency" in r else ""]
+                  f"{r['consistency']:.4f}" if "consistency" in r else "",
+                  f"{r['wrong_label_bits_per_dim'] - last:+.3f}" if "wrong_label_bits_per_dim" in r else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -226,7 +235,7 @@ def main():
     unknown = [s for s in sets if s not in tiny_sets()]
     if unknown:
         parser.error(f"not registered _tiny sets: {', '.join(unknown)}")
-    if any(s.startswith("img2img_") for s in sets) and UNCONDITIONAL not in sets:
+    if any(s.startswith("img2img_") or "_cond" in s for s in sets) and UNCONDITIONAL not in sets:
         sets = [UNCONDITIONAL] + sets
     print(f"{len(sets)} _tiny sets, {args.steps} steps each from seed {args.seed} on real CIFAR-10 "
           f"({args.data_dir}); bits/dim on its first {args.eval_images} test images at steps {points}; "
@@ -248,9 +257,11 @@ def main():
     print()
     print(table(results, points))
     print()
-    print("bits/dim below uniform = 8 - bits/dim; super-resolution rows list (set - unconditional) at every point: "
-          "negative means the 8x8 input helps. Consistency: mean squared difference (on [0, 1]) between the input "
-          "and the bicubic 8x8 downsample of the sample (paper 5.3).")
+    print("bits/dim below uniform = 8 - bits/dim; super-resolution and class-conditional rows list (set - "
+          f"{UNCONDITIONAL}) at every point: negative means the 8x8 input (the label) helps. Consistency: mean "
+          "squared difference (on [0, 1]) between the input and the bicubic 8x8 downsample of the sample (paper 5.3). "
+          "Wrong label: bits/dim of the same test images each given the next class, minus with their own label "
+          "(positive: the model uses the label).")
     for r in results:
         if r.get("note") or "imagenet" in r["set"]:
             print(f"* `{r['set']}`: {problem_for(r['set'])[2]}.")

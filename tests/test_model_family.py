@@ -111,3 +111,23 @@ def test_conditioning_needs_the_feature(builtins):
     problem_without_labels = {"image_shape": [32, 32, 3], "num_classes": None, "input_shape": None}
     with pytest.raises(ValueError, match="needs a problem with labels"):
         builtins.model("image_transformer")(builtins.hparams("imagetransformer_cifar10_cond_tiny"), problem_without_labels)
+
+
+@pytest.mark.parametrize("attention_type", ["local_1d", "local_2d"])
+def test_super_resolution_window_reads_the_input_under_each_unit(attention_type):
+    """encoder_decoder_window=0: every target sub-pixel attends to exactly the three input units (channels) of the
+    low-resolution pixel it lies in, in the slot layout the layers run on; window 1 adds the neighbouring pixels."""
+    model, _ = build("img2img_transformer_celeba_1d_tiny", f"{MICRO},attention_type={attention_type},"
+                     "encoder_decoder_window=0", image_size=MICRO_SIZE)
+    g, size, low = model.geometry, MICRO_SIZE, MICRO_SIZE // 4
+    real = g.slots >= 0
+    raster = g.order[g.slots[real]]  # sub-pixel index in the [12, 36] grid
+    pixel = (raster // (3 * size) // 4) * low + raster % (3 * size) // 3 // 4  # the input pixel under it
+    allowed = model.encoder_allowed[real].reshape(-1, low * low, 3)
+    assert allowed.all(axis=2).sum(axis=1).tolist() == [1] * real.sum()
+    assert np.array_equal(allowed.all(axis=2).argmax(axis=1), pixel)
+    assert not (allowed.any(axis=2) & ~allowed.all(axis=2)).any()
+    wider, _ = build("img2img_transformer_celeba_1d_tiny", f"{MICRO},attention_type={attention_type},"
+                     "encoder_decoder_window=1", image_size=MICRO_SIZE)
+    corner = wider.encoder_allowed[real][raster == 0].reshape(low, low, 3)  # the top-left unit sees 2x2 pixels
+    assert corner.all(axis=2).sum() == 4 and corner[:2, :2].all()

@@ -17,22 +17,32 @@ from imgtf.layers import geometry as geometry_lib
 _NEG_INF = -1e9
 
 
+def kernel_initializer(gain=1.0):
+    """Kernel initializer of the transformer's dense layers: Glorot uniform with its variance multiplied by `gain`
+    (Tensor2Tensor's `initializer_gain`; its image models use 0.2). 1.0 is Keras's default glorot_uniform, which
+    layers built before the gain existed used."""
+    if gain == 1.0:
+        return "glorot_uniform"
+    return keras.initializers.VarianceScaling(scale=gain, mode="fan_avg", distribution="uniform")
+
+
 @keras.saving.register_keras_serializable("imgtf")
 class MultiHeadAttention(keras.layers.Layer):
     """Projections and scaled dot-product attention; subclasses decide which keys each query sees."""
 
-    def __init__(self, hidden_size, num_heads, key_channels=0, attention_dropout=0.0, **kwargs):
+    def __init__(self, hidden_size, num_heads, key_channels=0, attention_dropout=0.0, initializer_gain=1.0, **kwargs):
         super().__init__(**kwargs)
         key_channels = key_channels or hidden_size
         if key_channels % num_heads:
             raise ValueError(f"attention channels ({key_channels}) must be divisible by num_heads ({num_heads}).")
         self.hidden_size, self.num_heads = hidden_size, num_heads
         self.key_channels, self.attention_dropout = key_channels, attention_dropout
+        self.initializer_gain = float(initializer_gain)
         self.depth = key_channels // num_heads
-        self.q_proj = keras.layers.Dense(key_channels, use_bias=False, name="q")
-        self.k_proj = keras.layers.Dense(key_channels, use_bias=False, name="k")
-        self.v_proj = keras.layers.Dense(key_channels, use_bias=False, name="v")
-        self.o_proj = keras.layers.Dense(hidden_size, use_bias=False, name="output")
+        dense = lambda units, name: keras.layers.Dense(  # noqa: E731
+            units, use_bias=False, kernel_initializer=kernel_initializer(self.initializer_gain), name=name)
+        self.q_proj, self.k_proj = dense(key_channels, "q"), dense(key_channels, "k")
+        self.v_proj, self.o_proj = dense(key_channels, "v"), dense(hidden_size, "output")
         self.dropout = keras.layers.Dropout(attention_dropout)
 
     def build(self, input_shape):
@@ -57,7 +67,8 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,
-                "key_channels": self.key_channels, "attention_dropout": self.attention_dropout}
+                "key_channels": self.key_channels, "attention_dropout": self.attention_dropout,
+                "initializer_gain": self.initializer_gain}
 
 
 @keras.saving.register_keras_serializable("imgtf")
@@ -91,8 +102,8 @@ class MaskedSelfAttention(MultiHeadAttention):
 
     def __init__(self, hidden_size, num_heads, attention_type="local_1d", grid=(32, 96), query_block_length=256,
                  memory_length=512, query_shape=(8, 32), memory_flange=(8, 16), key_channels=0,
-                 attention_dropout=0.0, **kwargs):
-        super().__init__(hidden_size, num_heads, key_channels, attention_dropout, **kwargs)
+                 attention_dropout=0.0, initializer_gain=1.0, **kwargs):
+        super().__init__(hidden_size, num_heads, key_channels, attention_dropout, initializer_gain, **kwargs)
         self.attention_type, self.grid = attention_type, tuple(grid)
         self.query_block_length, self.memory_length = query_block_length, memory_length
         self.query_shape, self.memory_flange = tuple(query_shape), tuple(memory_flange)

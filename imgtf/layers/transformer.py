@@ -5,19 +5,22 @@ Every sub-layer is x -> LayerNorm(x + dropout(sublayer(x))). A decoder block is 
 """
 import keras
 
-from imgtf.layers.attention import MaskedSelfAttention, UnmaskedAttention
+from imgtf.layers.attention import MaskedSelfAttention, UnmaskedAttention, kernel_initializer
 
 
 class _PostNormBlock(keras.layers.Layer):
     """Shared pieces: the ReLU feed-forward network and the post-LN residual wrapper."""
 
-    def __init__(self, hidden_size, filter_size, dropout=0.0, relu_dropout=0.0, **kwargs):
+    def __init__(self, hidden_size, filter_size, dropout=0.0, relu_dropout=0.0, initializer_gain=1.0, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size, self.filter_size = hidden_size, filter_size
         self.dropout_rate, self.relu_dropout = dropout, relu_dropout
-        self.ffn_in = keras.layers.Dense(filter_size, activation="relu", name="ffn_in")
+        self.initializer_gain = float(initializer_gain)  # see imgtf.layers.attention.kernel_initializer
+        self.ffn_in = keras.layers.Dense(filter_size, activation="relu", name="ffn_in",
+                                         kernel_initializer=kernel_initializer(self.initializer_gain))
         self.ffn_relu_dropout = keras.layers.Dropout(relu_dropout)
-        self.ffn_out = keras.layers.Dense(hidden_size, name="ffn_out")
+        self.ffn_out = keras.layers.Dense(hidden_size, name="ffn_out",
+                                          kernel_initializer=kernel_initializer(self.initializer_gain))
         self.residual_dropout = keras.layers.Dropout(dropout)
         self.self_attention_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="self_attention_norm")
         self.ffn_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="ffn_norm")
@@ -36,7 +39,8 @@ class _PostNormBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "filter_size": self.filter_size,
-                "dropout": self.dropout_rate, "relu_dropout": self.relu_dropout}
+                "dropout": self.dropout_rate, "relu_dropout": self.relu_dropout,
+                "initializer_gain": self.initializer_gain}
 
 
 @keras.saving.register_keras_serializable("imgtf")
@@ -46,19 +50,19 @@ class DecoderBlock(_PostNormBlock):
     def __init__(self, hidden_size, filter_size, num_heads, attention_type="local_1d", grid=(32, 96),
                  query_block_length=256, memory_length=512, query_shape=(8, 32), memory_flange=(8, 16),
                  key_channels=0, dropout=0.0, attention_dropout=0.0, relu_dropout=0.0, cross_attention=False,
-                 **kwargs):
-        super().__init__(hidden_size, filter_size, dropout, relu_dropout, **kwargs)
+                 initializer_gain=1.0, **kwargs):
+        super().__init__(hidden_size, filter_size, dropout, relu_dropout, initializer_gain, **kwargs)
         self.attention_config = dict(
             num_heads=num_heads, attention_type=attention_type, grid=list(grid), query_block_length=query_block_length,
             memory_length=memory_length, query_shape=list(query_shape), memory_flange=list(memory_flange),
             key_channels=key_channels, attention_dropout=attention_dropout, cross_attention=cross_attention)
         self.self_attention = MaskedSelfAttention(
             hidden_size, num_heads, attention_type, grid, query_block_length, memory_length, query_shape,
-            memory_flange, key_channels, attention_dropout, name="self_attention")
+            memory_flange, key_channels, attention_dropout, self.initializer_gain, name="self_attention")
         self.encdec_attention = self.encdec_norm = None
         if cross_attention:
             self.encdec_attention = UnmaskedAttention(hidden_size, num_heads, key_channels, attention_dropout,
-                                                      name="encdec_attention")
+                                                      self.initializer_gain, name="encdec_attention")
             self.encdec_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="encdec_attention_norm")
 
     def build(self, input_shape):
@@ -104,12 +108,12 @@ class EncoderBlock(_PostNormBlock):
     """Unmasked self-attention over all positions + FFN (super-resolution encoders)."""
 
     def __init__(self, hidden_size, filter_size, num_heads, key_channels=0, dropout=0.0, attention_dropout=0.0,
-                 relu_dropout=0.0, **kwargs):
-        super().__init__(hidden_size, filter_size, dropout, relu_dropout, **kwargs)
+                 relu_dropout=0.0, initializer_gain=1.0, **kwargs):
+        super().__init__(hidden_size, filter_size, dropout, relu_dropout, initializer_gain, **kwargs)
         self.attention_config = dict(num_heads=num_heads, key_channels=key_channels,
                                      attention_dropout=attention_dropout)
         self.self_attention = UnmaskedAttention(hidden_size, num_heads, key_channels, attention_dropout,
-                                                name="self_attention")
+                                                self.initializer_gain, name="self_attention")
 
     def build(self, input_shape):
         self.self_attention.build(input_shape)
