@@ -44,6 +44,10 @@ def test_causality_and_conditioning(cifar_dir, attention_type, likelihood, condi
             if later is not None:
                 assert later.max() > 1e-4, f"prediction after step {step} ignores it"
     if conditioning == "class":
+        # the class embedding starts at zero (the model starts as the unconditional one): give it trained-like values
+        table = model.class_embedding.embeddings
+        table.assign(np.random.default_rng(0).normal(0.0, 0.5, table.shape).astype("float32"))
+        base = predictions(model, features)
         other = dict(features, label=(features["label"] + 1) % 10)
         assert np.abs(predictions(model, other) - base).max(axis=(0, 2))[0] > 1e-4  # even the first unit
     if conditioning == "low_res":
@@ -131,3 +135,14 @@ def test_super_resolution_window_reads_the_input_under_each_unit(attention_type)
                      "encoder_decoder_window=1", image_size=MICRO_SIZE)
     corner = wider.encoder_allowed[real][raster == 0].reshape(low, low, 3)  # the top-left unit sees 2x2 pixels
     assert corner.all(axis=2).sum() == 4 and corner[:2, :2].all()
+
+
+def test_class_conditional_model_starts_as_the_unconditional_one(cifar_dir):
+    """Its class embedding starts at zero and draws no random numbers: from the same seed, the untrained
+    class-conditional model computes exactly what the unconditional one does (paper 5.2: it must be no worse)."""
+    outputs = []
+    for set_name in ("imagetransformer_cifar10_tiny", "imagetransformer_cifar10_cond_tiny"):
+        keras.utils.set_random_seed(0)
+        model, problem = build(set_name, MICRO, image_size=MICRO_SIZE)
+        outputs.append(predictions(model, real_features(problem, cifar_dir, size=MICRO_SIZE)))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
