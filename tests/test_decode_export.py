@@ -145,6 +145,25 @@ def test_decoder_and_export_sample_agree(runs, tmp_path):
     images = loaded.signatures["sample"](num_samples=tf.constant(2), temperature=tf.constant(1.0),
                                          seed=tf.constant(21))["images"].numpy()
     np.testing.assert_array_equal(images, np.load(tmp_path / "d" / "samples.npy"))
+    # the signatures check what they are given, with a message naming what they expect
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be uint8 \[batch, 32, 32, 3\]"):
+        loaded.signatures["bits_per_dim"](images=tf.zeros([1, 32, 32, 1], tf.uint8))  # grayscale
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be uint8 \[batch, 32, 32, 3\]"):
+        loaded.signatures["log_prob"](images=tf.zeros([1, 16, 16, 3], tf.uint8))
+    for temperature in (0.0, -1.0, float("nan")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be"):
+            loaded.signatures["sample"](num_samples=tf.constant(1), temperature=tf.constant(temperature),
+                                        seed=tf.constant(0))
+    # an existing export is never replaced without --overwrite, and --overwrite replaces it whole
+    before = os.stat(tmp_path / "e" / "saved_model" / "saved_model.pb").st_mtime_ns
+    refused = subprocess.run([sys.executable, "-m", "imgtf.commands.exporter", f"--output_dir={plain}",
+                              f"--export_dir={tmp_path / 'e'}"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert refused.returncode == 1 and "is not empty" in refused.stderr and "--overwrite" in refused.stderr
+    assert os.stat(tmp_path / "e" / "saved_model" / "saved_model.pb").st_mtime_ns == before
+    (tmp_path / "e" / "stale.txt").write_text("from an older export")
+    cli("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--overwrite")
+    assert sorted(os.listdir(tmp_path / "e")) == ["model.keras", "saved_model"]
+    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
 
 
 def test_checkpoint_average_is_exact_and_usable(runs, cifar_dir, tmp_path):

@@ -18,8 +18,10 @@ def run():
     if not common.load_registry():
         return
     common.require_flags("output_dir", "to_dir")
+    from imgtf.train import run_lock
     from imgtf.train.averaging import average_checkpoints
 
+    run_lock.acquire(FLAGS.to_dir)
     paths, saved = average_checkpoints(FLAGS.output_dir, FLAGS.to_dir, FLAGS.num_last)
     print(f"averaged {len(paths)} checkpoints ({', '.join(p.rsplit('/', 1)[-1] for p in paths)}) -> {saved}")
 

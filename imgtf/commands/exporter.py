@@ -5,6 +5,7 @@
              print(m.signatures['sample'](num_samples=tf.constant(2), temperature=tf.constant(1.0), seed=tf.constant(0)))"
 """
 import os
+import shutil
 
 from absl import flags
 
@@ -14,6 +15,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("output_dir", None, "The trained run directory.")
 flags.DEFINE_string("checkpoint_path", None, "A specific checkpoint (default: the latest).")
 flags.DEFINE_string("export_dir", None, "Where to write saved_model/ and model.keras.")
+flags.DEFINE_bool("overwrite", False, "Replace an existing export in --export_dir (refused without it).")
 flags.DEFINE_bool("xla", True, "Compile the sample signature's loop with XLA (much faster on CPU).")
 common.define_registry_flags()
 
@@ -25,10 +27,25 @@ def run():
     from imgtf.export.saved_model import export_saved_model
     from imgtf.train.trainer import load_trained
 
+    export_dir = FLAGS.export_dir.rstrip("/")
+    if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)) and not FLAGS.overwrite:
+        raise ValueError(f"--export_dir={export_dir} is not empty: exporting would replace what is there. Pass "
+                         "--overwrite to replace it, or choose a new --export_dir.")
     trainer = load_trained(FLAGS.output_dir, None, FLAGS.checkpoint_path)
-    saved = export_saved_model(trainer.model, os.path.join(FLAGS.export_dir, "saved_model"), FLAGS.xla)
-    keras_path = os.path.join(FLAGS.export_dir, "model.keras")
-    trainer.model.save(keras_path)
+    # written beside the target and moved into place at the end: a failed export leaves the old one intact
+    staging = f"{export_dir}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        export_saved_model(trainer.model, os.path.join(staging, "saved_model"), FLAGS.xla)
+        trainer.model.save(os.path.join(staging, "model.keras"))
+        if os.path.isdir(export_dir):
+            shutil.rmtree(export_dir)
+        elif os.path.exists(export_dir):
+            os.remove(export_dir)
+        os.replace(staging, export_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    saved, keras_path = os.path.join(export_dir, "saved_model"), os.path.join(export_dir, "model.keras")
     print(f"SavedModel: {saved} (signatures: bits_per_dim, log_prob, sample)\nKeras: {keras_path}")
 
 

@@ -42,7 +42,7 @@ def run():
     if not common.load_registry():
         return
     common.require_flags("output_dir")
-    from imgtf.train import run_dir
+    from imgtf.train import run_dir, run_lock
 
     spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams,
                            FLAGS.problem_options)
@@ -51,6 +51,8 @@ def run():
 
     strategy = distribution.make_strategy(FLAGS.distribution_strategy, FLAGS.tpu, FLAGS.num_cpu_devices)
     distribution.set_precision(FLAGS.mixed_precision)
+    if distribution.is_chief(strategy):  # one writer per run directory, from before its first read
+        run_lock.acquire(FLAGS.output_dir)
     trainer = Trainer(spec, FLAGS.output_dir, FLAGS.data_dir, strategy=strategy, seed=FLAGS.random_seed,
                       keep_checkpoints=FLAGS.keep_checkpoints, precision=FLAGS.mixed_precision, xla=FLAGS.xla)
     if strategy.num_replicas_in_sync > 1 and trainer.chief:

@@ -28,6 +28,15 @@ class ExportModule(tf.Module):
                                                         name="inputs")
 
     def _log_prob(self, images, conditioning):
+        checks = [_check_shape(images, "images", self.model.image_shape)]
+        if "inputs" in conditioning:
+            checks.append(_check_shape(conditioning["inputs"], "inputs", self.model.problem_info["input_shape"]))
+        for name, value in conditioning.items():
+            checks.append(tf.debugging.assert_equal(
+                tf.shape(value)[0], tf.shape(images)[0],
+                message=f"{name} must have one entry per image (the same batch size as images)"))
+        with tf.control_dependencies(checks):
+            images = tf.identity(images)
         return self.model.likelihood.log_prob(self.model({**conditioning, "targets": images}), images)
 
     def signatures(self):
@@ -46,6 +55,18 @@ class ExportModule(tf.Module):
 
         def sample(num_samples, temperature, seed, *cond):
             conditioning = dict(zip(names, cond))
+            checks = [
+                tf.debugging.assert_positive(num_samples, message="num_samples must be at least 1"),
+                tf.debugging.assert_positive(temperature, message="temperature must be > 0 (1.0 samples the model; "
+                                             "lower values are more conservative)"),
+                tf.debugging.assert_all_finite(temperature, "temperature must be finite")]
+            if "inputs" in conditioning:
+                checks.append(_check_shape(conditioning["inputs"], "inputs", self.model.problem_info["input_shape"]))
+            for name, value in conditioning.items():
+                checks.append(tf.debugging.assert_equal(tf.shape(value)[0], num_samples,
+                                                        message=f"{name} must have num_samples entries"))
+            with tf.control_dependencies(checks):
+                num_samples = tf.identity(num_samples)
             shape = [num_samples, self.model.num_units]
             if self.model.likelihood.unit == "pixel":
                 shape.append(3)
@@ -58,6 +79,14 @@ class ExportModule(tf.Module):
             "bits_per_dim": tf.function(bits_per_dim, input_signature=[images, *specs]),
             "sample": tf.function(sample, input_signature=[*scalars, *specs]),
         }
+
+
+def _check_shape(tensor, name, shape):
+    """An assertion that `tensor` is [batch, *shape]: a message naming the expected shape instead of a reshape error
+    deep inside the model (or, for a 1-channel image, a plausible but meaningless result)."""
+    expected = f"{name} must be uint8 [batch, {', '.join(str(int(d)) for d in shape)}] for this model"
+    return tf.debugging.assert_equal(tf.shape(tensor)[1:], tf.constant([int(d) for d in shape], tf.int32),
+                                     message=expected)
 
 
 def export_saved_model(model, export_dir, jit_compile=True):

@@ -38,6 +38,41 @@ class Preempted(TrainingError):
     """Training stopped by SIGTERM after saving a checkpoint; rerunning the command resumes it."""
 
 
+def checkpoint_files(output_dir):
+    """{step: prefix} of every `ckpt-N` whose index file is in the run directory."""
+    found = {}
+    for index in tf.io.gfile.glob(os.path.join(output_dir, "ckpt-*.index")):
+        number = os.path.basename(index)[len("ckpt-"):-len(".index")]
+        if number.isdigit():
+            found[int(number)] = index[:-len(".index")]
+    return found
+
+
+def recover_checkpoint_index(output_dir):
+    """If `ckpt-N` files exist but the `checkpoint` index file is missing, unreadable or does not list them (a
+    partial copy, a sync tool), rebuild it from the files, newest last as TensorFlow writes it, with a warning.
+    Without this the run would silently start again from step 0 and overwrite the checkpoints by name."""
+    found = checkpoint_files(output_dir)
+    if not found:
+        return
+    try:
+        state = tf.train.get_checkpoint_state(output_dir)
+        listed = set(state.all_model_checkpoint_paths) if state else set()
+    except Exception:  # noqa: BLE001 - a damaged index file fails in many ways; it is rebuilt below
+        state, listed = None, set()
+    if state is not None and all(os.path.basename(p) in {os.path.basename(q) for q in listed}
+                                 for p in found.values()):
+        return
+    paths = [found[step] for step in sorted(found)]
+    log.warning("the checkpoint index of %s is %s; rebuilt it from the %d checkpoint files there (newest %s).",
+                output_dir, "missing or unreadable" if state is None else "incomplete", len(paths),
+                os.path.basename(paths[-1]))
+    # with their times, which CheckpointManager needs to keep them listed (and to rotate them) from now on
+    times = [tf.io.gfile.stat(path + ".index").mtime_nsec / 1e9 for path in paths]
+    tf.compat.v1.train.update_checkpoint_state(output_dir, paths[-1], all_model_checkpoint_paths=paths,
+                                               all_model_checkpoint_timestamps=times)
+
+
 class Trainer:
     """Builds the model, optimiser and checkpoint for a RunSpec and trains / evaluates it."""
 
@@ -63,6 +98,8 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step,
             rng_state=list(self.model.non_trainable_variables))  # dropout seed states: exact resumption
+        if self.chief:
+            recover_checkpoint_index(output_dir)
         self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir if self.chief else self._scratch_dir(),
                                                   max_to_keep=keep_checkpoints)
         self._train_fn = self._eval_fn = None
