@@ -47,6 +47,24 @@ def runs(tmp_path_factory, cifar_dir):
     }
 
 
+@pytest.mark.parametrize("flag", ["--temperature=0", "--temperature=-1", "--temperature=nan", "--num_samples=0"])
+def test_decoder_refuses_bad_settings_before_loading_or_writing(flag):
+    from imgtf.sampling.sampler import check_sampling_settings
+
+    name, value = flag[2:].split("=")
+    settings = {"num_samples": 1, "temperature": 1.0, name: float(value) if name == "temperature" else int(value)}
+    with pytest.raises(ValueError, match=f"--{name}=.*must be"):
+        check_sampling_settings(**settings)
+
+
+def test_decoder_command_refuses_temperature_zero(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "imgtf.commands.decoder", f"--output_dir={tmp_path / 'none'}",
+                             f"--decode_dir={tmp_path / 'd'}", "--temperature=0"], capture_output=True, text=True,
+                            timeout=300, cwd=REPO)
+    assert result.returncode == 1 and "--temperature=0.0: must be a finite number > 0" in result.stderr
+    assert not (tmp_path / "d").exists()
+
+
 def test_decoder_unconditional_and_class(runs, tmp_path):
     plain = runs["plain"].output_dir
     out = cli("decoder", f"--output_dir={plain}", f"--decode_dir={tmp_path / 'u'}", "--num_samples=3", "--seed=5")

@@ -32,7 +32,10 @@ def run():
         return
     common.require_flags("output_dir", "decode_dir")
     from imgtf.sampling.decode import decode
+    from imgtf.sampling.sampler import check_sampling_settings
     from imgtf.train.trainer import load_trained
+
+    check_sampling_settings(FLAGS.num_samples, FLAGS.temperature, FLAGS.batch_size, FLAGS.samples_per_input)
 
     trainer = load_trained(FLAGS.output_dir, FLAGS.data_dir, FLAGS.checkpoint_path)
     summary = decode(trainer.model, trainer.problem, FLAGS.decode_dir, FLAGS.data_dir, FLAGS.mode, FLAGS.num_samples,

@@ -39,10 +39,27 @@ def decode_rgb(data, name):
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return to_rgb8(image, name)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         raise CorruptDataError(f"{name}: cannot decode image ({type(e).__name__}: {e}). Replace or remove the file"
                                ", or let the problem skip unreadable images (skip_corrupt=true).") from e
+
+
+SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # how Pillow opens 16-bit grayscale PNGs
+
+
+def to_rgb8(image, name):
+    """A decoded Pillow image, any mode -> uint8 [H, W, 3]. 8-bit modes (1, L, LA, P, RGB, RGBA, CMYK, ...) go
+    through Pillow's conversion (alpha is dropped). 16-bit grayscale needs care: Pillow's convert("RGB") clips
+    its 0-65535 values to 255 (a solid white image); here, as Pillow does for 16-bit RGB(A), each value keeps its
+    high byte (v >> 8), so 16-bit gray and 16-bit colour agree."""
+    if image.mode in SIXTEEN_BIT_GRAY:
+        gray = (np.clip(np.asarray(image).astype(np.int64), 0, 65535) >> 8).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode == "F":
+        raise ValueError(f"{image.mode!r} (floating-point) pixels have no standard 8-bit meaning; convert the "
+                         "image to 8- or 16-bit PNG first")
+    return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
 def tf_decode(encoded, name, skip_counter=None):

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from imgtf.data import images as images_lib
 from imgtf.sampling import outputs
-from imgtf.sampling.sampler import cached_sample
+from imgtf.sampling.sampler import cached_sample, check_sampling_settings
 
 log = logging.getLogger("imgtf")
 MODES = ("auto", "unconditional", "class", "completion", "super_resolution")
@@ -57,6 +57,7 @@ def decode(model, problem, decode_dir, data_dir=None, mode="auto", num_samples=8
            batch_size=8, labels=None, split=None, input_images=None, samples_per_input=1):
     """Sample, write `samples.npy` / `samples.png` (and `inputs.npy`, `originals.npy`) to decode_dir; return a
     summary dict (also written as decode_dir/decode.json)."""
+    check_sampling_settings(num_samples, temperature, batch_size, samples_per_input)
     mode = pick_mode(mode, model, problem)
     if mode not in MODES[1:]:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")

@@ -10,6 +10,7 @@ same stateless randomness (imgtf.sampling.draw) and so produce identical images 
 `known` / `known_mask` force units to given values (completion: condition on the top half of a real image).
 """
 import logging
+import math
 
 import numpy as np
 import tensorflow as tf
@@ -96,12 +97,30 @@ def make_cached_sampler(model, jit_compile=True):
 _SAMPLERS = {}
 
 
+def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, samples_per_input=1):
+    """Refuse settings that would sample nonsense, before a checkpoint is loaded or a file written. Temperature 0
+    is refused rather than taken as greedy: dividing logits by 0 is not argmax, and argmax decoding of pixels gives
+    flat, unrepresentative images."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"--temperature={temperature}: must be a finite number > 0 (1.0 samples the model; the paper "
+                         "uses 0.8-1.0; lower values give more conservative images).")
+    for flag, value in (("num_samples", num_samples), ("batch_size", batch_size),
+                        ("samples_per_input", samples_per_input)):
+        if value < 1:
+            raise ValueError(f"--{flag}={value}: must be at least 1.")
+
+
 def cached_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, known=None, known_mask=None,
                   jit_compile=True):
     """Sample uint8 images [num_samples, H, W, 3] with the cached incremental sampler.
 
     features: conditioning (`label` [N] or scalar, `inputs` [N, h, w, 3]); known/known_mask: images and a
     boolean mask [N, H, W, 3] (or [N, H, W] for pixel models) of values to keep instead of sampling."""
+    check_sampling_settings(num_samples, temperature)
     key = (id(model), jit_compile)
     if key not in _SAMPLERS:
         _SAMPLERS[key] = make_cached_sampler(model, jit_compile)
