@@ -41,19 +41,38 @@ def test_resume_continues_exactly_where_it_stopped(builtins, cifar_dir, tmp_path
     assert second.train(4) == 4  # already done: no extra steps
 
 
-def test_nan_loss_stops_without_touching_last_good_checkpoint(builtins, cifar_dir, tmp_path):
+def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, cifar_dir, tmp_path):
+    from imgtf.train.trainer import NonFiniteLossError
+
+    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+
+    def diverge(step, loss):  # after step 3 the weights blow up; ckpt-3 is saved from them, step 4 is NaN
+        if step == 3:
+            for v in trainer.model.trainable_variables:
+                v.assign(v * 1e30)
+
+    with pytest.raises(NonFiniteLossError, match=r"loss became (nan|inf) at step 4.*finite loss is .*ckpt-2") as e:
+        trainer.train(50, checkpoint_every=1, on_step=diverge)
+    assert "learning rate" in str(e.value) and "diverged-ckpt-*" in str(e.value)
+    assert sorted(f for f in os.listdir(tmp_path) if f.startswith("diverged-")) == [
+        "diverged-ckpt-3.data-00000-of-00001", "diverged-ckpt-3.index"]  # kept, no longer resumed from
+    fresh = make_trainer(builtins, tmp_path, cifar_dir)
+    assert fresh.restore() == 2 and fresh.evaluate("test", eval_steps=1)["bits_per_dim"] < 8.5
+    # the diverged weights: evaluation says so (error, not exit 0) and metrics.jsonl stays strict JSON
+    fresh.restore(str(tmp_path / "diverged-ckpt-3"))
+    with pytest.raises(NonFiniteLossError, match="gave (nan|inf) bits/dim: these weights have diverged"):
+        fresh.evaluate("test", eval_steps=1)
+    strict = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in metrics.jsonl"))
+              for line in open(tmp_path / "metrics.jsonl")]
+    assert strict[-1]["bits_per_dim"] is None and "bits_per_dim" in strict[-1]["non_finite"]
+
+
+def test_nan_loss_with_no_finite_checkpoint_says_so(builtins, cifar_dir, tmp_path):
     from imgtf.train.trainer import NonFiniteLossError
 
     trainer = make_trainer(builtins, tmp_path, cifar_dir, "learning_rate=1e30,learning_rate_schedule=constant")
-    seen = []
-    with pytest.raises(NonFiniteLossError, match=r"loss became (nan|inf).*ckpt-1") as e:
-        trainer.train(50, checkpoint_every=1, on_step=lambda step, loss: seen.append((step, loss)))
-    assert "learning rate" in str(e.value)
-    assert trainer.manager.latest_checkpoint.endswith("ckpt-1")
-    assert len(seen) == 1 and np.isfinite(seen[0][1])
-    fresh = make_trainer(builtins, tmp_path, cifar_dir, "learning_rate=1e30,learning_rate_schedule=constant")
-    assert fresh.restore() == 1
-    assert all(np.all(np.isfinite(w)) for w in weights(fresh))
+    with pytest.raises(NonFiniteLossError, match="No checkpoint of this run gives a finite loss"):
+        trainer.train(50, checkpoint_every=1)  # ckpt-1 holds weights after one step at 1e30: diverged already
 
 
 def test_interrupt_saves_a_checkpoint(builtins, cifar_dir, tmp_path):
@@ -167,3 +186,19 @@ def test_every_model_configuration_trains_and_evaluates_by_name(builtins, cifar_
     assert trainer.train(2, log_every=1) == 2
     entry = trainer.evaluate("test", eval_steps=2)
     assert entry["num_images"] == 8 and np.isfinite(entry["bits_per_dim"])
+
+
+def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, cifar_dir, tmp_path, caplog):
+    """A read-only run directory (simulated: root ignores permissions): the figure is logged before the write,
+    and the error says it was computed and why it was not recorded."""
+    from imgtf.train.trainer import TrainingError
+
+    import logging
+
+    caplog.set_level(logging.INFO, logger="imgtf")
+    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+    trainer.train(1)
+    trainer.metrics.path = str(tmp_path)  # a directory: appending to it fails like a read-only file system
+    with pytest.raises(TrainingError, match=r"evaluation finished \(\d\.\d{4} bits/dim on test, 4 images, step 1"):
+        trainer.evaluate("test", eval_steps=1)
+    assert "eval test @ step 1:" in caplog.text

@@ -36,11 +36,16 @@ class MetricsLog:
                 tf.summary.scalar(key, value)
 
     def record(self, step, split, **values):
-        entry = {"step": int(step), "split": split, **values,
+        """Append one evaluation. Non-finite numbers (a diverged run) are written as null and listed under
+        "non_finite", so that metrics.jsonl stays strict JSON (NaN and Infinity are not JSON)."""
+        bad = sorted(k for k, v in values.items() if isinstance(v, float) and not math.isfinite(v))
+        entry = {"step": int(step), "split": split, **{k: (None if k in bad else v) for k, v in values.items()},
                  "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+        if bad:
+            entry["non_finite"] = {k: str(values[k]) for k in bad}
         os.makedirs(self.output_dir, exist_ok=True)
         with open(self.path, "a") as f:
-            f.write(json.dumps(entry) + "\n")
+            f.write(json.dumps(entry, allow_nan=False) + "\n")
         numeric = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         self.scalars(f"eval_{split}", step, numeric)
         return entry

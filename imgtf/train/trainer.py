@@ -218,12 +218,17 @@ class Trainer:
                     loss = float(self._run_train_step(iterator))
                 step = int(self.step.numpy())
                 if not math.isfinite(loss):
-                    latest = self.manager.latest_checkpoint
+                    advice = ("Lower the learning rate (--hparams=learning_rate=...) or increase "
+                              "learning_rate_warmup_steps in a new --output_dir")
+                    good = self.finite_checkpoint() if self.chief else self.manager.latest_checkpoint
+                    if good is None:
+                        raise NonFiniteLossError(
+                            f"loss became {loss} at step {step}; training stopped. No checkpoint of this run gives a "
+                            f"finite loss (every one was written after the weights diverged). {advice}.")
                     raise NonFiniteLossError(
-                        f"loss became {loss} at step {step}; training stopped. The last good checkpoint "
-                        f"({latest or 'none'}) is untouched. Lower the learning rate "
-                        f"(--hparams=learning_rate=...) or increase learning_rate_warmup_steps in a new "
-                        f"--output_dir, or resume from that checkpoint.")
+                        f"loss became {loss} at step {step}; training stopped. The newest checkpoint that still gives "
+                        f"a finite loss is {good}; newer diverged ones were renamed diverged-ckpt-*. {advice}, or "
+                        f"resume from {os.path.basename(good)}.")
                 window_steps += 1
                 window_loss += loss
                 if on_step:
@@ -321,14 +326,51 @@ class Trainer:
         if images == 0:
             raise TrainingError(f"split {split!r} of {self.problem.name} yielded no images to evaluate.")
         bpd = metrics_lib.bits_per_dim(total_nats, images, self.problem.image_shape)
-        entry = self.metrics.record(
-            int(self.step.numpy()), split, bits_per_dim=bpd, num_images=images,
-            images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
-            whole_split=not eval_steps or images == (self.problem.num_examples(split, self.data_dir) or -1))
-        self.metrics.flush()
+        step = int(self.step.numpy())
+        # the result is shown before any file is written: a failing write must not lose it
         log.info("eval %s @ step %d: %.4f bits/dim over %d images (%.1f images/s)",
-                 split, entry["step"], bpd, images, entry["images_per_sec"])
+                 split, step, bpd, images, images / max(seconds, 1e-9))
+        try:
+            entry = self.metrics.record(
+                step, split, bits_per_dim=bpd, num_images=images,
+                images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
+                whole_split=not eval_steps or images == (self.problem.num_examples(split, self.data_dir) or -1))
+            self.metrics.flush()
+        except OSError as e:
+            raise TrainingError(f"evaluation finished ({bpd:.4f} bits/dim on {split}, {images} images, step {step}; "
+                                f"printed above) but could not be recorded in {self.metrics.path}: {e}. Make the "
+                                "run directory writable to keep evaluations in metrics.jsonl.") from e
+        if not math.isfinite(bpd):
+            raise NonFiniteLossError(
+                f"evaluation of step {step} gave {bpd} bits/dim: these weights have diverged (recorded as null in "
+                f"metrics.jsonl). Evaluate an earlier checkpoint (--checkpoint_path) or retrain with a lower "
+                f"learning rate in a new --output_dir.")
         return entry
+
+    def finite_checkpoint(self):
+        """After a non-finite loss: the newest checkpoint whose weights give a finite loss on a test batch, or None.
+        Newer, diverged checkpoints are renamed `diverged-ckpt-N.*` (kept, but no longer resumed from)."""
+        batch = next(iter(self._dataset(self.problem.eval_split, train=False)))
+        self._eval_fn = self._eval_fn or self._build_eval_fn()
+        paths = list(reversed(self.manager.checkpoints))
+        for i, path in enumerate(paths):
+            try:
+                self.checkpoint.restore(path).expect_partial()
+                finite = all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
+                finite = finite and math.isfinite(float(self._eval_fn(batch)[0]))
+            except (tf.errors.OpError, ValueError, AssertionError):
+                finite = False
+            if finite:
+                for bad in paths[:i]:
+                    for name in tf.io.gfile.glob(bad + ".*"):
+                        tf.io.gfile.rename(name, os.path.join(os.path.dirname(name), "diverged-" + os.path.basename(name)),
+                                           overwrite=True)
+                good = [p for p in self.manager.checkpoints if p not in paths[:i]]
+                times = [tf.io.gfile.stat(p + ".index").mtime_nsec / 1e9 for p in good]
+                tf.compat.v1.train.update_checkpoint_state(self.output_dir, path, all_model_checkpoint_paths=good,
+                                                           all_model_checkpoint_timestamps=times)
+                return path
+        return None
 
 
 def load_trained(output_dir, data_dir=None, checkpoint_path=None):
