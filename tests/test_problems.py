@@ -195,6 +195,19 @@ def test_datagen_command(cifar_dir, tmp_path):
     assert "image_cifar10 test: 1017 examples" in result.stdout
     assert sorted(os.listdir(tmp_path / "image_cifar10")) == [
         "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord", "test.json"]
+    # evaluating from the prepared shards alone (no raw CIFAR-10 there), also for part of the split
+    from conftest import TINY_OVERRIDES
+    from imgtf import registry
+    from imgtf.train import run_dir
+    from imgtf.train.trainer import Trainer
+
+    registry.load_builtins()
+    spec = run_dir.resolve(str(tmp_path / "run"), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
+                           TINY_OVERRIDES)
+    trainer = Trainer(spec, str(tmp_path / "run"), str(tmp_path))
+    entry = trainer.evaluate("test", eval_steps=2)
+    assert entry["num_images"] == 8 and entry["whole_split"] is False
+    assert trainer.problem.split_size("test", str(tmp_path)) == 1017
 
 
 # -- every problem trains by name ------------------------------------------------------------------------

@@ -84,6 +84,12 @@ class Problem:
         """Metadata of this split prepared by imgtf-datagen under data_dir, or None."""
         return prepared_lib.find(data_dir, self.name, split)
 
+    def split_size(self, split, data_dir):
+        """Examples in `split` as `dataset` reads it: the prepared shards' count if imgtf-datagen prepared it
+        under data_dir (the raw files need not be there), else num_examples of the raw files."""
+        meta = self.prepared(split, data_dir)
+        return meta["count"] if meta else self.num_examples(split, data_dir)
+
     def dataset(self, split, data_dir, batch_size, *, shuffle=False, repeat=False, seed=None, skip_batches=0,
                 drop_remainder=False, input_context=None, prepared=True):
         """Batched features of `split`.
@@ -100,7 +106,7 @@ class Problem:
         if input_context is not None and input_context.num_input_pipelines > 1:
             ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         if shuffle:
-            n = (meta["count"] if meta else self.num_examples(split, data_dir)) or 10000
+            n = self.split_size(split, data_dir) or 10000
             ds = ds.shuffle(min(n, 100000), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()

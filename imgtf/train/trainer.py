@@ -334,7 +334,7 @@ class Trainer:
             entry = self.metrics.record(
                 step, split, bits_per_dim=bpd, num_images=images,
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
-                whole_split=not eval_steps or images == (self.problem.num_examples(split, self.data_dir) or -1))
+                whole_split=not eval_steps or images == (self.problem.split_size(split, self.data_dir) or -1))
             self.metrics.flush()
         except OSError as e:
             raise TrainingError(f"evaluation finished ({bpd:.4f} bits/dim on {split}, {images} images, step {step}; "
