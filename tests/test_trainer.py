@@ -161,14 +161,24 @@ def test_trainer_command_end_to_end(cifar_dir, tmp_path):
     (["--problem=image_cifar1O"], "Unknown problem 'image_cifar1O'. Did you mean: image_cifar10"),
     (["--hparams=hiden_size=3"], "unknown hparam 'hiden_size'. Did you mean: hidden_size"),
     (["--hparams=hidden_size=big"], "hparam 'hidden_size' expects a int"),
+    (["--hparams=batch_size=0,hidden_size=-4"], "hparams out of range: batch_size=0 (must be >= 1); hidden_size=-4"),
+    (["--model=pixelcnn"], "does not fit model 'pixelcnn' (no hparam 'first_kernel_size'): it is a set of model "
+                           "'image_transformer' (--model=image_transformer)"),
+    (["--output_dir=FILE"], "is a file, not a directory"),
 ])
 def test_trainer_command_bad_input(tmp_path, flags, message):
-    args = {"--problem": "image_cifar10", "--model": "image_transformer", "--hparams_set": "imagetransformer_cifar10_tiny"}
+    """Refused with one line naming the problem, before anything is written in the run directory."""
+    args = {"--problem": "image_cifar10", "--model": "image_transformer", "--hparams_set": "imagetransformer_cifar10_tiny",
+            "--output_dir": str(tmp_path / "run")}
     for flag in flags:
         key, value = flag.split("=", 1)
         args[key] = value
-    result = trainer_cli(*[f"{k}={v}" for k, v in args.items()], f"--output_dir={tmp_path}", "--train_steps=1")
+    if args["--output_dir"] == "FILE":
+        args["--output_dir"] = str(tmp_path / "a_file")
+        (tmp_path / "a_file").write_text("not a run")
+    result = trainer_cli(*[f"{k}={v}" for k, v in args.items()], "--train_steps=1")
     assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("problem,model,hparams_set,extra", [

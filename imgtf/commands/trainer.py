@@ -51,10 +51,11 @@ def run():
 
     strategy = distribution.make_strategy(FLAGS.distribution_strategy, FLAGS.tpu, FLAGS.num_cpu_devices)
     distribution.set_precision(FLAGS.mixed_precision)
-    if distribution.is_chief(strategy):  # one writer per run directory, from before its first read
-        run_lock.acquire(FLAGS.output_dir)
     trainer = Trainer(spec, FLAGS.output_dir, FLAGS.data_dir, strategy=strategy, seed=FLAGS.random_seed,
                       keep_checkpoints=FLAGS.keep_checkpoints, precision=FLAGS.mixed_precision, xla=FLAGS.xla)
+    # everything is validated (the model is built); one writer per run directory from its first read on
+    if trainer.chief:
+        run_lock.acquire(FLAGS.output_dir)
     if strategy.num_replicas_in_sync > 1 and trainer.chief:
         print(f"{type(strategy).__name__}: {strategy.num_replicas_in_sync} replicas, global batch "
               f"{trainer.global_batch_size} ({spec.hparams.batch_size} per replica)")

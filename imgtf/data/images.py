@@ -6,6 +6,7 @@ or, where the problem allows it, is skipped and counted. Resizing uses TensorFlo
 as the paper does (it equals exact block means when the size divides).
 """
 import io
+import re
 import logging
 import threading
 
@@ -40,8 +41,12 @@ def decode_rgb(data, name):
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             return to_rgb8(image, name)
+    except Image.DecompressionBombError as e:
+        raise CorruptDataError(f"{name}: refused, too large to decode safely ({e}). Downscale it, or let the problem "
+                               "skip unreadable images (skip_corrupt=true).") from e
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise CorruptDataError(f"{name}: cannot decode image ({type(e).__name__}: {e}). Replace or remove the file"
+        detail = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the file", str(e))  # Pillow names the buffer
+        raise CorruptDataError(f"{name}: cannot decode image ({type(e).__name__}: {detail}). Replace or remove the file"
                                ", or let the problem skip unreadable images (skip_corrupt=true).") from e
 
 

@@ -90,6 +90,34 @@ def split_overrides(text):
     return pairs
 
 
+# Ranges every model relies on, checked before a run directory is written (keys a set does not have are skipped).
+AT_LEAST_ONE = ("batch_size", "hidden_size", "filter_size", "num_heads", "num_decoder_layers", "query_block_length",
+                "memory_length", "num_mixtures", "num_layers", "kernel_size", "first_kernel_size", "output_size")
+NOT_NEGATIVE = ("num_encoder_layers", "attention_key_channels", "learning_rate_warmup_steps")
+FRACTIONS = ("dropout", "attention_dropout", "relu_dropout")  # in [0, 1)
+
+
+def check_ranges(hp):
+    """HParamsError listing every out-of-range value (sizes and counts, rates, dropout probabilities)."""
+    problems = []
+    for key in AT_LEAST_ONE:
+        if key in hp and isinstance(hp.get(key), int) and hp.get(key) < 1:
+            problems.append(f"{key}={hp.get(key)} (must be >= 1)")
+    for key in NOT_NEGATIVE:
+        if key in hp and isinstance(hp.get(key), int) and hp.get(key) < 0:
+            problems.append(f"{key}={hp.get(key)} (must be >= 0)")
+    for key in FRACTIONS:
+        if key in hp and not 0.0 <= float(hp.get(key)) < 1.0:
+            problems.append(f"{key}={hp.get(key)} (must be in [0, 1))")
+    if "learning_rate" in hp and not float(hp.get("learning_rate")) > 0.0:
+        problems.append(f"learning_rate={hp.get('learning_rate')} (must be > 0)")
+    for key in ("query_shape", "memory_flange"):
+        if key in hp and any(int(v) < (1 if key == "query_shape" else 0) for v in hp.get(key)):
+            problems.append(f"{key}={hp.get(key)} (entries must be >= {1 if key == 'query_shape' else 0})")
+    if problems:
+        raise HParamsError(f"hparams out of range: {'; '.join(problems)}. Fix them in --hparams (or the set).")
+
+
 class HParams:
     """Typed hyperparameters with attribute access: `hp.hidden_size`, `hp.override("hidden_size=64")`."""
 

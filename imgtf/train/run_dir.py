@@ -10,7 +10,7 @@ import json
 import os
 
 from imgtf import registry
-from imgtf.hparams.hparams import HParams
+from imgtf.hparams.hparams import HParams, check_ranges
 
 RUN_FILE = "hparams.json"
 
@@ -67,6 +67,8 @@ def save(spec, output_dir):
 
 def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides="", problem_options=""):
     """The RunSpec to use: the saved one (checked against the request) or a new one from the registry."""
+    if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise RunDirError(f"--output_dir={output_dir} is a file, not a directory: choose a directory (new or a run's).")
     saved = load(output_dir) if output_dir else None
     if saved is None:
         missing = [f"--{n}" for n, v in (("problem", problem), ("model", model), ("hparams_set", hparams_set)) if not v]
@@ -76,6 +78,7 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
         registry.models.get(model)
         hp = registry.hparams(hparams_set)
         hp.parse(overrides)
+        check_ranges(hp)
         spec = RunSpec(problem, model, hparams_set, hp, overrides or "", problem_options or "")
         spec.make_problem()  # validates the options now, before anything is written
         return spec

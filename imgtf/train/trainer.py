@@ -38,6 +38,20 @@ class Preempted(TrainingError):
     """Training stopped by SIGTERM after saving a checkpoint; rerunning the command resumes it."""
 
 
+def build_model(spec, problem_info):
+    """The run's model; an hparams set written for another model family is named as such, not a KeyError."""
+    try:
+        return registry.model(spec.model)(spec.hparams, problem_info)
+    except KeyError as e:
+        from imgtf.hparams import default_model_and_problem
+
+        family = default_model_and_problem(spec.hparams_set)[0]
+        hint = (f" it is a set of model {family!r} (--model={family})" if family != spec.model
+                else " the set lacks a key this model reads")
+        raise TrainingError(f"hparams set {spec.hparams_set!r} does not fit model {spec.model!r} (no hparam {e}):"
+                            f"{hint}. `imgtf-trainer --registry_help` lists the sets of every model.") from None
+
+
 def checkpoint_files(output_dir):
     """{step: prefix} of every `ckpt-N` whose index file is in the run directory."""
     found = {}
@@ -54,7 +68,7 @@ def recover_checkpoint_index(output_dir):
     Without this the run would silently start again from step 0 and overwrite the checkpoints by name."""
     found = checkpoint_files(output_dir)
     if not found:
-        return
+        return False
     try:
         state = tf.train.get_checkpoint_state(output_dir)
         listed = set(state.all_model_checkpoint_paths) if state else set()
@@ -62,7 +76,7 @@ def recover_checkpoint_index(output_dir):
         state, listed = None, set()
     if state is not None and all(os.path.basename(p) in {os.path.basename(q) for q in listed}
                                  for p in found.values()):
-        return
+        return False
     paths = [found[step] for step in sorted(found)]
     log.warning("the checkpoint index of %s is %s; rebuilt it from the %d checkpoint files there (newest %s).",
                 output_dir, "missing or unreadable" if state is None else "incomplete", len(paths),
@@ -71,6 +85,7 @@ def recover_checkpoint_index(output_dir):
     times = [tf.io.gfile.stat(path + ".index").mtime_nsec / 1e9 for path in paths]
     tf.compat.v1.train.update_checkpoint_state(output_dir, paths[-1], all_model_checkpoint_paths=paths,
                                                all_model_checkpoint_timestamps=times)
+    return True
 
 
 class Trainer:
@@ -88,7 +103,7 @@ class Trainer:
         self.metrics = metrics_lib.MetricsLog(output_dir if self.chief else self._scratch_dir())
         keras.utils.set_random_seed(seed)
         with self.strategy.scope():
-            self.model = registry.model(spec.model)(self.hparams, self.problem.info)
+            self.model = build_model(spec, self.problem.info)
             self.model(self.dummy_features(1))  # build every variable
             self.optimizer = build_optimizer(self.hparams)
             if precision == "float16":  # float16 gradients need loss scaling; bfloat16 does not
@@ -98,12 +113,14 @@ class Trainer:
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, optimizer=self.optimizer, step=self.step,
             rng_state=list(self.model.non_trainable_variables))  # dropout seed states: exact resumption
-        if self.chief:
-            recover_checkpoint_index(output_dir)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, output_dir if self.chief else self._scratch_dir(),
-                                                  max_to_keep=keep_checkpoints)
+        self.keep_checkpoints = keep_checkpoints
+        self.manager = self._checkpoint_manager()
         self._train_fn = self._eval_fn = None
         self._stop_signal = None
+
+    def _checkpoint_manager(self):
+        return tf.train.CheckpointManager(self.checkpoint, self.output_dir if self.chief else self._scratch_dir(),
+                                          max_to_keep=self.keep_checkpoints)
 
     def _scratch_dir(self):
         resolver = self.strategy.cluster_resolver
@@ -135,6 +152,8 @@ class Trainer:
         if checkpoint_path:
             candidates = [checkpoint_path]
         else:
+            if self.chief and recover_checkpoint_index(self.output_dir):
+                self.manager = self._checkpoint_manager()  # it read the index when it was made
             state = tf.train.get_checkpoint_state(self.output_dir)
             # paths come back already joined with the directory (relative directories stay relative)
             candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
