@@ -155,6 +155,22 @@ def test_image_folder_corrupt_file_error_or_skip(builtins, photo_folder):
     problem.configure("skip_corrupt=true")
     data = everything(problem, "train", str(photo_folder))
     assert len(data["targets"]) == 12 and problem.skipped.count == 1 and problem.skipped.names[0].endswith("bad.jpg")
+    everything(problem, "train", str(photo_folder))  # a second pass (an epoch, an evaluation) ...
+    assert problem.skipped.count == 1  # ... counts the same file once
+
+
+def test_image_folder_class_layout_checked_before_training(builtins, photo_folder):
+    (photo_folder / "test" / "cats").mkdir()  # a class only the test split has
+    (photo_folder / "test" / "cats" / "c.png").write_bytes((photo_folder / "train" / "zebras" / "z0.png").read_bytes())
+    problem = builtins.problem("image_folder")
+    problem.configure("labels=true")
+    with pytest.raises(DataNotFoundError, match=r"class folders \['cats'\] are not among the training classes"):
+        problem.bind(str(photo_folder))  # what the Trainer does before it builds the model
+    (photo_folder / "train" / "cats").mkdir()  # ... now an empty training class
+    problem = builtins.problem("image_folder")
+    problem.configure("labels=true")
+    with pytest.raises(DataNotFoundError, match=r"class folders \['cats'\] hold no .png/.jpg/.jpeg files"):
+        problem.bind(str(photo_folder))
 
 
 def test_image_folder_layout_errors(builtins, tmp_path):
@@ -249,3 +265,37 @@ def test_tensorflow_datasets_source_when_prepared(builtins, tmp_path, monkeypatc
         batch = everything(builtins.problem(problem), split, str(tmp_path), batch=4)
     assert {k: v.shape[1:] for k, v in batch.items()} == shapes and len(batch["targets"]) == 4
     assert batch["targets"].dtype == np.uint8
+
+
+def test_resuming_on_changed_classes_names_the_change(builtins, photo_folder, tmp_path):
+    from conftest import TINY_OVERRIDES
+    from imgtf.train import run_dir
+    from imgtf.train.trainer import Trainer, TrainingError
+
+    run = str(tmp_path / "run")
+    spec = run_dir.resolve(run, "image_folder", "image_transformer", "imagetransformer_cifar10_cond_tiny",
+                           TINY_OVERRIDES, "image_size=16,labels=true")
+    Trainer(spec, run, str(photo_folder))
+    run_dir.save(spec, run)  # as imgtf-trainer does, after building: hparams.json records the data's classes
+    (photo_folder / "train" / "cats").mkdir()
+    (photo_folder / "train" / "cats" / "c.png").write_bytes((photo_folder / "train" / "zebras" / "z0.png").read_bytes())
+    with pytest.raises(TrainingError, match="num_classes 2 when the run started, 3 now"):
+        Trainer(run_dir.resolve(run), run, str(photo_folder))
+
+
+def test_trainer_stops_promptly_on_a_garbled_file(photo_folder, tmp_path):
+    """The error names the file and the process ends (it used to hang, now and then, in tf.data's iterator
+    destructor after printing it): exit_now skips the interpreter's finalisers."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, TINY_OVERRIDES
+
+    (photo_folder / "train" / "faces" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = subprocess.run(
+        [sys.executable, "-m", "imgtf.commands.trainer", "--problem=image_folder", "--model=image_transformer",
+         "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={TINY_OVERRIDES}",
+         "--problem_options=image_size=16", f"--data_dir={photo_folder}", f"--output_dir={tmp_path / 'run'}",
+         "--train_steps=20", "--schedule=train"], capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert result.returncode == 1 and "bad.jpg: cannot decode image" in result.stderr
+    assert "Traceback" not in result.stderr

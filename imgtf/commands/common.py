@@ -1,5 +1,6 @@
 """Flags, logging and error handling shared by every imgtf command."""
 import logging
+import os
 import sys
 
 from absl import app, flags  # noqa: F401  (app: commands raise app.UsageError)
@@ -81,8 +82,19 @@ def run_guarded(program, fn):
     except Exception as e:  # noqa: BLE001 - filtered just below
         if isinstance(e, user_errors()):
             print(f"{program}: error: {e}", file=sys.stderr)
-            sys.exit(1)
+            exit_now(1)
         raise
+
+
+def exit_now(code):
+    """Exit without running interpreter finalisers. After an error raised inside a tf.data pipeline, the
+    destructor of its (multi-device) iterator can block forever at interpreter shutdown: the message was
+    printed, yet the process never ended. Everything worth keeping is already written (checkpoints are saved
+    synchronously, metrics flushed per record, the run lock is released by the OS)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def run_command(program, module_name, doc, run):

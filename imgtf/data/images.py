@@ -18,16 +18,23 @@ log = logging.getLogger("imgtf")
 
 
 class SkipCounter:
-    """Counts (and logs) files skipped as corrupt, per problem instance."""
+    """Counts (and logs) files skipped as corrupt, per problem instance. A file counts once, however many times
+    it is met (every epoch, every evaluation)."""
 
     def __init__(self):
-        self.count = 0
+        self._seen = set()
         self.names = []
         self._lock = threading.Lock()
 
+    @property
+    def count(self):
+        return len(self._seen)
+
     def add(self, name):
         with self._lock:
-            self.count += 1
+            if name in self._seen:
+                return
+            self._seen.add(name)
             if len(self.names) < 20:
                 self.names.append(name)
         log.warning("skipping unreadable image %s (%d skipped so far)", name, self.count)

@@ -54,11 +54,28 @@ class ImageFolderProblem(Problem):
         return path
 
     def bind(self, data_dir):
+        """With labels: the classes are the training split's subfolders, checked before anything trains: each must
+        hold images (an empty one would still take a class id), and no other split may have a class the training
+        split lacks (found only when it is evaluated, after training, otherwise)."""
         if self.labels and self.classes is None:
             root = self.split_dir(self.train_split, data_dir)
-            self.classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
-            if not self.classes:
+            classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
+            if not classes:
                 raise DataNotFoundError(f"labels=true but {root} has no class subfolders.")
+            empty = [c for c in classes if not archives.list_images(os.path.join(root, c))]
+            if empty:
+                raise DataNotFoundError(f"{root}: class folders {empty} hold no .png/.jpg/.jpeg files; add images or "
+                                        "remove them (each folder is a class and shifts the ids of the next).")
+            for split in self.splits:
+                other = os.path.join(data_dir, split)
+                if split == self.train_split or not os.path.isdir(other):
+                    continue
+                extra = sorted(d for d in os.listdir(other) if os.path.isdir(os.path.join(other, d))
+                               and d not in classes)
+                if extra:
+                    raise DataNotFoundError(f"{other}: class folders {extra} are not among the training classes "
+                                            f"{classes} in {root}; a model cannot predict a class it never saw.")
+            self.classes = classes
 
     def examples(self, split, data_dir):
         import tensorflow as tf

@@ -27,11 +27,14 @@ class RunSpec:
     hparams: HParams
     overrides: str = ""
     problem_options: str = ""  # --problem_options of configurable problems (e.g. image_folder)
+    problem_info: dict = None  # the data's shapes and class count when the run started (checked on resuming)
 
     def to_json(self):
-        return json.dumps({"problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
-                           "overrides": self.overrides, "problem_options": self.problem_options,
-                           "hparams": self.hparams.values()}, indent=2, sort_keys=True)
+        saved = {"problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
+                 "overrides": self.overrides, "problem_options": self.problem_options, "hparams": self.hparams.values()}
+        if self.problem_info is not None:
+            saved["problem_info"] = self.problem_info
+        return json.dumps(saved, indent=2, sort_keys=True)
 
     def make_problem(self, data_dir=None):
         """The registered problem, configured with the run's problem options and bound to data_dir."""
@@ -50,7 +53,7 @@ def load(output_dir):
         with open(path) as f:
             saved = json.load(f)
         return RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
-                       saved.get("overrides", ""), saved.get("problem_options", ""))
+                       saved.get("overrides", ""), saved.get("problem_options", ""), saved.get("problem_info"))
     except (ValueError, KeyError, TypeError) as e:
         raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
 

@@ -5,6 +5,7 @@ One step: per-replica loss = sum of sub-pixel NLL / (global batch * H*W*3), i.e.
 nats per dimension; gradients are summed across replicas by the strategy. The loss is reported in
 bits/dim. A non-finite loss stops training before any checkpoint is written over the last good one.
 """
+import json
 import logging
 import math
 import os
@@ -36,6 +37,21 @@ class NonFiniteLossError(TrainingError):
 
 class Preempted(TrainingError):
     """Training stopped by SIGTERM after saving a checkpoint; rerunning the command resumes it."""
+
+
+def check_same_data(spec, problem, output_dir):
+    """A run resumed on data of another shape or class count (e.g. a class folder added) cannot reuse its
+    checkpoints: say so, naming what changed, instead of failing to restore them. Records the data's info in the
+    spec (saved to hparams.json) on a run's first start."""
+    info = json.loads(json.dumps(problem.info))  # as it reads back from hparams.json
+    if spec.problem_info is None:
+        spec.problem_info = info
+        return
+    changed = {k: (spec.problem_info.get(k), v) for k, v in info.items() if spec.problem_info.get(k) != v}
+    if changed:
+        detail = ", ".join(f"{k} {was} when the run started, {now} now" for k, (was, now) in sorted(changed.items()))
+        raise TrainingError(f"the data in --data_dir does not match the run in {output_dir}: {detail}. Its checkpoints "
+                            "fit the old data: restore that data (e.g. the class folders) or start a new --output_dir.")
 
 
 def build_model(spec, problem_info):
@@ -96,6 +112,8 @@ class Trainer:
         self.spec, self.output_dir, self.data_dir, self.seed = spec, output_dir, data_dir, seed
         self.hparams = spec.hparams
         self.problem = spec.make_problem(data_dir)
+        if data_dir is not None:
+            check_same_data(spec, self.problem, output_dir)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.chief = is_chief(self.strategy)
         self.precision, self.xla = precision, xla
