@@ -53,8 +53,8 @@ def test_lost_checkpoint_index_is_rebuilt_not_restarted_from_zero(builtins, cifa
 def test_lock_refuses_a_second_holder_within_and_across_processes(tmp_path):
     run_lock.acquire(str(tmp_path))
     try:
-        code = ("import sys; from imgtf.train import run_lock\n"
-                "try:\n    run_lock.acquire(sys.argv[1])\nexcept run_lock.RunLockedError as e:\n    print(e); sys.exit(3)")
+        code = ("import sys; from imgtf.train import run_lock\ntry:\n    run_lock.acquire(sys.argv[1])\n"
+                "except run_lock.RunLockedError as e:\n    print(e); sys.exit(3)")
         other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
                                cwd=REPO, timeout=60)
         assert other.returncode == 3 and f"pid {os.getpid()}" in other.stdout

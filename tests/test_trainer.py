@@ -168,8 +168,8 @@ def test_trainer_command_end_to_end(cifar_dir, tmp_path):
 ])
 def test_trainer_command_bad_input(tmp_path, flags, message):
     """Refused with one line naming the problem, before anything is written in the run directory."""
-    args = {"--problem": "image_cifar10", "--model": "image_transformer", "--hparams_set": "imagetransformer_cifar10_tiny",
-            "--output_dir": str(tmp_path / "run")}
+    args = {"--problem": "image_cifar10", "--model": "image_transformer",
+            "--hparams_set": "imagetransformer_cifar10_tiny", "--output_dir": str(tmp_path / "run")}
     for flag in flags:
         key, value = flag.split("=", 1)
         args[key] = value

@@ -400,8 +400,8 @@ class Trainer:
             if finite:
                 for bad in paths[:i]:
                     for name in tf.io.gfile.glob(bad + ".*"):
-                        tf.io.gfile.rename(name, os.path.join(os.path.dirname(name), "diverged-" + os.path.basename(name)),
-                                           overwrite=True)
+                        renamed = os.path.join(os.path.dirname(name), "diverged-" + os.path.basename(name))
+                        tf.io.gfile.rename(name, renamed, overwrite=True)
                 good = [p for p in self.manager.checkpoints if p not in paths[:i]]
                 times = [tf.io.gfile.stat(p + ".index").mtime_nsec / 1e9 for p in good]
                 tf.compat.v1.train.update_checkpoint_state(self.output_dir, path, all_model_checkpoint_paths=good,
