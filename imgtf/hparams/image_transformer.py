@@ -40,6 +40,9 @@ def image_transformer_base():
         # img2img_transformer: aligned = each low-resolution input sub-pixel is encoded with the decoder's
         # coordinates of the target pixels it covers; index (runs saved before this key) = its own grid indices
         encoder_coordinates="aligned",
+        # class-conditional models: "zeros" = the class embedding starts at zero and is added unscaled, so the model
+        # starts as the unconditional one; "unit" (runs saved before this key) = std d**-0.5, times sqrt(d)
+        class_embedding="zeros",
         # img2img_transformer: encoder-decoder attention sees the input pixels within this many low-resolution
         # pixels of the target unit's own (-1: every input position, the value of runs saved before this key)
         encoder_decoder_window=-1,
