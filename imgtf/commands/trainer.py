@@ -45,7 +45,7 @@ def run():
     from imgtf.train import run_dir, run_lock
 
     spec = run_dir.resolve(FLAGS.output_dir, FLAGS.problem, FLAGS.model, FLAGS.hparams_set, FLAGS.hparams,
-                           FLAGS.problem_options)
+                           FLAGS.problem_options, FLAGS.usr_dir)
     from imgtf.train import distribution
     from imgtf.train.trainer import Preempted, Trainer, TrainingError
 

@@ -28,12 +28,16 @@ class RunSpec:
     overrides: str = ""
     problem_options: str = ""  # --problem_options of configurable problems (e.g. image_folder)
     problem_info: dict = None  # the data's shapes and class count when the run started (checked on resuming)
+    usr_dir: str = ""  # --usr_dir the run was created with, as given ...
+    usr_dir_path: str = ""  # ... and as an absolute path: later commands import it themselves
 
     def to_json(self):
         saved = {"problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
                  "overrides": self.overrides, "problem_options": self.problem_options, "hparams": self.hparams.values()}
         if self.problem_info is not None:
             saved["problem_info"] = self.problem_info
+        if self.usr_dir:
+            saved["usr_dir"], saved["usr_dir_path"] = self.usr_dir, self.usr_dir_path
         return json.dumps(saved, indent=2, sort_keys=True)
 
     def make_problem(self, data_dir=None):
@@ -52,10 +56,33 @@ def load(output_dir):
     try:
         with open(path) as f:
             saved = json.load(f)
-        return RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
-                       saved.get("overrides", ""), saved.get("problem_options", ""), saved.get("problem_info"))
+        spec = RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
+                       saved.get("overrides", ""), saved.get("problem_options", ""), saved.get("problem_info"),
+                       saved.get("usr_dir", ""), saved.get("usr_dir_path", ""))
     except (ValueError, KeyError, TypeError) as e:
         raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
+    import_saved_usr_dir(spec, output_dir)
+    return spec
+
+
+def import_saved_usr_dir(spec, output_dir):
+    """A run created with --usr_dir names problems, models or sets only that directory registers: import it again
+    (from its absolute path, else as given relative to here) so that every later command on the run works without
+    the flag. If it is gone and the names are not registered otherwise, say which flag to pass."""
+    if not spec.usr_dir:
+        return
+    for candidate in (spec.usr_dir_path, spec.usr_dir):
+        if candidate and os.path.isdir(candidate):
+            registry.import_usr_dir(candidate)
+            return
+    missing = [f"{kind} {name!r}" for kind, table, name in (("problem", registry.problems, spec.problem),
+                                                            ("model", registry.models, spec.model),
+                                                            ("hparams set", registry.hparams_sets, spec.hparams_set))
+               if name not in table.names()]
+    if missing:
+        raise RunDirError(f"the run in {output_dir} was created with --usr_dir={spec.usr_dir} ({spec.usr_dir_path}), "
+                          f"which is no longer there, and {', '.join(missing)} come from it. Pass --usr_dir=<the "
+                          "folder with those modules now>.")
 
 
 def save(spec, output_dir):
@@ -68,7 +95,7 @@ def save(spec, output_dir):
     os.replace(tmp, path)
 
 
-def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides="", problem_options=""):
+def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides="", problem_options="", usr_dir=None):
     """The RunSpec to use: the saved one (checked against the request) or a new one from the registry."""
     if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise RunDirError(f"--output_dir={output_dir} is a file, not a directory: choose a directory (new or a run's).")
@@ -83,6 +110,8 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
         hp.parse(overrides)
         check_ranges(hp)
         spec = RunSpec(problem, model, hparams_set, hp, overrides or "", problem_options or "")
+        if usr_dir:
+            spec.usr_dir, spec.usr_dir_path = usr_dir, os.path.abspath(os.path.expanduser(usr_dir))
         spec.make_problem()  # validates the options now, before anything is written
         return spec
     for flag, asked, have in (("problem", problem, saved.problem), ("model", model, saved.model),
