@@ -178,6 +178,11 @@ def test_decoder_and_export_sample_agree(runs, tmp_path):
                               f"--export_dir={tmp_path / 'e'}"], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert refused.returncode == 1 and "is not empty" in refused.stderr and "--overwrite" in refused.stderr
     assert os.stat(tmp_path / "e" / "saved_model" / "saved_model.pb").st_mtime_ns == before
+    into_run = subprocess.run([sys.executable, "-m", "imgtf.commands.exporter", f"--output_dir={plain}",
+                               f"--export_dir={plain}", "--overwrite"], capture_output=True, text=True, timeout=300,
+                              cwd=REPO)
+    assert into_run.returncode == 1 and "would delete the run's checkpoints" in into_run.stderr
+    assert tf.train.latest_checkpoint(plain) is not None  # the run is intact
     (tmp_path / "e" / "stale.txt").write_text("from an older export")
     cli("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--overwrite")
     assert sorted(os.listdir(tmp_path / "e")) == ["model.keras", "saved_model"]

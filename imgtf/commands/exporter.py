@@ -31,6 +31,13 @@ def run():
     if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)) and not FLAGS.overwrite:
         raise ValueError(f"--export_dir={export_dir} is not empty: exporting would replace what is there. Pass "
                          "--overwrite to replace it, or choose a new --export_dir.")
+    run, target = os.path.realpath(FLAGS.output_dir), os.path.realpath(export_dir)
+    inside = run == target or run.startswith(target + os.sep)
+    if inside or os.path.exists(os.path.join(target, "hparams.json")):
+        holder = FLAGS.output_dir if inside else export_dir
+        raise ValueError(f"--export_dir={export_dir} holds a run directory ({holder}): an export replaces its whole "
+                         "folder and would delete the run's checkpoints. Export to a folder of its own, e.g. "
+                         "--export_dir=RUN/export.")
     trainer = load_trained(FLAGS.output_dir, None, FLAGS.checkpoint_path)
     # written beside the target and moved into place at the end: a failed export leaves the old one intact
     staging = f"{export_dir}.partial-{os.getpid()}"

@@ -47,7 +47,7 @@ def decode_rgb(data, name):
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
-            return to_rgb8(image, name)
+            return to_rgb8(image)
     except Image.DecompressionBombError as e:
         raise CorruptDataError(f"{name}: refused, too large to decode safely ({e}). Downscale it, or let the problem "
                                "skip unreadable images (skip_corrupt=true).") from e
@@ -60,7 +60,7 @@ def decode_rgb(data, name):
 SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # how Pillow opens 16-bit grayscale PNGs
 
 
-def to_rgb8(image, name):
+def to_rgb8(image):
     """A decoded Pillow image, any mode -> uint8 [H, W, 3]. 8-bit modes (1, L, LA, P, RGB, RGBA, CMYK, ...) go
     through Pillow's conversion (alpha is dropped). 16-bit grayscale needs care: Pillow's convert("RGB") clips
     its 0-65535 values to 255 (a solid white image); here, as Pillow does for 16-bit RGB(A), each value keeps its

@@ -97,11 +97,16 @@ def recover_checkpoint_index(output_dir):
     log.warning("the checkpoint index of %s is %s; rebuilt it from the %d checkpoint files there (newest %s).",
                 output_dir, "missing or unreadable" if state is None else "incomplete", len(paths),
                 os.path.basename(paths[-1]))
-    # with their times, which CheckpointManager needs to keep them listed (and to rotate them) from now on
+    write_checkpoint_index(output_dir, paths)
+    return True
+
+
+def write_checkpoint_index(output_dir, paths):
+    """Write the `checkpoint` index listing `paths` (oldest first; the last is the one restored), with the files'
+    times, which CheckpointManager needs to keep them listed (and to rotate them) from then on."""
     times = [tf.io.gfile.stat(path + ".index").mtime_nsec / 1e9 for path in paths]
     tf.compat.v1.train.update_checkpoint_state(output_dir, paths[-1], all_model_checkpoint_paths=paths,
                                                all_model_checkpoint_timestamps=times)
-    return True
 
 
 class Trainer:
@@ -402,10 +407,7 @@ class Trainer:
                     for name in tf.io.gfile.glob(bad + ".*"):
                         renamed = os.path.join(os.path.dirname(name), "diverged-" + os.path.basename(name))
                         tf.io.gfile.rename(name, renamed, overwrite=True)
-                good = [p for p in self.manager.checkpoints if p not in paths[:i]]
-                times = [tf.io.gfile.stat(p + ".index").mtime_nsec / 1e9 for p in good]
-                tf.compat.v1.train.update_checkpoint_state(self.output_dir, path, all_model_checkpoint_paths=good,
-                                                           all_model_checkpoint_timestamps=times)
+                write_checkpoint_index(self.output_dir, [p for p in self.manager.checkpoints if p not in paths[:i]])
                 return path
         return None
 
