@@ -49,3 +49,13 @@ def run_child(script, args, memory_cap_mib, timeout_s):
     except (IndexError, ValueError):
         return {"error": f"exit {proc.returncode}: {err.strip().splitlines()[-1] if err.strip() else 'no output'}",
                 "peak_rss_mib": peak}
+
+
+def cifar_model_and_problem(set_name):
+    """(model, problem) to run an hparams set on the CIFAR-10 data here: the model it was registered for, and the
+    CIFAR-10 problem of its kind (image-to-image sets: img2img_cifar10)."""
+    from imgtf import catalog, registry
+
+    catalog.load_builtins()
+    model = registry.model_and_problem_of(set_name)[0]
+    return model, ("img2img_cifar10" if model == "img2img_transformer" else "image_cifar10")

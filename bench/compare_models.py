@@ -38,13 +38,13 @@ def child(model_name, hparams_set, problem_name, budget_s):
     import logging
 
     import imgtf  # noqa: F401
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.sampling import cached_sample
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
-    registry.load_builtins()
+    catalog.load_builtins()
     data_dir = os.path.join(SHARED_DATA, "cifar10")
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, problem_name, model_name, hparams_set, "")

@@ -8,12 +8,12 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import imgtf  # noqa: E402,F401
-from imgtf import registry  # noqa: E402
-from imgtf.hparams import default_model_and_problem as model_and_problem  # noqa: E402
+from imgtf import catalog, registry  # noqa: E402
+from common import cifar_model_and_problem as model_and_problem  # noqa: E402
 
 
 def main():
-    registry.load_builtins()
+    catalog.load_builtins()
     print("| hparams set | model | parameters | what it targets |")
     print("|---|---|---:|---|")
     for name in registry.hparams_sets.names():

@@ -71,11 +71,11 @@ def main():
     import logging
 
     import imgtf  # noqa: F401
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.data import prepared
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
-    registry.load_builtins()
+    catalog.load_builtins()
     cifar = os.path.join(SHARED_DATA, "cifar10")
     tiny = training_rate("imagetransformer_cifar10_tiny", cifar, 10)
     base = None if args.skip_base else training_rate("imagetransformer_cifar10_base", cifar, 2)
@@ -90,7 +90,7 @@ def main():
         for name, data_dir in sources.items():
             problem = registry.problem(name)
             raw = pipeline_rate(problem, data_dir, args.images)
-            prepared.write(problem, "train", data_dir, ready, num_shards=4, log=lambda *_: None)
+            prepared.write(problem, "train", data_dir, ready, num_shards=4)
             fast = pipeline_rate(problem, ready, args.images)
             line = f"{name:<18} {raw:>13.0f} {fast:>18.0f} {fast / tiny:>13.0f}x"
             if base is not None:

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child  # noqa: E402
+from common import REPO, SHARED_DATA, cifar_model_and_problem, peak_rss_mib, run_child  # noqa: E402
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"  # what super-resolution sets are compared with
@@ -40,17 +40,15 @@ RESULTS = os.path.join(REPO, "bench", "results", "learning")
 
 def tiny_sets():
     sys.path.insert(0, REPO)
-    from imgtf import registry
+    from imgtf import catalog, registry
 
-    registry.load_builtins()
+    catalog.load_builtins()
     return [name for name in registry.hparams_sets.names() if name.endswith("_tiny")]
 
 
 def problem_for(set_name):
-    """(model, problem, note): the set's model and problem (imgtf.hparams.default_model_and_problem)."""
-    from imgtf.hparams import default_model_and_problem
-
-    model, problem = default_model_and_problem(set_name)
+    """(model, problem, note): the set's model and its CIFAR-10 problem (common.cifar_model_and_problem)."""
+    model, problem = cifar_model_and_problem(set_name)
     note = "ImageNet set run on CIFAR-10 (no real downsampled ImageNet here)" if "imagenet" in set_name else ""
     return model, problem, note
 
@@ -63,14 +61,14 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
     import tensorflow as tf
 
     import imgtf  # noqa: F401
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.sampling import cached_sample, outputs
     from imgtf.sampling.decode import consistency
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
-    registry.load_builtins()
+    catalog.load_builtins()
     model_name, problem_name, _ = problem_for(set_name)
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, problem_name, model_name, set_name, overrides)

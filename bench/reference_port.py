@@ -35,12 +35,12 @@ def child(steps, budget_s, extra):
     import logging
 
     import imgtf  # noqa: F401
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
-    registry.load_builtins()
+    catalog.load_builtins()
     data_dir = os.path.join(SHARED_DATA, "cifar10")
     overrides = PORT_CONFIG + ("," + extra if extra else "")
     losses = {}

@@ -26,15 +26,14 @@ def main():
     import tensorflow as tf
 
     import imgtf  # noqa: F401
-    from imgtf import registry
-    from imgtf.hparams import default_model_and_problem
+    from common import cifar_model_and_problem
+    from imgtf import catalog, registry
     from imgtf.sampling import cached_sample
-    from imgtf.sampling.draw import draw
     from imgtf.sampling.sampler import _dynamic_update, _to_images
 
-    registry.load_builtins()
+    catalog.load_builtins()
     hp = registry.hparams(args.hparams_set)
-    model_name, problem_name = default_model_and_problem(args.hparams_set)
+    model_name, problem_name = cifar_model_and_problem(args.hparams_set)
     if problem_name != "image_cifar10":
         parser.error(f"{args.hparams_set} is a conditional (image-to-image) set; pick an unconditional one.")
     model = registry.model(model_name)(hp, registry.problem(problem_name).info)
@@ -68,8 +67,8 @@ def main():
     unit_params(canvas, tf.constant(0))  # trace once, outside the timing
     start = time.time()
     for t in range(steps):
-        values = draw(model.likelihood, unit_params(canvas, tf.constant(t)), tf.constant(t), tf.constant(1),
-                      tf.constant(1.0))
+        values = model.likelihood.sample(unit_params(canvas, tf.constant(t)), tf.constant(t), tf.constant(1),
+                                         tf.constant(1.0))
         canvas = _dynamic_update(canvas, values, int(order[t]))
     naive_seconds = (time.time() - start) * units / steps
     same = np.array_equal(canvas.numpy()[0, order[:steps]], cached[0].reshape(-1)[order[:steps]])

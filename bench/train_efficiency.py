@@ -55,12 +55,12 @@ def child(hparams_set, overrides, steps, replicas, xla):
         distribution.split_cpu(replicas)
     import tensorflow as tf
 
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
-    registry.load_builtins()
+    catalog.load_builtins()
     peak = matmul_flops_per_second()
     strategy = (tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(replicas)]) if replicas > 1
                 else tf.distribute.OneDeviceStrategy("/cpu:0"))

@@ -24,12 +24,12 @@ def child(hparams_set, overrides, steps):
     import logging
 
     import imgtf  # noqa: F401
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
-    registry.load_builtins()
+    catalog.load_builtins()
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, "image_cifar10", "image_transformer", hparams_set, overrides)
         trainer = Trainer(spec, out, os.path.join(SHARED_DATA, "cifar10"))

@@ -1,14 +1,15 @@
-"""One registry for problems, models and hparams sets, found by snake_case name.
+"""One registry for problems, models, hparams sets and likelihoods, found by snake_case name.
 
 Usage:
     @register_problem            # registered as "image_cifar10" from class ImageCifar10
     class ImageCifar10(Problem): ...
 
-    @register_hparams("my_set")  # or an explicit name
+    @register_hparams(model="image_transformer", problem="image_cifar10")   # the set's model (and problem)
     def my_set(): ...
 
-Registration happens when `imgtf.problems`, `imgtf.models` and `imgtf.hparams` are imported (see
-`load_builtins`), and when a user's directory is imported with `import_usr_dir`.
+Registration happens when the module holding the decorator is imported: the built-in ones by
+`imgtf.catalog.load_builtins()`, a user's by `import_usr_dir`. This module imports nothing of imgtf, so any
+module may import it.
 """
 import difflib
 import importlib
@@ -98,10 +99,31 @@ def _where(obj):
 problems = Registry("problem")
 models = Registry("model")
 hparams_sets = Registry("hparams set")
+likelihoods = Registry("likelihood")
 
 register_problem = problems.register
 register_model = models.register
-register_hparams = hparams_sets.register
+register_likelihood = likelihoods.register
+
+
+def register_hparams(name_or_fn=None, *, model=None, problem=None):
+    """Register an hparams set, naming the model it is written for (and the problem it targets by default):
+    `@register_hparams(model="image_transformer", problem="image_cifar10")`. Bare `@register_hparams` registers a
+    set of no declared model (then --model is required with it)."""
+
+    def declare(fn):
+        fn.model_name, fn.problem_name = model, problem
+        return fn
+
+    if callable(name_or_fn):
+        return hparams_sets.register(declare(name_or_fn))
+    return lambda fn: hparams_sets.register(name_or_fn)(declare(fn))
+
+
+def model_and_problem_of(set_name):
+    """(model name or None, problem name or None) that hparams set `set_name` was registered with."""
+    fn = hparams_sets.get(set_name)
+    return getattr(fn, "model_name", None), getattr(fn, "problem_name", None)
 
 
 def problem(name):
@@ -116,13 +138,6 @@ def model(name):
 def hparams(name):
     """The HParams built by the registered set `name` (a fresh object on every call)."""
     return hparams_sets.get(name)()
-
-
-def load_builtins():
-    """Import the built-in problems, models and hparams sets so they register (idempotent)."""
-    importlib.import_module("imgtf.problems")
-    importlib.import_module("imgtf.hparams")
-    importlib.import_module("imgtf.models")
 
 
 class UsrDirError(RegistryError, ImportError):
@@ -172,11 +187,13 @@ def import_usr_dir(usr_dir):
 def registry_help():
     """Every registered name, as printed by `--registry_help`."""
     lines = []
-    for table, title in ((problems, "Problems"), (models, "Models"), (hparams_sets, "Hparams sets")):
+    for table, title in ((problems, "Problems"), (models, "Models"), (hparams_sets, "Hparams sets"),
+                         (likelihoods, "Likelihoods")):
         lines.append(f"{title}:")
         for name in table.names():
             obj = table.get(name)
             doc = (obj.__doc__ or "").strip().splitlines()
-            lines.append(f"  {name:<42} {doc[0] if doc else ''}".rstrip())
+            model = f"[{obj.model_name}] " if getattr(obj, "model_name", None) else ""
+            lines.append(f"  {name:<42} {model}{doc[0] if doc else ''}".rstrip())
         lines.append("")
     return "\n".join(lines)

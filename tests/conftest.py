@@ -65,9 +65,9 @@ SMALL_CIFAR_IMAGES = 97
 
 @pytest.fixture(scope="session")
 def builtins():
-    from imgtf import registry
+    from imgtf import catalog, registry
 
-    registry.load_builtins()
+    catalog.load_builtins()
     return registry
 
 

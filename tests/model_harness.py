@@ -3,22 +3,22 @@ in generation order so causality can be asserted the same way for every model.""
 import numpy as np
 from keras import ops
 
-from imgtf import registry
+from imgtf import catalog, registry
 from imgtf.data import cifar
 
 
 def model_and_problem(set_name):
-    """Which registered model and (CIFAR-sized) problem exercise an hparams set."""
-    from imgtf.hparams import default_model_and_problem
-
-    return default_model_and_problem(set_name)
+    """The model an hparams set was registered for, and a CIFAR-sized problem of its kind (the fixtures are CIFAR)."""
+    catalog.load_builtins()
+    model, _ = registry.model_and_problem_of(set_name)
+    return model, ("img2img_cifar10" if model == "img2img_transformer" else "image_cifar10")
 
 
 def build(set_name, overrides="", problem=None, image_size=None):
     """A set's model for its problem; with `image_size`, for square crops of that size (and low-resolution
     inputs a quarter of it) instead: causality, normalisation and fitting do not depend on 32x32, and small
     images keep the suite fast. Feed it `real_features(..., size=image_size)`."""
-    registry.load_builtins()
+    catalog.load_builtins()
     model_name, problem_name = model_and_problem(set_name)
     hp = registry.hparams(set_name)
     hp.parse(overrides)
@@ -52,10 +52,8 @@ def predictions(model, features):
     params = model(features)
     dist = ops.convert_to_numpy(model.likelihood.channel_distributions(params, features["targets"]))
     batch = dist.shape[0]
-    if model.likelihood.unit == "subpixel":
-        dist = dist.reshape(batch, -1, 256)  # raster over [H, W*3]
-    else:
-        dist = dist.reshape(batch, -1, 3 * 256)  # raster over [H, W], 3 channels each
+    per_unit = 256 * int(np.prod(model.likelihood.value_shape(3), dtype=int))  # 256 per sub-pixel, 768 per pixel
+    dist = dist.reshape(batch, -1, per_unit)  # raster over the unit grid
     return dist[:, model.geometry.order]
 
 

@@ -34,9 +34,9 @@ def train_run(directory, data_dir, problem, model, hparams_set, extra="", steps=
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, cifar_dir):
-    import imgtf.registry
+    import imgtf.catalog
 
-    imgtf.registry.load_builtins()
+    imgtf.catalog.load_builtins()
     root = tmp_path_factory.mktemp("runs")
     return {
         "plain": train_run(root / "plain", cifar_dir, "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny"),

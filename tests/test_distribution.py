@@ -27,10 +27,10 @@ import imgtf
 from imgtf.train import distribution
 distribution.split_cpu(2)
 import tensorflow as tf
-from imgtf import registry
+from imgtf import catalog, registry
 from imgtf.train import run_dir
 from imgtf.train.trainer import Trainer
-registry.load_builtins()
+catalog.load_builtins()
 cifar, out, overrides = sys.argv[1:4]
 
 def train(strategy, per_replica, directory):
@@ -69,11 +69,11 @@ import json, os, sys
 import numpy as np
 import imgtf
 import tensorflow as tf
-from imgtf import registry
+from imgtf import catalog, registry
 from imgtf.train import run_dir
 from imgtf.train.distribution import make_strategy
 from imgtf.train.trainer import Trainer
-registry.load_builtins()
+catalog.load_builtins()
 cifar, out, overrides, index = sys.argv[1:5]
 strategy = make_strategy("multi_worker")
 spec = run_dir.resolve(out, "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny", overrides)

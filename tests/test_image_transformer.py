@@ -6,6 +6,7 @@ from keras import ops
 from imgtf.data import cifar
 from imgtf.layers import geometry
 from imgtf.layers.attention import MaskedSelfAttention
+from imgtf.layers.attention_spec import AttentionSpec
 from imgtf.models.image_transformer import ImageTransformer
 
 
@@ -73,7 +74,9 @@ def test_local_2d_order_and_mask_equal_definition(rows, cols, query, flange):
 def test_blocked_attention_equals_dense_masked_attention(attention_type, grid, lq, lm):
     """The blocked, parallel kernel equals attention computed position by position with the same mask."""
     rng = np.random.RandomState(0)
-    layer = MaskedSelfAttention(16, 2, attention_type, grid, lq, lm, (3, 4), (2, 3))
+    spec = AttentionSpec(attention_type, num_heads=2, query_block_length=lq, memory_length=lm, query_shape=(3, 4),
+                         memory_flange=(2, 3))
+    layer = MaskedSelfAttention(16, spec, grid)
     g = layer.geometry
     x = rng.randn(2, g.num_slots, 16).astype("float32")
     out = ops.convert_to_numpy(layer(x))

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from imgtf.likelihoods import Categorical, DiscretizedMixtureOfLogistics
+from imgtf.likelihoods.categorical import Categorical
+from imgtf.likelihoods.dmol import DiscretizedMixtureOfLogistics
 
 
 def sigmoid(x):

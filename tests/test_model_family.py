@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from imgtf import registry
+from imgtf import catalog, registry
 from model_harness import build, change_unit, predictions, real_features
 
 # A micro configuration on 12x12 crops of real images so the full matrix runs in seconds. The blocks do not
@@ -56,7 +56,7 @@ def test_causality_and_conditioning(cifar_dir, attention_type, likelihood, condi
 
 
 def tiny_sets():
-    registry.load_builtins()
+    catalog.load_builtins()
     return [name for name in registry.hparams_sets.names() if name.endswith("_tiny")]
 
 
@@ -88,7 +88,7 @@ def test_keras_save_and_reload_identical(cifar_dir, set_name, tmp_path):
 @pytest.mark.parametrize("set_name", tiny_sets())
 def test_tiny_set_overfits_a_fixed_batch_of_real_images(cifar_dir, set_name):
     keras.utils.set_random_seed(0)
-    from imgtf import registry
+    from imgtf import catalog, registry
 
     # one transformer layer is enough to overfit; the (cheap) tiny PixelCNN keeps its 3 layers
     model, problem = build(set_name, "num_decoder_layers=1" if "num_decoder_layers" in registry.hparams(set_name) else "",

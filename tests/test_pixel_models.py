@@ -55,9 +55,9 @@ def randomise_initial_states(model, seed=0):
 
 
 def small_model(model_name, shape=(4, 6, 3), overrides=""):
-    from imgtf import registry
+    from imgtf import catalog, registry
 
-    registry.load_builtins()
+    catalog.load_builtins()
     hp = registry.hparams(f"{model_name}_cifar10_tiny")
     hp.parse(overrides)
     model = registry.model(model_name)(hp, {"image_shape": list(shape), "num_classes": None, "input_shape": None})
@@ -130,7 +130,7 @@ def test_skip_connections_reach_the_output_from_every_layer(model_name):
 
     plain = small_model(model_name, overrides="skip_connections=false")
     skipped = small_model(model_name, overrides="skip_connections=true")
-    assert len(skipped.skips) == skipped.hparams["num_layers"] and not plain.skips
+    assert len(skipped.skips) == skipped.hparams.num_layers and not plain.skips
     by_path = {v.path.split("/", 1)[1]: v for v in plain.weights}
     for variable in skipped.weights:
         name = variable.path.split("/", 1)[1]
@@ -156,7 +156,7 @@ def test_learned_initial_state_reaches_the_first_pixel(model_name):
     images = {"targets": np.random.RandomState(3).randint(0, 256, (1, 4, 6, 3)).astype(np.uint8)}
     before = ops.convert_to_numpy(model(images))[0, 0, 0, 0]
     states = randomise_initial_states(model)
-    assert len(states) == 2 * model.hparams["num_layers"] * (2 if model_name == "diagonal_bilstm" else 1)
+    assert len(states) == 2 * model.hparams.num_layers * (2 if model_name == "diagonal_bilstm" else 1)
     assert np.abs(ops.convert_to_numpy(model(images))[0, 0, 0, 0] - before).max() > 1e-3
     assert not [v for v in small_model(model_name, overrides="learn_initial_state=false").weights
                 if "initial_state" in v.path]

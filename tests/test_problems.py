@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from conftest import png_bytes, write_tar
-from imgtf.data import prepared
+from imgtf.data import prepared, sources
 from imgtf.data.errors import CorruptDataError, DataNotFoundError, reraise_from_pipeline
 
 
@@ -35,7 +35,8 @@ def area_reference(image, size):
 
 
 # -- ImageNet ------------------------------------------------------------------------------------------
-def test_imagenet32_from_tar_and_folder_is_pixel_exact(builtins, imagenet_dir, zebra, caplog):
+def test_imagenet32_from_tar_and_folder_is_pixel_exact(builtins, imagenet_dir, zebra, caplog, monkeypatch):
+    monkeypatch.setattr(sources, "_ANNOUNCED", set())  # partial copies are announced once per process
     problem = builtins.problem("image_imagenet32")
     valid = everything(problem, "validation", imagenet_dir)
     np.testing.assert_array_equal(valid["targets"], zebra[:64])  # streamed from the tar, in order
@@ -87,15 +88,13 @@ def test_celeba_crop_and_area_resize_match_exact_block_means(builtins, celeba_di
         assert np.abs(batch["inputs"][i].numpy() - area_reference(face, 8)).max() <= 0.5 + 1e-3
 
 
-def test_celeba_zip_equals_folder_and_partial_copy_is_announced(builtins, celeba_dir, tmp_path, caplog):
+def test_celeba_zip_equals_folder_and_partial_copy_is_announced(builtins, celeba_dir, tmp_path, caplog, monkeypatch):
     """tests/data/celeba lists 52 train, 14 validation and 14 test images; 32, 4 and 4 of them are present."""
     with zipfile.ZipFile(tmp_path / "img_align_celeba.zip", "w") as z:
         for name in sorted(os.listdir(os.path.join(celeba_dir, "img_align_celeba")))[:20]:
             z.write(os.path.join(celeba_dir, "img_align_celeba", name), f"img_align_celeba/{name}")
     shutil.copy(os.path.join(celeba_dir, "list_eval_partition.txt"), tmp_path)
-    from imgtf.problems import celeba
-
-    celeba._NOTICED.clear()  # notices are logged once per process and source
+    monkeypatch.setattr(sources, "_ANNOUNCED", set())  # partial copies are announced once per process
     problem = builtins.problem("image_celeba32")
     from_zip = everything(problem, "train", str(tmp_path))
     from_folder = everything(problem, "train", celeba_dir)
@@ -188,7 +187,7 @@ def test_image_folder_layout_errors(builtins, tmp_path):
 # -- prepared shards -------------------------------------------------------------------------------------
 def test_prepared_shards_equal_raw_pipeline_and_are_used(builtins, cifar_dir, tmp_path):
     problem = builtins.problem("img2img_cifar10")
-    meta = prepared.write(problem, "test", cifar_dir, str(tmp_path), num_shards=3, log=lambda *_: None)
+    meta = prepared.write(problem, "test", cifar_dir, str(tmp_path), num_shards=3)
     assert meta["count"] == 1017 and meta["shapes"]["inputs"] == [8, 8, 3]
     raw = everything(problem, "test", cifar_dir)
     ready = everything(problem, "test", str(tmp_path))  # reads the shards: no CIFAR files there
@@ -213,11 +212,11 @@ def test_datagen_command(cifar_dir, tmp_path):
         "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord", "test.json"]
     # evaluating from the prepared shards alone (no raw CIFAR-10 there), also for part of the split
     from conftest import TINY_OVERRIDES
-    from imgtf import registry
+    from imgtf import catalog, registry
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
-    registry.load_builtins()
+    catalog.load_builtins()
     spec = run_dir.resolve(str(tmp_path / "run"), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
                            TINY_OVERRIDES)
     trainer = Trainer(spec, str(tmp_path / "run"), str(tmp_path))

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from imgtf import registry
+from imgtf import catalog, registry
 from imgtf.registry import DuplicateNameError, Registry, UnknownNameError, UsrDirError, snake_case
 
 
@@ -62,7 +62,7 @@ def test_builtins_are_registered(builtins):
 USR_MODULE = textwrap.dedent('''
     from imgtf.registry import register_hparams, register_problem
     from imgtf.problems.cifar10 import ImageCifar10
-    from imgtf.hparams.image_transformer import imagetransformer_cifar10_tiny
+    from imgtf.models.image_transformer.hparams_sets import imagetransformer_cifar10_tiny
 
     @register_problem
     class {cls}(ImageCifar10):
@@ -133,7 +133,7 @@ def test_run_directory_remembers_its_usr_dir(tmp_path, builtins):
     finally:
         registry.problems.unregister("remembered_cifar")
         registry.hparams_sets.unregister("remembered_set")
-    code = ("import sys; from imgtf import registry; from imgtf.train import run_dir; registry.load_builtins()\n"
+    code = ("import sys; from imgtf import catalog, registry; from imgtf.train import run_dir; catalog.load_builtins()\n"
             "try:\n    s = run_dir.resolve(sys.argv[1]); print(s.make_problem().name, s.hparams.hidden_size)\n"
             "except run_dir.RunDirError as e:\n    print(e); sys.exit(3)")
     fresh = [sys.executable, "-c", code, str(tmp_path / "run")]

@@ -5,17 +5,16 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from imgtf import registry
-from imgtf.likelihoods import DiscretizedMixtureOfLogistics
+from imgtf import catalog, registry
+from imgtf.likelihoods.dmol import DiscretizedMixtureOfLogistics
 from imgtf.sampling import cached_sample, naive_sample
-from imgtf.sampling.draw import draw
 
 MICRO = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=2,attention_key_channels=0,"
          "query_block_length=8,memory_length=16,query_shape=[2,4],memory_flange=[1,2],num_mixtures=3")
 
 
 def small_model(attention_type, likelihood, conditioning="none", image_shape=(4, 5, 3)):
-    registry.load_builtins()
+    catalog.load_builtins()
     set_name = {"none": "imagetransformer_cifar10_tiny", "class": "imagetransformer_cifar10_cond_tiny",
                 "low_res": "img2img_transformer_celeba_1d_tiny"}[conditioning]
     hp = registry.hparams(set_name)
@@ -68,17 +67,19 @@ def test_completion_keeps_the_top_half_and_matches_naive(attention_type, likelih
 def test_categorical_draws_follow_the_tempered_softmax():
     logits = tf.constant(np.log(np.array([[0.5, 0.3, 0.15, 0.05] + [1e-9] * 252], np.float32)))
     many = tf.repeat(logits, 4000, axis=0)  # 4000 rows: independent draws (the hash covers every element)
-    draws = draw(registry_likelihood("categorical"), many, tf.constant(0), tf.constant(0), tf.constant(1.0)).numpy()
+    draws = registry_likelihood("categorical").sample(many, tf.constant(0), tf.constant(0), tf.constant(1.0)).numpy()
     frequencies = np.bincount(draws, minlength=4)[:4] / len(draws)
     np.testing.assert_allclose(frequencies, [0.5, 0.3, 0.15, 0.05], atol=0.03)
-    cold = draw(registry_likelihood("categorical"), many, tf.constant(1), tf.constant(0), tf.constant(0.05)).numpy()
+    cold = registry_likelihood("categorical").sample(many, tf.constant(1), tf.constant(0), tf.constant(0.05)).numpy()
     assert np.mean(np.array(cold) == 0) > 0.99  # low temperature concentrates on the mode
 
 
 def registry_likelihood(name):
-    from imgtf.likelihoods import get_likelihood
+    from imgtf.hparams.hparams import HParams
+    from imgtf.likelihoods.likelihood import build_likelihood
 
-    return get_likelihood(name, 3)
+    catalog.load_builtins()
+    return build_likelihood(HParams(likelihood=name, num_mixtures=3))
 
 
 def test_dmol_draws_follow_the_discretised_mixture():
@@ -86,7 +87,7 @@ def test_dmol_draws_follow_the_discretised_mixture():
     dmol = DiscretizedMixtureOfLogistics(2)
     params = np.array([[0.3, -0.2, -0.5, 0.1, 0.4, 0.6, -0.3, 0.2, -2.0, -2.5, -2.2, -1.8, -2.1, -2.4,
                         0.5, -0.4, 0.8, 0.3, -0.6, 0.2]], np.float32)
-    draws = draw(dmol, tf.constant(np.repeat(params, 6000, 0)), tf.constant(0), tf.constant(1), tf.constant(1.0)).numpy()
+    draws = dmol.sample(tf.constant(np.repeat(params, 6000, 0)), tf.constant(0), tf.constant(1), tf.constant(1.0)).numpy()
     # marginal of R, bucketed into 16 bins, against the model's p(R)
     p_r = np.exp(ops.convert_to_numpy(dmol.channel_distributions(params, np.zeros((1, 3), np.int32)))[0, 0])
     expected = p_r.reshape(16, 16).sum(-1)

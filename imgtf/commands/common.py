@@ -41,9 +41,9 @@ def setup_logging():
 
 def load_registry():
     """Import built-ins and --usr_dir; handle --registry_help. Returns False if the command should stop."""
-    from imgtf import registry
+    from imgtf import catalog, registry
 
-    registry.load_builtins()
+    catalog.load_builtins()
     registry.import_usr_dir(FLAGS.usr_dir)
     if FLAGS.registry_help:
         print(registry.registry_help())

@@ -32,6 +32,7 @@ def run():
     problem.bind(FLAGS.tmp_dir)
     for split in FLAGS.splits or problem.splits:
         start = time.time()
+        print(f"{problem.name} {split}: preparing from {FLAGS.tmp_dir} ...", flush=True)
         with reraise_from_pipeline():
             meta = prepared.write(problem, split, FLAGS.tmp_dir, FLAGS.data_dir, FLAGS.num_shards)
         print(f"{problem.name} {split}: {meta['count']} examples -> {FLAGS.data_dir}/{problem.name}/ "

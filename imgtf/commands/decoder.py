@@ -38,9 +38,10 @@ def run():
     check_sampling_settings(FLAGS.num_samples, FLAGS.temperature, FLAGS.batch_size, FLAGS.samples_per_input)
 
     trainer = load_trained(FLAGS.output_dir, FLAGS.data_dir, FLAGS.checkpoint_path)
-    summary = decode(trainer.model, trainer.problem, FLAGS.decode_dir, FLAGS.data_dir, FLAGS.mode, FLAGS.num_samples,
-                     FLAGS.temperature, FLAGS.seed, FLAGS.batch_size, [int(v) for v in FLAGS.labels], FLAGS.split,
-                     FLAGS.input_images, FLAGS.samples_per_input)
+    summary = decode(trainer.model, trainer.problem, FLAGS.decode_dir, data_dir=FLAGS.data_dir, mode=FLAGS.mode,
+                     num_samples=FLAGS.num_samples, temperature=FLAGS.temperature, seed=FLAGS.seed,
+                     batch_size=FLAGS.batch_size, labels=[int(v) for v in FLAGS.labels], split=FLAGS.split,
+                     input_images=FLAGS.input_images, samples_per_input=FLAGS.samples_per_input)
     extra = f", consistency {summary['consistency']:.4f}" if "consistency" in summary else ""
     print(f"{summary['num_images']} images ({summary['mode']}) in {summary['seconds']:.1f} s "
           f"({summary['seconds_per_image']:.2f} s/image{extra}) -> {FLAGS.decode_dir}/samples.png")

@@ -1,7 +1,7 @@
 """imgtf-trainer: train and/or evaluate a registered model on a registered problem.
 
-  imgtf-trainer --problem=image_cifar10 --model=image_transformer \
-      --hparams_set=imagetransformer_cifar10_tiny --data_dir=DATA --output_dir=RUN --train_steps=300
+  imgtf-trainer --problem=image_cifar10 --hparams_set=imagetransformer_cifar10_tiny \
+      --data_dir=DATA --output_dir=RUN --train_steps=300     # --model: the set's own (here image_transformer)
 """
 import os
 import sys
@@ -12,7 +12,8 @@ from imgtf.commands import common
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("problem", None, "Registered problem name, e.g. image_cifar10.")
-flags.DEFINE_string("model", None, "Registered model name, e.g. image_transformer.")
+flags.DEFINE_string("model", None, "Registered model name, e.g. image_transformer (default: the model the "
+                    "hparams set was registered for).")
 flags.DEFINE_string("hparams_set", None, "Registered hparams set, e.g. imagetransformer_cifar10_tiny.")
 flags.DEFINE_string("hparams", "", "Overrides: key=value,key2=value2 (lists as key=[8,32]).")
 flags.DEFINE_string("problem_options", "", "Settings of configurable problems, e.g. for image_folder: "
@@ -27,6 +28,8 @@ flags.DEFINE_integer("eval_every_steps", 0, "With train_and_eval: also evaluate 
 flags.DEFINE_integer("checkpoint_every_steps", 1000, "Save a checkpoint every N steps (and always at the end).")
 flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("log_every_steps", 50, "Log loss and throughput every N steps.")
+flags.DEFINE_integer("sample_every_steps", 0, "Every N steps write a grid of 4 samples (cached sampler) to TensorBoard "
+                     "(0 = never; on CPUs a paper-size model takes minutes per grid).")
 flags.DEFINE_integer("random_seed", 0, "Seed of initialisation, data order and dropout.")
 flags.DEFINE_enum("distribution_strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker", "tpu"],
                   "auto: mirrored over all local GPUs if several, else one device. multi_worker reads TF_CONFIG.")
@@ -72,7 +75,8 @@ def run():
         targets = list(range(FLAGS.eval_every_steps, FLAGS.train_steps, FLAGS.eval_every_steps)) + targets
     for target in targets:
         try:
-            trainer.train(target, checkpoint_every=FLAGS.checkpoint_every_steps, log_every=FLAGS.log_every_steps)
+            trainer.train(target, checkpoint_every=FLAGS.checkpoint_every_steps, log_every=FLAGS.log_every_steps,
+                          sample_every=FLAGS.sample_every_steps)
         except Preempted as e:
             print(f"imgtf-trainer: {e}", file=sys.stderr)
             sys.exit(143)

@@ -12,6 +12,7 @@ import numpy as np
 
 from imgtf.data.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.safe_pickle import restricted_loads
+from imgtf.data.sources import partial_notice
 
 FOLDER = "cifar-10-batches-py"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -122,11 +123,6 @@ def read_split(data_dir, split):
         if len(im) != IMAGES_PER_FILE:
             parts.append(f"{n}: {len(im)} of {IMAGES_PER_FILE}")
     images, labels = np.concatenate(images), np.concatenate(labels)
-    notice = ""
     expected = IMAGES_PER_FILE * len(names)
-    if parts:
-        notice = (
-            f"CIFAR-10 {split} split at {path} is a PARTIAL copy: {len(images)} of {expected} images "
-            f"({'; '.join(parts)}). Using only these; bits/dim are not comparable with full-split results."
-        )
+    notice = partial_notice("CIFAR-10", split, path, len(images), expected, "; ".join(parts)) if parts else ""
     return CifarSplit(images, labels, f"{kind}:{path}", notice)

@@ -46,26 +46,20 @@ def _example(features):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-def write(problem, split, raw_dir, out_dir, num_shards=8, log_every=10000, log=print):
-    """Decode, resize and store every example of `split`; returns the metadata written."""
-    import tensorflow as tf
+def write(problem, split, raw_dir, out_dir, num_shards=8):
+    """Decode, resize and store every example of `split`; returns the metadata written.
 
+    Each example written is reported to a Progress (done/total, rate, time left), since a full split takes
+    minutes."""
+    from imgtf.progress import Progress
+
+    total = problem.num_examples(split, raw_dir)  # what the raw pipeline below reads (None: unknown)
     directory = os.path.join(out_dir, problem.name)
     os.makedirs(directory, exist_ok=True)
     shards = [f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
-    writers = [tf.io.TFRecordWriter(os.path.join(directory, s + ".tmp")) for s in shards]
-    shapes, count = {}, 0
-    try:
-        for features in problem.dataset(split, raw_dir, batch_size=1, prepared=False).unbatch():
-            if not shapes:
-                shapes = {k: list(v.shape) for k, v in features.items()}
-            writers[count % num_shards].write(_example(features))
-            count += 1
-            if log_every and count % log_every == 0:
-                log(f"{problem.name} {split}: {count} examples prepared")
-    finally:
-        for w in writers:
-            w.close()
+    examples = problem.dataset(split, raw_dir, batch_size=1, prepared=False).unbatch()
+    with Progress(f"datagen {problem.name} {split}", total=total, unit="examples") as progress:
+        shapes, count = _write_shards(examples, [os.path.join(directory, s + ".tmp") for s in shards], progress)
     for s in shards:
         os.replace(os.path.join(directory, s + ".tmp"), os.path.join(directory, s))
     meta = {"problem": problem.name, "split": split, "count": count, "shapes": shapes, "shards": shards}
@@ -74,6 +68,26 @@ def write(problem, split, raw_dir, out_dir, num_shards=8, log_every=10000, log=p
         json.dump(meta, f, indent=2)
     os.replace(tmp, metadata_path(out_dir, problem.name, split))
     return meta
+
+
+def _write_shards(examples, paths, progress):
+    """Write `examples` round-robin over the files `paths` (so reading them round-robin restores the order),
+    reporting each to `progress`; returns (feature shapes, count)."""
+    import tensorflow as tf
+
+    writers = [tf.io.TFRecordWriter(path) for path in paths]
+    shapes, count = {}, 0
+    try:
+        for features in examples:
+            if not shapes:
+                shapes = {k: list(v.shape) for k, v in features.items()}
+            writers[count % len(writers)].write(_example(features))
+            count += 1
+            progress.update()
+    finally:
+        for w in writers:
+            w.close()
+    return shapes, count
 
 
 def read(meta):

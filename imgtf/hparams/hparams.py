@@ -12,6 +12,10 @@ class HParamsError(ValueError):
     pass
 
 
+class MissingHParamError(AttributeError):
+    """`hp.key` for a key the set does not have (e.g. a set used with a model of another family)."""
+
+
 _SCALARS = (bool, int, float, str)
 
 
@@ -165,7 +169,7 @@ class HParams:
         try:
             return self._values[key]
         except KeyError:
-            raise AttributeError(f"unknown hparam {key!r}") from None
+            raise MissingHParamError(f"no hparam {key!r}") from None
 
     def __setattr__(self, key, value):
         self.set(key, value)

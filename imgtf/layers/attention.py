@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from imgtf.layers import geometry as geometry_lib
+from imgtf.layers.attention_spec import AttentionSpec
 
 _NEG_INF = -1e9
 
@@ -98,17 +98,15 @@ class UnmaskedAttention(MultiHeadAttention):
 
 @keras.saving.register_keras_serializable("imgtf")
 class MaskedSelfAttention(MultiHeadAttention):
-    """Causally masked self-attention over a decoder's slot layout [B, S, d] (see imgtf.layers.geometry)."""
+    """Causally masked self-attention over a decoder's slot layout [B, S, d] (see imgtf.layers.geometry): the
+    geometry of `attention` (an AttentionSpec) over the `grid` of generation units."""
 
-    def __init__(self, hidden_size, num_heads, attention_type="local_1d", grid=(32, 96), query_block_length=256,
-                 memory_length=512, query_shape=(8, 32), memory_flange=(8, 16), key_channels=0,
-                 attention_dropout=0.0, initializer_gain=1.0, **kwargs):
-        super().__init__(hidden_size, num_heads, key_channels, attention_dropout, initializer_gain, **kwargs)
-        self.attention_type, self.grid = attention_type, tuple(grid)
-        self.query_block_length, self.memory_length = query_block_length, memory_length
-        self.query_shape, self.memory_flange = tuple(query_shape), tuple(memory_flange)
-        self.geometry = geometry_lib.make_geometry(attention_type, *self.grid, query_block_length, memory_length,
-                                                   self.query_shape, self.memory_flange)
+    def __init__(self, hidden_size, attention=None, grid=(32, 96), initializer_gain=1.0, **kwargs):
+        self.attention = AttentionSpec.coerce(attention or AttentionSpec())
+        super().__init__(hidden_size, self.attention.num_heads, self.attention.key_channels, self.attention.dropout,
+                         initializer_gain, **kwargs)
+        self.grid = tuple(grid)
+        self.geometry = self.attention.geometry(*self.grid)
 
     def memory_blocks(self, t):
         """[B, S, h, d] -> [B, nb, M, h, d]: the keys (or values) each query block attends to."""
@@ -155,6 +153,7 @@ class MaskedSelfAttention(MultiHeadAttention):
         return self.o_proj(ops.reshape(out, (-1, self.key_channels))), (k_cache, v_cache)
 
     def get_config(self):
-        return {**super().get_config(), "attention_type": self.attention_type, "grid": list(self.grid),
-                "query_block_length": self.query_block_length, "memory_length": self.memory_length,
-                "query_shape": list(self.query_shape), "memory_flange": list(self.memory_flange)}
+        config = super().get_config()
+        for key in ("num_heads", "key_channels", "attention_dropout"):  # all in the spec
+            config.pop(key)
+        return {**config, "attention": self.attention.get_config(), "grid": list(self.grid)}

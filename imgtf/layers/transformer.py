@@ -6,6 +6,7 @@ Every sub-layer is x -> LayerNorm(x + dropout(sublayer(x))). A decoder block is 
 import keras
 
 from imgtf.layers.attention import MaskedSelfAttention, UnmaskedAttention, kernel_initializer
+from imgtf.layers.attention_spec import AttentionSpec
 
 
 class _PostNormBlock(keras.layers.Layer):
@@ -45,23 +46,20 @@ class _PostNormBlock(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable("imgtf")
 class DecoderBlock(_PostNormBlock):
-    """Masked self-attention over the decoder's geometry [+ attention to an encoder's output] + FFN."""
+    """Masked self-attention over the decoder's geometry [+ attention to an encoder's output] + FFN; `attention` is
+    the AttentionSpec of both attentions, `grid` the (rows, columns) of generation units."""
 
-    def __init__(self, hidden_size, filter_size, num_heads, attention_type="local_1d", grid=(32, 96),
-                 query_block_length=256, memory_length=512, query_shape=(8, 32), memory_flange=(8, 16),
-                 key_channels=0, dropout=0.0, attention_dropout=0.0, relu_dropout=0.0, cross_attention=False,
-                 initializer_gain=1.0, **kwargs):
+    def __init__(self, hidden_size, filter_size, attention=None, grid=(32, 96), dropout=0.0, relu_dropout=0.0,
+                 cross_attention=False, initializer_gain=1.0, **kwargs):
         super().__init__(hidden_size, filter_size, dropout, relu_dropout, initializer_gain, **kwargs)
-        self.attention_config = dict(
-            num_heads=num_heads, attention_type=attention_type, grid=list(grid), query_block_length=query_block_length,
-            memory_length=memory_length, query_shape=list(query_shape), memory_flange=list(memory_flange),
-            key_channels=key_channels, attention_dropout=attention_dropout, cross_attention=cross_attention)
-        self.self_attention = MaskedSelfAttention(
-            hidden_size, num_heads, attention_type, grid, query_block_length, memory_length, query_shape,
-            memory_flange, key_channels, attention_dropout, self.initializer_gain, name="self_attention")
+        self.attention = AttentionSpec.coerce(attention or AttentionSpec())
+        self.grid, self.cross_attention = tuple(grid), cross_attention
+        self.self_attention = MaskedSelfAttention(hidden_size, self.attention, self.grid, self.initializer_gain,
+                                                  name="self_attention")
         self.encdec_attention = self.encdec_norm = None
         if cross_attention:
-            self.encdec_attention = UnmaskedAttention(hidden_size, num_heads, key_channels, attention_dropout,
+            self.encdec_attention = UnmaskedAttention(hidden_size, self.attention.num_heads,
+                                                      self.attention.key_channels, self.attention.dropout,
                                                       self.initializer_gain, name="encdec_attention")
             self.encdec_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="encdec_attention_norm")
 
@@ -100,20 +98,20 @@ class DecoderBlock(_PostNormBlock):
         return x, {**cache, "self": self_cache}
 
     def get_config(self):
-        return {**super().get_config(), **self.attention_config}
+        return {**super().get_config(), "attention": self.attention.get_config(), "grid": list(self.grid),
+                "cross_attention": self.cross_attention}
 
 
 @keras.saving.register_keras_serializable("imgtf")
 class EncoderBlock(_PostNormBlock):
     """Unmasked self-attention over all positions + FFN (super-resolution encoders)."""
 
-    def __init__(self, hidden_size, filter_size, num_heads, key_channels=0, dropout=0.0, attention_dropout=0.0,
-                 relu_dropout=0.0, initializer_gain=1.0, **kwargs):
+    def __init__(self, hidden_size, filter_size, attention=None, dropout=0.0, relu_dropout=0.0, initializer_gain=1.0,
+                 **kwargs):
         super().__init__(hidden_size, filter_size, dropout, relu_dropout, initializer_gain, **kwargs)
-        self.attention_config = dict(num_heads=num_heads, key_channels=key_channels,
-                                     attention_dropout=attention_dropout)
-        self.self_attention = UnmaskedAttention(hidden_size, num_heads, key_channels, attention_dropout,
-                                                self.initializer_gain, name="self_attention")
+        self.attention = AttentionSpec.coerce(attention or AttentionSpec())  # num_heads, key_channels, dropout
+        self.self_attention = UnmaskedAttention(hidden_size, self.attention.num_heads, self.attention.key_channels,
+                                                self.attention.dropout, self.initializer_gain, name="self_attention")
 
     def build(self, input_shape):
         self.self_attention.build(input_shape)
@@ -125,4 +123,4 @@ class EncoderBlock(_PostNormBlock):
         return self.feed_forward(x, training)
 
     def get_config(self):
-        return {**super().get_config(), **self.attention_config}
+        return {**super().get_config(), "attention": self.attention.get_config()}

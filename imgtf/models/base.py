@@ -1,32 +1,118 @@
-"""What every imgtf model shares: construction from (hparams, problem_info), the features -> parameters
-contract, log_prob in nats per sub-pixel, access to one generation unit's parameters, and its config.
+"""What every imgtf model shares: construction from (hparams, problem_info), the features -> likelihood parameters
+contract, log_prob in nats per sub-pixel, its loss for Keras's `fit`/`evaluate` (and the trainer), `sample`, access
+to one generation unit's parameters, and its config.
 
-Samplers (imgtf.sampling) need, besides these, `geometry` (generation order), `empty_cache(features, batch)`
-and `step(cache, previous, t, features)`; trainer, evaluator and exporter need only `call` and `log_prob`.
+Samplers (imgtf.sampling) need, besides these, `geometry` (generation order), `empty_cache(features, batch)` and
+`step(cache, previous, t, features)`; trainer, evaluator and exporter need only `call` and `log_prob`.
 """
+import math
+
 import keras
+import numpy as np
 from keras import ops
 
-from imgtf.hparams.hparams import HParams
+from imgtf.hparams import compat
+from imgtf.hparams.training import model_settings
 
 
 class AutoregressiveImageModel(keras.Model):
+    """Base of every model. `compile(optimizer=...)` then `fit(problem.dataset(...))` trains it on its negative
+    log-likelihood (the default loss; reported as `loss` in nats/dim and `bits_per_dim`); `sample` draws images."""
+
     uses_encoder = False
     class_embedding = None
+    hparams_family = None  # the key of imgtf.hparams.compat.OLD_BEHAVIOUR for this family
 
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(**kwargs)
-        self.hparams = hparams.values() if isinstance(hparams, HParams) else dict(hparams)
+        # model settings only: a batch size or an optimiser is not part of what the model is (nor of its config)
+        self.hparams = compat.upgrade(model_settings(hparams), self.hparams_family)
         self.problem_info = dict(problem_info)
         self.image_shape = tuple(self.problem_info["image_shape"])
+        # compiled samplers by jit_compile (imgtf.sampling.sampler); set past Keras's tracking: not model state
+        object.__setattr__(self, "_samplers", {})
 
     @property
     def num_units(self):
         return self.geometry.length
 
+    @property
+    def dims(self):
+        """Sub-pixels per image: the denominator of bits/dim."""
+        return int(np.prod(self.image_shape))
+
+    @property
+    def samplers(self):
+        """The compiled samplers of this model, by jit_compile (filled by imgtf.sampling.sampler)."""
+        return self._samplers
+
+    # -- likelihood ------------------------------------------------------------------------------------
     def log_prob(self, features, training=False):
         """Log-likelihood in nats of every sub-pixel of features["targets"]: [B, H, W, 3]."""
         return self.likelihood.log_prob(self(features, training=training), features["targets"])
+
+    def negative_log_likelihood(self, features, params=None, training=False):
+        """Nats per image [B] (params: the model's output for `features`, if already computed). The one loss code
+        behind `fit`, `evaluate` and the trainer."""
+        params = self(features, training=training) if params is None else params
+        return -ops.sum(self.likelihood.log_prob(params, features["targets"]), axis=(1, 2, 3))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras's loss hook: the mean negative log-likelihood in nats per sub-pixel when `compile` was given no
+        loss (the default), plus any layer losses; a loss passed to `compile` is used as Keras would."""
+        if getattr(self, "_compile_loss", None) is not None:
+            return super().compute_loss(x, y, y_pred, sample_weight, training)
+        if not isinstance(x, dict) or "targets" not in x:
+            raise ValueError("imgtf models train on feature dicts with a 'targets' image batch (as problem.dataset "
+                             "yields), e.g. model.fit(problem.dataset('train', data_dir, batch_size=8)).")
+        nll = ops.mean(self.negative_log_likelihood(x, params=y_pred)) / self.dims
+        return nll + ops.sum(self.losses) if self.losses else nll
+
+    def get_metrics_result(self):
+        """Keras's metric results plus `bits_per_dim` (the default loss, nats/dim, over ln 2)."""
+        result = super().get_metrics_result()
+        if "loss" in result and getattr(self, "_compile_loss", None) is None:
+            result["bits_per_dim"] = result["loss"] / math.log(2.0)
+        return result
+
+    # -- construction helpers --------------------------------------------------------------------------
+    def dummy_features(self, batch=1):
+        """Zero features of the problem's shapes (to build every variable, or to trace a function)."""
+        info = self.problem_info
+        features = {"targets": np.zeros([batch, *info["image_shape"]], np.uint8)}
+        if info.get("num_classes"):
+            features["label"] = np.zeros([batch], np.int32)
+        if info.get("input_shape"):
+            features["inputs"] = np.zeros([batch, *info["input_shape"]], np.uint8)
+        return features
+
+    def build_variables(self):
+        """Create every weight (a forward pass on zeros); returns the model."""
+        if not self.built:
+            self(self.dummy_features(1))
+        return self
+
+    # -- sampling --------------------------------------------------------------------------------------
+    def sample(self, num_samples=1, temperature=1.0, seed=0, label=None, inputs=None, known=None, known_mask=None,
+               jit_compile=True):
+        """uint8 images [num_samples, H, W, 3] drawn from the model with its cached, compiled incremental sampler
+        (kept on this model: the first call traces and compiles it, later calls reuse it). Conditioning: `label`
+        (class-conditional models; an int or [num_samples] ints), `inputs` (super-resolution: [num_samples, h, w, 3]
+        uint8 low-resolution images); `known` + `known_mask` ([num_samples, H, W, 3] images and booleans) keep the
+        given values instead of sampling them (completion). The same seed gives the same images."""
+        from imgtf.sampling.sampler import cached_sample  # sampling loops are TensorFlow code, kept out of models
+
+        self.build_variables()
+        features = {k: v for k, v in (("label", label), ("inputs", inputs)) if v is not None}
+        missing = [k for k, needed in (("label", self.class_embedding is not None), ("inputs", self.uses_encoder))
+                   if needed and k not in features]
+        if missing:
+            raise ValueError(f"this model is conditioned on {' and '.join(missing)}: pass {missing[0]}=... to sample.")
+        if known_mask is not None:
+            known_mask = self.likelihood.unit_mask(known_mask)
+        images = cached_sample(self, num_samples, temperature, seed, features or None, known, known_mask,
+                               jit_compile=jit_compile)
+        return ops.convert_to_numpy(images)
 
     def unit_params(self, params, t):
         """From full-image parameters ([B, H, W, 3, P] or [B, H, W, P]), those of the unit generated at step t."""
@@ -34,138 +120,4 @@ class AutoregressiveImageModel(keras.Model):
         return ops.take(flat, ops.take(self.geometry.order.astype("int32"), t), axis=1)
 
     def get_config(self):
-        return {**super().get_config(), "hparams": self.hparams, "problem_info": self.problem_info}
-
-
-class MaskedConvImageModel(AutoregressiveImageModel):
-    """Shared stem and head of the PixelRNN paper's models: a 7x7 mask-A convolution to 2h features, and
-    ReLU + 1x1 mask-B output layers ending in 256 logits per channel; sub-pixels in raster order.
-    Subclasses build their layers in `build_body(hidden)` and apply them in `body(x)`, which returns every
-    layer's output so that `top` can add the paper's layer-to-output skip connections.
-
-    hparams `residual_connections` (each layer adds its input to its output) and `skip_connections` (the
-    output layers read the sum of a learned 1x1 mask-B projection of every layer's output, not only the last
-    one's). The paper: "Residual and layer-to-output connections are used across the layers of all three
-    networks", except its 4-layer ImageNet 64 Row LSTM, which has no residual connections. `learn_initial_state`:
-    the LSTMs start from learned (h, c) vectors, not zeros. Runs saved before these keys existed had residuals,
-    no skips and zero initial states, which are the defaults when a key is absent."""
-
-    def __init__(self, hparams, problem_info, **kwargs):
-        super().__init__(hparams, problem_info, **kwargs)
-        from imgtf.layers import geometry as geometry_lib
-        from imgtf.layers.masked_conv import MaskedConv2D
-        from imgtf.likelihoods import Categorical
-
-        hp = self.hparams
-        h, w, c = self.image_shape
-        self.likelihood = Categorical()
-        self.geometry = geometry_lib.raster_order(h * w * c)  # raster order of sub-pixels ([H, W*3] grid)
-        self.first = MaskedConv2D(2 * hp["hidden_size"], hp["first_kernel_size"], "A", name="conv_7x7_mask_a")
-        self.residual = bool(hp.get("residual_connections", True))
-        self.learn_initial_state = bool(hp.get("learn_initial_state", False))  # recurrent layers only
-        self.build_body(hp["hidden_size"])
-        self.skips = [MaskedConv2D(2 * hp["hidden_size"], 1, "B", name=f"skip_{i}")
-                      for i in range(hp["num_layers"] if hp.get("skip_connections", False) else 0)]
-        self.output_hidden = MaskedConv2D(hp["output_size"], 1, "B", name="output_1x1")
-        self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")  # groups of 256: R, G, B
-
-    def build_body(self, hidden):
-        raise NotImplementedError
-
-    def body(self, x, conditioning=None):
-        """Every layer's output [B, H, W, 2h], first to last."""
-        raise NotImplementedError
-
-    def top(self, outputs):
-        """The map the output layers read, from every layer's output (4-D maps of any height and width)."""
-        if not self.skips:
-            return outputs[-1]
-        projected = [skip(output) for skip, output in zip(self.skips, outputs)]
-        return ops.sum(ops.stack(projected), axis=0)
-
-    def scaled(self, images):
-        """uint8 images -> [-1, 1] inputs of the first convolution."""
-        return ops.cast(ops.reshape(images, (-1, *self.image_shape)), self.compute_dtype) / 127.5 - 1.0
-
-    def head(self, x):
-        return self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
-
-    def call(self, features, training=False):
-        """features["targets"] uint8 [B, H, W, 3] (and optionally "conditioning", a map biasing every layer)
-        -> logits [B, H, W, 3, 256] (float32)."""
-        if not isinstance(features, dict):
-            return self.logits(features)
-        return self.logits(features["targets"], features.get("conditioning"))
-
-    def logits(self, images, conditioning=None):
-        """Logits [B, H, W, 3, 256]; `conditioning` is a feature map biasing every layer (multi-scale)."""
-        x = self.first(self.scaled(images))
-        outputs = self.body(x) if conditioning is None else self.body(x, conditioning)
-        return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, 256))
-
-    # -- pixel-by-pixel sampling: every layer at one pixel, from what earlier pixels left in `states` ----
-    # Subclasses give `initial_states(batch)`, `pixel_forward(canvas, pixel, states)` -> (logits [B, 3, 256],
-    # values) and `commit_pixel(pixel, states, values)`. No feature of a pixel depends on its own last (B)
-    # sub-pixel (mask A, then mask B), so the values computed at its B step are final and are stored then.
-    def empty_cache(self, features, batch):
-        return {"canvas": ops.zeros((batch, self.num_units), "int32"), "states": self.initial_states(batch)}
-
-    def step(self, cache, previous, t, features):
-        """Unit t's logits (raster order: pixel t // 3, channel t % 3) from one pixel's computation per layer."""
-        canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
-        pixel = t // 3
-        logits, values = self.pixel_forward(canvas, pixel, cache["states"])
-        states = ops.cond(t % 3 == 2, lambda: self.commit_pixel(pixel, cache["states"], values),
-                          lambda: cache["states"])
-        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "states": states}
-
-    def pixel_logits(self, outputs):
-        """Logits [B, 3, 256] of one pixel from every layer's output there ([B, 2h] each)."""
-        logits = self.head(self.top([output[:, None, None] for output in outputs]))[:, 0, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256))
-
-    def first_at_pixel(self, canvas, row, col):
-        """The mask-A layer's output at one pixel [B, 2h]: the kernel's visible window only."""
-        h, w, c = self.image_shape
-        reach = self.hparams["first_kernel_size"] // 2
-        scaled = ops.pad(self.scaled(canvas), [[0, 0], [reach, 0], [reach, reach], [0, 0]])
-        window = ops.slice(scaled, (0, row, col, 0), (ops.shape(canvas)[0], reach + 1, 2 * reach + 1, c))
-        return self.first(window)[:, reach, reach]
-
-
-class RecurrentImageModel(MaskedConvImageModel):
-    """Shared sampling of the two LSTMs: each layer (`self.lstm_layers`) keeps row buffers
-    (`sampling_state(batch, width, dtype)`), computes one pixel from them (`pixel(x, state, col[, bias])` ->
-    (output, h, c)), stores a finished pixel (`commit(state, col, x, h, c)`) and closes a finished row
-    (`end_row(state, row)`). `bias_layers` (conditional Row LSTM) map a conditioning map to each layer's gates."""
-
-    bias_layers = ()
-
-    def initial_states(self, batch):
-        w = self.image_shape[1]
-        return [layer.sampling_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]
-
-    def pixel_forward(self, canvas, pixel, states, conditioning=None):
-        """Logits [B, 3, 256] of one pixel and every layer's (input, h, c) there; `conditioning`: the full
-        conditioning map [B, H, W, c] (its value at the pixel biases every layer), if the model has one."""
-        w = self.image_shape[1]
-        row, col = pixel // w, pixel % w
-        x = self.first_at_pixel(canvas, row, col)
-        here = None if conditioning is None else ops.take(ops.take(conditioning, row, axis=1), col, axis=1)
-        values, outputs = [], []
-        for i, (layer, state) in enumerate(zip(self.lstm_layers, states)):
-            bias = () if here is None else (self.bias_layers[i](here),)
-            out, h, c = layer.pixel(x, state, col, *bias)
-            values.append((x, h, c))
-            outputs.append(out)
-            x = out
-        return self.pixel_logits(outputs), values
-
-    def commit_pixel(self, pixel, states, values):
-        """Store a finished pixel's values in every layer; when it ends a row, close the row."""
-        w = self.image_shape[1]
-        row, col = pixel // w, pixel % w
-        states = [layer.commit(state, col, *value) for layer, state, value in zip(self.lstm_layers, states, values)]
-        return ops.cond(col == w - 1,
-                        lambda: [layer.end_row(state, row) for layer, state in zip(self.lstm_layers, states)],
-                        lambda: states)
+        return {**super().get_config(), "hparams": self.hparams.values(), "problem_info": self.problem_info}

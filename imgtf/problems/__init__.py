@@ -1,4 +1,2 @@
-"""Problems (datasets + their features); importing this package registers the built-in ones."""
-from imgtf.problems.problem import Problem  # noqa: F401
-from imgtf.problems import celeba, cifar10, image_folder, imagenet  # noqa: F401  (register)
-from imgtf.problems.image_folder import ImageFolderProblem  # noqa: F401
+"""Problems (datasets and their features), one module per dataset; `imgtf.catalog` registers them.
+A user's problem subclasses `imgtf.problems.problem.Problem` (or `image_folder.ImageFolderProblem`)."""

@@ -6,16 +6,13 @@ Read from `img_align_celeba.zip` or the extracted `img_align_celeba/`, with the 
 A partial copy is used with a notice of how many listed images are missing, never silently.
 """
 import functools
-import logging
 import os
 
-from imgtf.data import archives, images
+from imgtf.data import archives, images, sources
 from imgtf.data.errors import CorruptDataError, DataNotFoundError
-from imgtf.data.tfds_source import load_prepared
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 
-log = logging.getLogger("imgtf")
 PARTITION_FILE = "list_eval_partition.txt"
 SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 CROP = (40, 20, 138, 138)  # top, left, height, width
@@ -70,8 +67,14 @@ class CelebaProblem(Problem):
                 return kind, path
         return None
 
-    def _files(self, split, data_dir):
-        """(kind, source, names present) for `split`; notices / errors about partial or missing data."""
+    def _source(self, split, data_dir):
+        """The split's official files (an Official holding the present file names), else its prepared tfds copy."""
+        return sources.find_split("CelebA", split, data_dir, self._official(split, data_dir), tfds_name="celeb_a",
+                                  looked_for=("img_align_celeba/", "img_align_celeba.zip"), hint=DOWNLOAD_HINT)
+
+    def _official(self, split, data_dir):
+        """Official("folder" | "zip", path, names listed for `split` and present, partial notice), or None; errors
+        when the images are there but the split file is missing or lists none of them."""
         self.check_split(split)
         where = self._locate(data_dir)
         if where is None:
@@ -88,28 +91,18 @@ class CelebaProblem(Problem):
             raise DataNotFoundError(
                 f"CelebA {split} split: none of the {len(listed)} images listed for it in {partition} is in {source}. "
                 f"{DOWNLOAD_HINT}")
-        if len(present) < len(listed):
-            key = (source, split)
-            if key not in _NOTICED:
-                _NOTICED.add(key)
-                log.warning("CelebA %s split at %s is a PARTIAL copy: %d of the %d images listed in %s are present "
-                            "(%d missing). Using only these; bits/dim are not comparable with full-split results.",
-                            split, source, len(present), len(listed), PARTITION_FILE, len(listed) - len(present))
-        return kind, source, present
+        notice = "" if len(present) == len(listed) else sources.partial_notice(
+            "CelebA", split, source, len(present), len(listed), listed_in=PARTITION_FILE)
+        return sources.Official(kind, source, present, notice)
 
     def examples(self, split, data_dir):
         import tensorflow as tf
 
-        found = self._files(split, data_dir)
-        if found is None:
-            try:
-                ds = load_prepared("celeb_a", split, data_dir)
-            except DataNotFoundError as e:
-                raise DataNotFoundError(f"No CelebA under --data_dir={data_dir!r} (no img_align_celeba/ or "
-                                        f"img_align_celeba.zip), and {e} {DOWNLOAD_HINT}") from None
-            return ds.map(lambda ex: {"encoded": tf.io.encode_jpeg(ex["image"], quality=100),
-                                      "name": tf.constant("tfds celeb_a")})
-        kind, source, names = found
+        found = self._source(split, data_dir)
+        if not isinstance(found, sources.Official):
+            return found.map(lambda ex: {"encoded": tf.io.encode_jpeg(ex["image"], quality=100),
+                                         "name": tf.constant("tfds celeb_a")})
+        kind, source, names = found.kind, found.path, found.content
         if kind == "folder":
             files = [os.path.join(source, n) for n in names]
             return tf.data.Dataset.from_tensor_slices(files).map(
@@ -131,11 +124,8 @@ class CelebaProblem(Problem):
         return images.image_features(face, self.target_size, self.low_res_size)
 
     def num_examples(self, split, data_dir):
-        found = self._files(split, data_dir)
-        return len(found[2]) if found else None
-
-
-_NOTICED = set()
+        found = self._official(split, data_dir)
+        return len(found.content) if found else None
 
 
 @register_problem

@@ -1,15 +1,12 @@
 """CIFAR-10 (Krizhevsky 2009): 32x32 colour images of 10 classes; 50,000 train / 10,000 test."""
 import functools
-import logging
 import os
 
-from imgtf.data import cifar
-from imgtf.data.errors import DataNotFoundError
-from imgtf.data.tfds_source import load_prepared
+from imgtf.data import cifar, sources
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 
-log = logging.getLogger("imgtf")
+OFFICIAL_COUNTS = {"train": 50000, "test": 10000}
 
 
 @functools.lru_cache(maxsize=8)
@@ -30,30 +27,27 @@ class ImageCifar10(Problem):
     num_classes = 10
     splits = ("train", "test")
 
-    def _read(self, split, data_dir):
-        """(CifarSplit or None, tfds dataset or None); raises a DataNotFoundError that says what to do."""
-        if cifar.locate(data_dir) is not None:
-            data = _read_cached(data_dir, split, _mtime(data_dir))
-            if data.notice and (data_dir, split) not in _NOTICED:
-                _NOTICED.add((data_dir, split))
-                log.warning(data.notice)
-            return data, None
-        try:
-            return None, load_prepared("cifar10", split, data_dir)
-        except DataNotFoundError as e:
-            raise DataNotFoundError(
-                f"No CIFAR-10 found under --data_dir={data_dir!r}: no {cifar.FOLDER}/, no {cifar.ARCHIVE}, "
-                f"and {e} {cifar.DOWNLOAD_HINT}"
-            ) from None
+    def _source(self, split, data_dir):
+        """The split's official files (an Official holding a CifarSplit), else its prepared tfds dataset."""
+        return sources.find_split("CIFAR-10", split, data_dir, self._official(split, data_dir), tfds_name="cifar10",
+                                  looked_for=(f"{cifar.FOLDER}/", cifar.ARCHIVE), hint=cifar.DOWNLOAD_HINT)
+
+    def _official(self, split, data_dir):
+        """Official("folder" | "tar", path, CifarSplit read, its partial notice), or None: no CIFAR-10 files."""
+        where = cifar.locate(data_dir)
+        if where is None:
+            return None
+        data = _read_cached(data_dir, split, _mtime(data_dir))
+        return sources.Official(*where, data, data.notice)
 
     def examples(self, split, data_dir):
         import tensorflow as tf
 
         self.check_split(split)
-        data, tfds_ds = self._read(split, data_dir)
-        if data is not None:
-            return tf.data.Dataset.from_tensor_slices({"targets": data.images, "label": data.labels})
-        return tfds_ds.map(lambda ex: {"targets": ex["image"], "label": ex["label"]})
+        found = self._source(split, data_dir)
+        if isinstance(found, sources.Official):
+            return tf.data.Dataset.from_tensor_slices({"targets": found.content.images, "label": found.content.labels})
+        return found.map(lambda ex: {"targets": ex["image"], "label": ex["label"]})
 
     def preprocess(self, example):
         import tensorflow as tf
@@ -62,11 +56,8 @@ class ImageCifar10(Problem):
                 "label": tf.cast(example["label"], tf.int32)}
 
     def num_examples(self, split, data_dir):
-        data, _ = self._read(split, data_dir)
-        return len(data.images) if data is not None else {"train": 50000, "test": 10000}[split]
-
-
-_NOTICED = set()
+        found = self._source(split, data_dir)
+        return len(found.content.images) if isinstance(found, sources.Official) else OFFICIAL_COUNTS[split]
 
 
 def area_downsample(images, size):

@@ -5,16 +5,12 @@ extracted folders `train_32x32/` / `valid_32x32/`, or tensorflow-datasets' `down
 when prepared locally. Likewise for 64x64.
 """
 import functools
-import logging
 import os
 
-from imgtf.data import archives, images
-from imgtf.data.errors import DataNotFoundError
-from imgtf.data.tfds_source import load_prepared
+from imgtf.data import archives, images, sources
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 
-log = logging.getLogger("imgtf")
 OFFICIAL_COUNTS = {"train": 1281149, "validation": 49999}
 _FILE_SPLIT = {"train": "train", "validation": "valid"}
 
@@ -47,26 +43,37 @@ class DownsampledImagenet(Problem):
         return None
 
     def _source(self, split, data_dir):
+        """The split's official files (an Official counting its images), else its prepared tfds dataset."""
         self.check_split(split)
-        where = self.locate(split, data_dir)
-        if where is not None:
-            return where
         stem = f"{_FILE_SPLIT[split]}_{self.size}x{self.size}"
-        try:
-            return "tfds", load_prepared(f"downsampled_imagenet/{self.size}x{self.size}", split, data_dir)
-        except DataNotFoundError as e:
-            raise DataNotFoundError(
-                f"No downsampled ImageNet {self.size}x{self.size} {split} split under --data_dir={data_dir!r}: "
-                f"no {stem}.tar, no {stem}/, and {e} Download {stem}.tar from https://image-net.org/download-images "
-                f"(Downsampled ImageNet, {self.size}x{self.size}) into --data_dir; it is read without extracting.") from None
+        hint = (f"Download {stem}.tar from https://image-net.org/download-images (Downsampled ImageNet, "
+                f"{self.size}x{self.size}) into --data_dir; it is read without extracting.")
+        return sources.find_split(self._title, split, data_dir, self._official(split, data_dir),
+                                  tfds_name=f"downsampled_imagenet/{self.size}x{self.size}",
+                                  looked_for=(f"{stem}.tar", f"{stem}/"), hint=hint)
+
+    @property
+    def _title(self):
+        return f"Downsampled ImageNet {self.size}x{self.size}"
+
+    def _official(self, split, data_dir):
+        """Official("folder" | "tar", path, image count, partial notice) for `split`, or None."""
+        where = self.locate(split, data_dir)
+        if where is None:
+            return None
+        kind, path = where
+        count = _count(path, os.path.getmtime(path))
+        notice = "" if count >= OFFICIAL_COUNTS[split] else sources.partial_notice(
+            self._title, split, path, count, OFFICIAL_COUNTS[split])
+        return sources.Official(kind, path, count, notice)
 
     def examples(self, split, data_dir):
         import tensorflow as tf
 
-        kind, source = self._source(split, data_dir)
-        self._announce(split, kind, source)
-        if kind == "tfds":
-            return source.map(lambda ex: {"encoded": tf.io.encode_png(ex["image"]), "name": tf.constant("tfds")})
+        found = self._source(split, data_dir)
+        if not isinstance(found, sources.Official):
+            return found.map(lambda ex: {"encoded": tf.io.encode_png(ex["image"]), "name": tf.constant("tfds")})
+        kind, source = found.kind, found.path
         if kind == "folder":
             files = archives.list_images(source)
             return tf.data.Dataset.from_tensor_slices(files).map(
@@ -75,22 +82,13 @@ class DownsampledImagenet(Problem):
             lambda: ({"encoded": data, "name": f"{source}:{name}"} for name, data in archives.iter_tar_images(source)),
             output_signature={"encoded": tf.TensorSpec((), tf.string), "name": tf.TensorSpec((), tf.string)})
 
-    def _announce(self, split, kind, source):
-        if kind == "tfds":
-            return
-        n = _count(source, os.path.getmtime(source))
-        if n < OFFICIAL_COUNTS[split]:
-            log.warning("Downsampled ImageNet %dx%d %s at %s is a PARTIAL copy: %d of %d images. Using only these; "
-                        "bits/dim are not comparable with full-split results.", self.size, self.size, split, source,
-                        n, OFFICIAL_COUNTS[split])
-
     def preprocess(self, example):
         image, _ = images.tf_decode(example["encoded"], example["name"])
         return images.image_features(image, self.size)  # identity for official files; resizes odd ones
 
     def num_examples(self, split, data_dir):
-        kind, source = self._source(split, data_dir)
-        return OFFICIAL_COUNTS[split] if kind == "tfds" else _count(source, os.path.getmtime(source))
+        found = self._source(split, data_dir)
+        return found.content if isinstance(found, sources.Official) else OFFICIAL_COUNTS[split]
 
 
 @register_problem

@@ -1,8 +1,9 @@
-"""The decoder's modes: unconditional, class-conditional, completion and super-resolution sampling,
-with outputs written for people (PNG grids) and programs (uint8 .npy), and the super-resolution
-consistency metric of the paper."""
-import json
-import logging
+"""The decoder's modes: unconditional, class-conditional, completion and super-resolution sampling, and the
+super-resolution consistency metric of the paper.
+
+Each mode only samples and returns a `Decoded`; `outputs.write_decoded` writes it for people (PNG grids) and
+programs (uint8 .npy, decode.json), so the modes can be used without files and the files stay the same for all."""
+import dataclasses
 import os
 import time
 
@@ -10,11 +11,26 @@ import numpy as np
 import tensorflow as tf
 
 from imgtf.data import images as images_lib
+from imgtf.progress import Progress
 from imgtf.sampling import outputs
 from imgtf.sampling.sampler import cached_sample, check_sampling_settings
 
-log = logging.getLogger("imgtf")
 MODES = ("auto", "unconditional", "class", "completion", "super_resolution")
+
+
+@dataclasses.dataclass
+class Decoded:
+    """What one mode drew: enough to write every output file without the model."""
+    mode: str
+    samples: np.ndarray  # uint8 [N, H, W, 3]; completion / super-resolution: [inputs, samples_per_input, H, W, 3]
+    inputs: np.ndarray | None = None  # completion / super-resolution: what each row was conditioned on
+    originals: np.ndarray | None = None  # the real images, when the inputs came from a split
+    labels: list | None = None  # class mode: the class id of each sample
+    consistency: float | None = None  # super-resolution: mean of the paper's metric over all samples
+
+    @property
+    def num_images(self):
+        return int(np.prod(self.samples.shape[:-3]))
 
 
 def consistency(low_res, samples):
@@ -53,82 +69,130 @@ def _batches(total, batch_size):
         start += batch_size
 
 
-def decode(model, problem, decode_dir, data_dir=None, mode="auto", num_samples=8, temperature=1.0, seed=0,
+def _in_batches(mode, count, batch_size, per_item, draw_batch):
+    """draw_batch(first, n) for items first..first+n in turn, concatenated; a batch at a time bounds memory, and
+    progress is shown in images (count * per_item) because sampling time grows with images, not inputs."""
+    results = []
+    with Progress(f"decode {mode}", total=count * per_item, unit="images") as progress:
+        for first, n in _batches(count, batch_size):
+            results.append(draw_batch(first, n))
+            progress.update(n * per_item)
+    return np.concatenate(results)
+
+
+def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch_size=8):
+    """Images from the model alone; batch i is drawn with seed + its first index, so a seed fixes every image."""
+    def draw_batch(first, n):
+        return cached_sample(model, n, temperature, seed + first, None).numpy()
+
+    return Decoded("unconditional", _in_batches("unconditional", num_samples, batch_size, 1, draw_batch))
+
+
+def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.0, seed=0, batch_size=8):
+    """Class-conditional images: `labels` (default: every class of the problem) cycled over num_samples."""
+    if model.class_embedding is None:
+        raise ValueError("--mode=class needs a class-conditional model (hparams class_conditional=true).")
+    labels = list(labels) if labels else list(range(problem.num_classes))
+    labels = [labels[i % len(labels)] for i in range(num_samples)]
+
+    def draw_batch(first, n):
+        features = {"label": np.array(labels[first:first + n], np.int32)}
+        return cached_sample(model, n, temperature, seed + first, features).numpy()
+
+    return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels)
+
+
+def complete(model, problem, *, data_dir=None, split=None, num_samples=8, samples_per_input=1, temperature=1.0,
+             seed=0, batch_size=8):
+    """Paper Tables 1-2: the top half of num_samples real images of `split` is given, the bottom half sampled."""
+    originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
+    samples = _sample_per_input(model, "completion", len(originals), low=low, labels=labels, known=originals,
+                                samples_per_input=samples_per_input, temperature=temperature, seed=seed,
+                                batch_size=batch_size)
+    return Decoded("completion", samples, inputs=originals * _top_half(originals), originals=originals)
+
+
+def super_resolve(model, problem, *, data_dir=None, split=None, input_images=None, num_samples=8,
+                  samples_per_input=1, temperature=1.0, seed=0, batch_size=8):
+    """High-resolution samples of the user's `input_images` (files), or else of num_samples inputs of `split`."""
+    if not model.uses_encoder:
+        raise ValueError("--mode=super_resolution needs an image-to-image model (img2img_transformer).")
+    if input_images:
+        low, originals, labels = load_user_images(input_images, problem.input_shape[0]), None, None
+    else:
+        originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
+    samples = _sample_per_input(model, "super_resolution", len(low), low=low, labels=labels, known=None,
+                                samples_per_input=samples_per_input, temperature=temperature, seed=seed,
+                                batch_size=batch_size)
+    flat = samples.reshape(-1, *samples.shape[2:])
+    score = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat)))
+    return Decoded("super_resolution", samples, inputs=low, originals=originals, consistency=score)
+
+
+def _split_batch(problem, data_dir, split, num_samples):
+    """(originals, low-resolution inputs or None, labels or None) of the first num_samples examples of `split`."""
+    batch = next(iter(problem.dataset(split or problem.eval_split, data_dir, num_samples)))
+    low = batch["inputs"].numpy() if "inputs" in batch else None
+    labels = batch["label"].numpy() if "label" in batch else None
+    return batch["targets"].numpy(), low, labels
+
+
+def _top_half(images):
+    """A mask of images' shape [N, H, W, C], True on the rows completion gives: the top half."""
+    mask = np.zeros(images.shape, bool)
+    mask[:, : images.shape[1] // 2] = True
+    return mask
+
+
+def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_input, temperature, seed, batch_size):
+    """[count, samples_per_input, H, W, 3]: an input's samples are drawn in one batch, each with its own draws.
+    The model is conditioned on what it was trained with (inputs, label); `known` images keep their top half."""
+    def per_sample(values, first, n):
+        return np.repeat(values[first:first + n], samples_per_input, axis=0)
+
+    def draw_batch(first, n):
+        features, known_batch, known_mask = {}, None, None
+        if model.uses_encoder:
+            features["inputs"] = per_sample(low, first, n)
+        if model.class_embedding is not None and labels is not None:
+            features["label"] = per_sample(labels, first, n)
+        if known is not None:
+            known_batch = per_sample(known, first, n)
+            known_mask = _top_half(known_batch)
+            if model.likelihood.unit == "pixel":
+                known_mask = known_mask[..., 0]  # pixel models keep or sample a pixel's three values together
+        drawn = cached_sample(model, n * samples_per_input, temperature, seed + first, features or None, known_batch,
+                              known_mask).numpy()
+        return drawn.reshape(n, samples_per_input, *drawn.shape[1:])
+
+    return _in_batches(mode, count, batch_size, samples_per_input, draw_batch)
+
+
+def _run_mode(mode, model, problem, *, labels, input_images, data_dir, split, samples_per_input, **sampling):
+    """Call the mode's function with only the settings it reads; completion refuses --input_images (SR inputs)."""
+    if mode == "unconditional":
+        return sample_unconditional(model, **sampling)
+    if mode == "class":
+        return sample_classes(model, problem, labels=labels, **sampling)
+    from_split = dict(sampling, data_dir=data_dir, split=split, samples_per_input=samples_per_input)
+    if mode == "super_resolution":
+        return super_resolve(model, problem, input_images=input_images, **from_split)
+    if input_images:
+        raise ValueError("--input_images are low-resolution inputs for --mode=super_resolution.")
+    return complete(model, problem, **from_split)
+
+
+def decode(model, problem, decode_dir, *, data_dir=None, mode="auto", num_samples=8, temperature=1.0, seed=0,
            batch_size=8, labels=None, split=None, input_images=None, samples_per_input=1):
-    """Sample, write `samples.npy` / `samples.png` (and `inputs.npy`, `originals.npy`) to decode_dir; return a
-    summary dict (also written as decode_dir/decode.json)."""
+    """imgtf-decoder's work: sample in `mode`, write samples.npy / samples.png (and inputs.npy, originals.npy) and
+    decode.json to decode_dir; return the summary written to decode.json."""
     check_sampling_settings(num_samples, temperature, batch_size, samples_per_input)
     mode = pick_mode(mode, model, problem)
     if mode not in MODES[1:]:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
-    os.makedirs(decode_dir, exist_ok=True)
-    split = split or problem.eval_split
-    summary = {"mode": mode, "temperature": temperature, "seed": seed}
-    start = time.time()
-    if mode in ("unconditional", "class"):
-        if mode == "class":
-            if model.class_embedding is None:
-                raise ValueError("--mode=class needs a class-conditional model (hparams class_conditional=true).")
-            labels = list(labels) if labels else list(range(problem.num_classes))
-            labels = [labels[i % len(labels)] for i in range(num_samples)]
-            summary["labels"] = labels
-        results = []
-        for first, n in _batches(num_samples, batch_size):
-            features = {"label": np.array(labels[first:first + n], np.int32)} if mode == "class" else None
-            results.append(cached_sample(model, n, temperature, seed + first, features).numpy())
-            log.info("sampled %d/%d images (%.2f s/image)", first + n, num_samples, (time.time() - start) / (first + n))
-        samples = np.concatenate(results)
-        np.save(os.path.join(decode_dir, "samples.npy"), samples)
-        outputs.save_png(outputs.sample_grid(samples), os.path.join(decode_dir, "samples.png"))
-    else:
-        if mode == "super_resolution" and not model.uses_encoder:
-            raise ValueError("--mode=super_resolution needs an image-to-image model (img2img_transformer).")
-        if input_images:
-            if mode != "super_resolution":
-                raise ValueError("--input_images are low-resolution inputs for --mode=super_resolution.")
-            low = load_user_images(input_images, problem.input_shape[0])
-            originals, label = None, None
-        else:
-            batch = next(iter(problem.dataset(split, data_dir, num_samples)))
-            originals = batch["targets"].numpy()
-            low = batch["inputs"].numpy() if "inputs" in batch else None
-            label = batch["label"].numpy() if "label" in batch else None
-        count = len(low) if low is not None else len(originals)
-        results = []
-        for first, n in _batches(count, batch_size):
-            features, known, known_mask = {}, None, None
-            if model.uses_encoder:
-                features["inputs"] = np.repeat(low[first:first + n], samples_per_input, axis=0)
-            if model.class_embedding is not None and label is not None:
-                features["label"] = np.repeat(label[first:first + n], samples_per_input, axis=0)
-            if mode == "completion":
-                known = np.repeat(originals[first:first + n], samples_per_input, axis=0)
-                known_mask = np.zeros(known.shape, bool)
-                known_mask[:, : known.shape[1] // 2] = True  # the top half is given
-                if model.likelihood.unit == "pixel":
-                    known_mask = known_mask[..., 0]
-            drawn = cached_sample(model, n * samples_per_input, temperature, seed + first, features or None, known,
-                                  known_mask).numpy()
-            results.append(drawn.reshape(n, samples_per_input, *drawn.shape[1:]))
-            log.info("sampled %d/%d inputs x %d samples (%.2f s/image)", first + n, count, samples_per_input,
-                     (time.time() - start) / ((first + n) * samples_per_input))
-        samples = np.concatenate(results)
-        shown_inputs = low if mode == "super_resolution" else originals * (
-            np.arange(originals.shape[1])[None, :, None, None] < originals.shape[1] // 2)
-        np.save(os.path.join(decode_dir, "samples.npy"), samples)
-        np.save(os.path.join(decode_dir, "inputs.npy"), shown_inputs)
-        shown_originals = originals if originals is not None else np.zeros((count, *problem.image_shape), np.uint8)
-        if originals is not None:
-            np.save(os.path.join(decode_dir, "originals.npy"), originals)
-        outputs.save_png(outputs.comparison_grid(shown_inputs.astype(np.uint8), samples, shown_originals),
-                         os.path.join(decode_dir, "samples.png"))
-        if mode == "super_resolution":
-            flat = samples.reshape(-1, *samples.shape[2:])
-            summary["consistency"] = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat)))
-    seconds = time.time() - start
-    summary.update(num_images=int(np.prod(samples.shape[:-3])), seconds=round(seconds, 3),
-                   seconds_per_image=seconds / max(int(np.prod(samples.shape[:-3])), 1),
-                   files=sorted(os.listdir(decode_dir)))
-    with open(os.path.join(decode_dir, "decode.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-    return summary
+    os.makedirs(decode_dir, exist_ok=True)  # before sampling: a decode_dir that cannot be made fails at once
+    started = time.time()
+    decoded = _run_mode(mode, model, problem, labels=labels, input_images=input_images, data_dir=data_dir,
+                        split=split, samples_per_input=samples_per_input, num_samples=num_samples,
+                        temperature=temperature, seed=seed, batch_size=batch_size)
+    return outputs.write_decoded(decoded, decode_dir, temperature=temperature, seed=seed, started=started)

@@ -6,7 +6,8 @@ cached_sample: one compiled tf.while_loop over generation steps; each step runs 
 naive_sample: re-runs the whole model on the partial image at every step (what Tensor2Tensor does).
 
 Both follow the model's generation order (raster, or block-raster for 2D local attention), draw with the
-same stateless randomness (imgtf.sampling.draw) and so produce identical images for the same seed.
+likelihood's `sample` and its stateless randomness (imgtf.sampling.random_numbers), and so produce identical images
+for the same seed. A model holds its own compiled sampler (`model.sample`); `cached_sample` is that call.
 `known` / `known_mask` force units to given values (completion: condition on the top half of a real image).
 """
 import logging
@@ -15,15 +16,12 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from imgtf.sampling.draw import draw
-
 log = logging.getLogger("imgtf")
 
 
 def _unit_layout(model, num_samples):
     """Canvas shape in units (raster order of the model's grid) and the per-unit value shape."""
-    return ([num_samples, model.num_units] if model.likelihood.unit == "subpixel"
-            else [num_samples, model.num_units, 3])
+    return [num_samples, model.num_units, *model.likelihood.value_shape(model.image_shape[-1])]
 
 
 def _to_units(model, images):
@@ -84,7 +82,7 @@ def make_cached_sampler(model, jit_compile=True):
         def body(t, canvas, previous, cache):
             params, cache = model.step(cache, previous, t, conditioning)
             raster = tf.gather(order, t)
-            values = _force(draw(model.likelihood, params, t, seed, temperature), known_units, known_mask, raster)
+            values = _force(model.likelihood.sample(params, t, seed, temperature), known_units, known_mask, raster)
             return t + 1, _dynamic_update(canvas, values, raster), values, cache
 
         _, canvas, _, _ = tf.while_loop(lambda t, *_: t < num_units, body, (tf.constant(0), canvas, previous, cache),
@@ -92,9 +90,6 @@ def make_cached_sampler(model, jit_compile=True):
         return _to_images(model, canvas)
 
     return tf.function(sample, jit_compile=jit_compile, reduce_retracing=True)
-
-
-_SAMPLERS = {}
 
 
 def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, samples_per_input=1):
@@ -116,26 +111,27 @@ def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, sample
 
 def cached_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, known=None, known_mask=None,
                   jit_compile=True):
-    """Sample uint8 images [num_samples, H, W, 3] with the cached incremental sampler.
+    """Sample uint8 images [num_samples, H, W, 3] with the model's cached incremental sampler (a tf.Tensor).
 
     features: conditioning (`label` [N] or scalar, `inputs` [N, h, w, 3]); known/known_mask: images and a
-    boolean mask [N, H, W, 3] (or [N, H, W] for pixel models) of values to keep instead of sampling."""
+    boolean mask [N, H, W, 3] (or [N, H, W] for pixel models) of values to keep instead of sampling.
+    The compiled sampler is kept on the model (`model.samplers`), so it is traced once per model and freed with it."""
     check_sampling_settings(num_samples, temperature)
-    key = (id(model), jit_compile)
-    if key not in _SAMPLERS:
-        _SAMPLERS[key] = make_cached_sampler(model, jit_compile)
+    samplers = model.samplers
+    if jit_compile not in samplers:
+        samplers[jit_compile] = make_cached_sampler(model, jit_compile)
     conditioning = _conditioning(features, num_samples)
     known_units, mask = _known(model, known, known_mask, num_samples)
     args = (tf.constant(num_samples), tf.constant(float(temperature)), tf.constant(int(seed)), conditioning,
             known_units, mask)
     try:
-        return _SAMPLERS[key](*args)
+        return samplers[jit_compile](*args)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:
         if not jit_compile:
             raise
         log.warning("XLA compilation of the sampler failed (%s); sampling without XLA.", str(e).splitlines()[0])
-        _SAMPLERS[key] = _SAMPLERS[(id(model), False)] = make_cached_sampler(model, jit_compile=False)
-        return _SAMPLERS[key](*args)
+        samplers[True] = samplers[False] = samplers.get(False) or make_cached_sampler(model, jit_compile=False)
+        return samplers[True](*args)
 
 
 def naive_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, known=None, known_mask=None):
@@ -151,7 +147,7 @@ def naive_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, k
 
     for t in range(model.num_units):
         params = unit_params(canvas, tf.constant(t))
-        values = _force(draw(model.likelihood, params, tf.constant(t), tf.constant(seed), tf.constant(float(temperature))),
+        values = _force(model.likelihood.sample(params, tf.constant(t), tf.constant(seed), tf.constant(float(temperature))),
                         known_units, mask, int(order[t]))
         canvas = _dynamic_update(canvas, values, int(order[t]))
     return _to_images(model, canvas)

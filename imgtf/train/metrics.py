@@ -35,6 +35,13 @@ class MetricsLog:
             for key, value in values.items():
                 tf.summary.scalar(key, value)
 
+    def image(self, name, step, image):
+        """One uint8 image [H, W, 3] (e.g. a grid of samples) in TensorBoard's Images tab, under run `name`."""
+        import tensorflow as tf
+
+        with self._writer(name).as_default(step=int(step)):
+            tf.summary.image("samples", tf.convert_to_tensor(image)[None], step=int(step))
+
     def record(self, step, split, **values):
         """Append one evaluation. Non-finite numbers (a diverged run) are written as null and listed under
         "non_finite", so that metrics.jsonl stays strict JSON (NaN and Infinity are not JSON)."""

@@ -20,25 +20,26 @@ class RsqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"scale": self.scale, "hidden_size": self.hidden_size, "warmup_steps": self.warmup_steps}
 
 
-def learning_rate(hp):
+def learning_rate(hp, model_width=512):
+    """The schedule of training settings `hp`; rsqrt_decay scales with `model_width` (the model's hidden_size)."""
     if hp.learning_rate_schedule == "rsqrt_decay":
-        return RsqrtDecay(hp.learning_rate, hp.get("hidden_size", 512), hp.learning_rate_warmup_steps)
+        return RsqrtDecay(hp.learning_rate, model_width, hp.learning_rate_warmup_steps)
     if hp.learning_rate_schedule == "constant":
         return hp.learning_rate
     raise ValueError(f"hparam learning_rate_schedule={hp.learning_rate_schedule!r}: use rsqrt_decay or constant.")
 
 
-def build_optimizer(hp):
+def build_optimizer(hp, model_width=512):
     """Adam (the Image Transformer's) or RMSProp (the PixelRNN paper's: "RMSProp gives best convergence
-    performance and is used for all experiments")."""
+    performance and is used for all experiments"), from training settings `hp`; `model_width` scales rsqrt_decay."""
     clip = hp.clip_grad_norm or None
     if hp.optimizer == "adam":
         return keras.optimizers.Adam(
-            learning_rate=learning_rate(hp), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
+            learning_rate=learning_rate(hp, model_width), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
             epsilon=hp.optimizer_adam_epsilon, global_clipnorm=clip)
     if hp.optimizer == "rmsprop":
         # runs saved before these keys existed never chose rmsprop, so the keys are present whenever it is
         return keras.optimizers.RMSprop(
-            learning_rate=learning_rate(hp), rho=hp.optimizer_rmsprop_rho, momentum=hp.optimizer_rmsprop_momentum,
+            learning_rate=learning_rate(hp, model_width), rho=hp.optimizer_rmsprop_rho, momentum=hp.optimizer_rmsprop_momentum,
             epsilon=hp.optimizer_rmsprop_epsilon, global_clipnorm=clip)
     raise ValueError(f"hparam optimizer={hp.optimizer!r}: use adam or rmsprop.")

@@ -101,6 +101,8 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
         raise RunDirError(f"--output_dir={output_dir} is a file, not a directory: choose a directory (new or a run's).")
     saved = load(output_dir) if output_dir else None
     if saved is None:
+        if hparams_set and not model and hparams_set in registry.hparams_sets:
+            model = registry.model_and_problem_of(hparams_set)[0]  # the model the set was registered for
         missing = [f"--{n}" for n, v in (("problem", problem), ("model", model), ("hparams_set", hparams_set)) if not v]
         if missing:
             raise RunDirError(f"{' '.join(missing)} required: {output_dir!r} holds no {RUN_FILE} to resume from.")

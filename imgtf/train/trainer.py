@@ -18,10 +18,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from imgtf import registry
 from imgtf.data.errors import reraise_from_pipeline
 from imgtf.train.distribution import is_chief
+from imgtf.train import checkpoints
 from imgtf.train import metrics as metrics_lib
+from imgtf.hparams.training import training_settings
+from imgtf.progress import Progress
+from imgtf.sampling.outputs import sample_grid
+from imgtf.models.factory import make_model
 from imgtf.train.optimization import build_optimizer
 
 log = logging.getLogger("imgtf")
@@ -54,61 +58,6 @@ def check_same_data(spec, problem, output_dir):
                             "fit the old data: restore that data (e.g. the class folders) or start a new --output_dir.")
 
 
-def build_model(spec, problem_info):
-    """The run's model; an hparams set written for another model family is named as such, not a KeyError."""
-    try:
-        return registry.model(spec.model)(spec.hparams, problem_info)
-    except KeyError as e:
-        from imgtf.hparams import default_model_and_problem
-
-        family = default_model_and_problem(spec.hparams_set)[0]
-        hint = (f" it is a set of model {family!r} (--model={family})" if family != spec.model
-                else " the set lacks a key this model reads")
-        raise TrainingError(f"hparams set {spec.hparams_set!r} does not fit model {spec.model!r} (no hparam {e}):"
-                            f"{hint}. `imgtf-trainer --registry_help` lists the sets of every model.") from None
-
-
-def checkpoint_files(output_dir):
-    """{step: prefix} of every `ckpt-N` whose index file is in the run directory."""
-    found = {}
-    for index in tf.io.gfile.glob(os.path.join(output_dir, "ckpt-*.index")):
-        number = os.path.basename(index)[len("ckpt-"):-len(".index")]
-        if number.isdigit():
-            found[int(number)] = index[:-len(".index")]
-    return found
-
-
-def recover_checkpoint_index(output_dir):
-    """If `ckpt-N` files exist but the `checkpoint` index file is missing, unreadable or does not list them (a
-    partial copy, a sync tool), rebuild it from the files, newest last as TensorFlow writes it, with a warning.
-    Without this the run would silently start again from step 0 and overwrite the checkpoints by name."""
-    found = checkpoint_files(output_dir)
-    if not found:
-        return False
-    try:
-        state = tf.train.get_checkpoint_state(output_dir)
-        listed = set(state.all_model_checkpoint_paths) if state else set()
-    except Exception:  # noqa: BLE001 - a damaged index file fails in many ways; it is rebuilt below
-        state, listed = None, set()
-    if state is not None and all(os.path.basename(p) in {os.path.basename(q) for q in listed}
-                                 for p in found.values()):
-        return False
-    paths = [found[step] for step in sorted(found)]
-    log.warning("the checkpoint index of %s is %s; rebuilt it from the %d checkpoint files there (newest %s).",
-                output_dir, "missing or unreadable" if state is None else "incomplete", len(paths),
-                os.path.basename(paths[-1]))
-    write_checkpoint_index(output_dir, paths)
-    return True
-
-
-def write_checkpoint_index(output_dir, paths):
-    """Write the `checkpoint` index listing `paths` (oldest first; the last is the one restored), with the files'
-    times, which CheckpointManager needs to keep them listed (and to rotate them) from then on."""
-    times = [tf.io.gfile.stat(path + ".index").mtime_nsec / 1e9 for path in paths]
-    tf.compat.v1.train.update_checkpoint_state(output_dir, paths[-1], all_model_checkpoint_paths=paths,
-                                               all_model_checkpoint_timestamps=times)
-
-
 class Trainer:
     """Builds the model, optimiser and checkpoint for a RunSpec and trains / evaluates it."""
 
@@ -116,6 +65,7 @@ class Trainer:
                  xla=False):
         self.spec, self.output_dir, self.data_dir, self.seed = spec, output_dir, data_dir, seed
         self.hparams = spec.hparams
+        self.training = training_settings(spec.hparams)  # what this loop reads (batch, optimiser, schedule)
         self.problem = spec.make_problem(data_dir)
         if data_dir is not None:
             check_same_data(spec, self.problem, output_dir)
@@ -126,9 +76,9 @@ class Trainer:
         self.metrics = metrics_lib.MetricsLog(output_dir if self.chief else self._scratch_dir())
         keras.utils.set_random_seed(seed)
         with self.strategy.scope():
-            self.model = build_model(spec, self.problem.info)
-            self.model(self.dummy_features(1))  # build every variable
-            self.optimizer = build_optimizer(self.hparams)
+            self.model = make_model(spec.model, spec.hparams, self.problem.info, spec.hparams_set)
+            # the schedule scales with the model's width (rsqrt_decay); the optimiser reads nothing else of the model
+            self.optimizer = build_optimizer(self.training, self.model.hparams.get("hidden_size", 512))
             if precision == "float16":  # float16 gradients need loss scaling; bfloat16 does not
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
@@ -151,49 +101,28 @@ class Trainer:
 
     @property
     def global_batch_size(self):
-        return self.hparams.batch_size * self.strategy.num_replicas_in_sync
+        return self.training.batch_size * self.strategy.num_replicas_in_sync
 
     @property
     def dims(self):
         h, w, c = self.problem.image_shape
         return h * w * c
 
-    def dummy_features(self, batch):
-        info = self.problem.info
-        features = {"targets": np.zeros([batch, *info["image_shape"]], np.uint8)}
-        if info.get("num_classes"):
-            features["label"] = np.zeros([batch], np.int32)
-        if info.get("input_shape"):
-            features["inputs"] = np.zeros([batch, *info["input_shape"]], np.uint8)
-        return features
-
     # -- checkpoints ---------------------------------------------------------------------------------
     def restore(self, checkpoint_path=None):
         """Restore the given checkpoint, or the newest readable one in the run directory (every worker reads
-        the chief's); returns its step, or 0 if there is none. A damaged newest checkpoint (e.g. a crash while
-        it was written) is skipped with a warning in favour of the previous one."""
-        if checkpoint_path:
-            candidates = [checkpoint_path]
-        else:
-            if self.chief and recover_checkpoint_index(self.output_dir):
-                self.manager = self._checkpoint_manager()  # it read the index when it was made
-            state = tf.train.get_checkpoint_state(self.output_dir)
-            # paths come back already joined with the directory (relative directories stay relative)
-            candidates = list(reversed(state.all_model_checkpoint_paths)) if state else []
-        errors = []
-        for path in candidates:
-            try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-            except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:  # damaged files
-                errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0]}")
-                log.warning("cannot restore %s (%s); trying an older checkpoint.", path, errors[-1])
-                continue
-            log.info("Restored %s (step %d).", path, int(self.step.numpy()))
-            return int(self.step.numpy())
-        if errors:
-            raise TrainingError(f"no checkpoint in {self.output_dir} could be restored: {'; '.join(errors)}. "
-                                "Point --output_dir elsewhere to start afresh.")
-        return 0
+        the chief's); returns its step, or 0 if there is none. A damaged newest checkpoint is skipped with a
+        warning in favour of the previous one; a lost index is rebuilt from the files."""
+        if not checkpoint_path and self.chief and checkpoints.recover_checkpoint_index(self.output_dir):
+            self.manager = self._checkpoint_manager()  # it read the index when it was made
+        try:
+            path = checkpoints.restore_newest(self.checkpoint, self.output_dir, checkpoint_path)
+        except checkpoints.CheckpointError as e:
+            raise TrainingError(str(e)) from None
+        if path is None:
+            return 0
+        log.info("Restored %s (step %d).", path, int(self.step.numpy()))
+        return int(self.step.numpy())
 
     def save(self):
         """Write a checkpoint. TensorFlow writes the data files first and then replaces the `checkpoint` state
@@ -207,7 +136,7 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------------------------
     def _dataset(self, split, *, train, skip_batches=0):
-        per_replica = self.hparams.batch_size
+        per_replica = self.training.batch_size
         if train:
             return self.strategy.distribute_datasets_from_function(
                 lambda ctx: self.problem.dataset(
@@ -222,8 +151,8 @@ class Trainer:
 
         def replica_step(features):
             with tf.GradientTape() as tape:
-                nll = -tf.reduce_sum(model.log_prob(features, training=True))
-                loss = nll / (global_batch * dims)
+                nll = tf.reduce_sum(model.negative_log_likelihood(features, training=True))
+                loss = nll / (global_batch * dims)  # the global mean in nats/dim, as the model's compute_loss
                 scaled = optimizer.scale_loss(loss)  # identity unless float16 loss scaling is on
             grads = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
@@ -240,9 +169,11 @@ class Trainer:
 
         return train_step
 
-    def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None, time_limit_s=None):
+    def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None, time_limit_s=None,
+              sample_every=0):
         """Train until the global step reaches `train_steps` (or `time_limit_s` seconds have passed: fixed
-        wall-clock budgets), resuming from the latest checkpoint; a checkpoint is saved at the end."""
+        wall-clock budgets), resuming from the latest checkpoint; a checkpoint is saved at the end. Every
+        `sample_every` steps (0: never) a grid of samples goes to TensorBoard (`write_samples`)."""
         start = self.restore()
         if start >= train_steps:
             log.info("Already at step %d >= --train_steps=%d; nothing to train.", start, train_steps)
@@ -285,6 +216,8 @@ class Trainer:
                     self.metrics.scalars("train", step, {"bits_per_dim": bpd, "images_per_sec": rate,
                                                          "learning_rate": lr})
                     window_start, window_steps, window_loss = time.time(), 0, 0.0
+                if sample_every and step % sample_every == 0 and self.chief:
+                    self.write_samples(step)
                 if step - last_saved >= checkpoint_every:
                     self.save()
                     last_saved = step
@@ -304,6 +237,22 @@ class Trainer:
             self.save()
         self.metrics.flush()
         return int(self.step.numpy())
+
+    def write_samples(self, step, num_samples=4):
+        """A grid of `num_samples` images from the model's cached sampler, in TensorBoard under `samples` (seed = the
+        step, so successive grids show how the model improves, not a new draw). Conditional models are conditioned
+        on the first images of the evaluation split (their labels, or their low-resolution inputs)."""
+        conditioning = {}
+        if self.model.class_embedding is not None or self.model.uses_encoder:
+            with reraise_from_pipeline():
+                batch = next(iter(self.problem.dataset(self.problem.eval_split, self.data_dir, num_samples)))
+            conditioning = {k: batch[k].numpy() for k in ("label", "inputs") if k in batch}
+            num_samples = len(batch["targets"])
+        start = time.time()
+        images = self.model.sample(num_samples, seed=step, **conditioning)
+        self.metrics.image("samples", step, sample_grid(images))
+        self.metrics.flush()
+        log.info("step %d: wrote %d samples to TensorBoard (%.1f s)", step, num_samples, time.time() - start)
 
     def _catch_sigterm(self):
         """On SIGTERM (preemption) finish the current step, save, and stop; returns the previous handler."""
@@ -338,7 +287,7 @@ class Trainer:
         model, strategy = self.model, self.strategy
 
         def replica_eval(features):
-            nll = -tf.reduce_sum(model.log_prob(features, training=False))
+            nll = tf.reduce_sum(model.negative_log_likelihood(features, training=False))
             return nll, tf.cast(tf.shape(features["targets"])[0], tf.float32)
 
         @tf.function
@@ -354,13 +303,17 @@ class Trainer:
         split = split or self.problem.eval_split
         self._eval_fn = self._eval_fn or self._build_eval_fn()
         total_nats, images, start = 0.0, 0, time.time()
-        with reraise_from_pipeline():
+        size = self.problem.split_size(split, self.data_dir)
+        if eval_steps:
+            size = min(size or math.inf, eval_steps * self.global_batch_size)
+        with reraise_from_pipeline(), Progress(f"eval {split}", None if size == math.inf else size) as progress:
             for i, features in enumerate(self._dataset(split, train=False)):
                 if eval_steps and i >= eval_steps:
                     break
                 nll, count = self._eval_fn(features)
                 total_nats += float(nll)
                 images += int(count)
+                progress.update(int(count))
         seconds = time.time() - start
         skipped = getattr(self.problem, "skipped", None)
         if skipped is not None and skipped.count:
@@ -407,7 +360,7 @@ class Trainer:
                     for name in tf.io.gfile.glob(bad + ".*"):
                         renamed = os.path.join(os.path.dirname(name), "diverged-" + os.path.basename(name))
                         tf.io.gfile.rename(name, renamed, overwrite=True)
-                write_checkpoint_index(self.output_dir, [p for p in self.manager.checkpoints if p not in paths[:i]])
+                checkpoints.write_checkpoint_index(self.output_dir, [p for p in self.manager.checkpoints if p not in paths[:i]])
                 return path
         return None
 

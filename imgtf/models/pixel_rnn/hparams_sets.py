@@ -4,13 +4,13 @@ As in the paper: RMSProp, residual connections around every layer, learnable lay
 connections ("used across the layers of all three networks"), learned initial recurrent states, batch 16 on
 CIFAR-10. The paper set its
 learning-rate schedules by hand per dataset and does not give them; imgtf uses a constant 1e-3."""
-from imgtf.hparams.base import basic_params
+from imgtf.hparams.training import training_params
 from imgtf.registry import register_hparams
 
 
 def pixel_model_base():
     """Shared defaults of the PixelCNN / PixelRNN family (not registered: derive from it)."""
-    hp = basic_params()
+    hp = training_params()
     hp.update(batch_size=16, learning_rate=1e-3, learning_rate_schedule="constant", optimizer="rmsprop")
     for key, value in dict(
         hidden_size=128,  # h: residual stream 2h
@@ -31,19 +31,19 @@ def pixel_tiny(hp, num_layers=2):
     return hp.update(hidden_size=24, num_layers=num_layers, output_size=96, batch_size=8)
 
 
-@register_hparams
+@register_hparams(model="pixelcnn", problem="image_cifar10")
 def pixelcnn_cifar10():
     """PixelRNN paper: PixelCNN on CIFAR-10, 15 masked 3x3 layers, h=128, 1024-wide output: 3.14 bits/dim test."""
     return pixel_model_base()
 
 
-@register_hparams
+@register_hparams(model="pixelcnn", problem="image_cifar10")
 def pixelcnn_cifar10_tiny():
     """CPU-sized PixelCNN (3 masked 3x3 layers, h=24, 96-wide output) for tests and quick runs."""
     return pixel_tiny(pixelcnn_cifar10(), num_layers=3)
 
 
-@register_hparams
+@register_hparams(model="row_lstm", problem="image_cifar10")
 def row_lstm_cifar10():
     """PixelRNN paper: Row LSTM on CIFAR-10, 12 layers, h=128: 3.07 bits/dim test."""
     hp = pixel_model_base()
@@ -51,13 +51,13 @@ def row_lstm_cifar10():
     return hp
 
 
-@register_hparams
+@register_hparams(model="row_lstm", problem="image_cifar10")
 def row_lstm_cifar10_tiny():
     """CPU-sized Row LSTM (2 layers, h=24, 96-wide output)."""
     return pixel_tiny(row_lstm_cifar10())
 
 
-@register_hparams
+@register_hparams(model="diagonal_bilstm", problem="image_cifar10")
 def diagonal_bilstm_cifar10():
     """PixelRNN paper: Diagonal BiLSTM on CIFAR-10, 12 layers, h=128: 3.00 bits/dim test (the paper's best)."""
     hp = pixel_model_base()
@@ -65,13 +65,13 @@ def diagonal_bilstm_cifar10():
     return hp
 
 
-@register_hparams
+@register_hparams(model="diagonal_bilstm", problem="image_cifar10")
 def diagonal_bilstm_cifar10_tiny():
     """CPU-sized Diagonal BiLSTM (2 layers, h=24, 96-wide output)."""
     return pixel_tiny(diagonal_bilstm_cifar10())
 
 
-@register_hparams
+@register_hparams(model="row_lstm", problem="image_imagenet32")
 def row_lstm_imagenet32():
     """PixelRNN paper: Row LSTM on ImageNet 32x32, 12 layers, h=384, batch 64: 3.86 bits/dim validation."""
     hp = pixel_model_base()
@@ -79,13 +79,13 @@ def row_lstm_imagenet32():
     return hp
 
 
-@register_hparams
+@register_hparams(model="row_lstm", problem="image_imagenet32")
 def row_lstm_imagenet32_tiny():
     """CPU-sized ImageNet 32x32 Row LSTM."""
     return pixel_tiny(row_lstm_imagenet32())
 
 
-@register_hparams
+@register_hparams(model="row_lstm", problem="image_imagenet64")
 def row_lstm_imagenet64():
     """PixelRNN paper: Row LSTM on ImageNet 64x64, 4 layers, h=512, batch 32, no residual connections:
     3.63 bits/dim."""
@@ -94,7 +94,7 @@ def row_lstm_imagenet64():
     return hp
 
 
-@register_hparams
+@register_hparams(model="row_lstm", problem="image_imagenet64")
 def row_lstm_imagenet64_tiny():
     """CPU-sized ImageNet 64x64 Row LSTM."""
     return pixel_tiny(row_lstm_imagenet64())
@@ -107,27 +107,27 @@ def multiscale_base(hp):
     return hp
 
 
-@register_hparams
+@register_hparams(model="multiscale_pixelrnn", problem="image_imagenet64")
 def multiscale_pixelrnn_imagenet64():
     """PixelRNN paper: Multi-Scale PixelRNN on ImageNet 64x64 (a 32x32 unconditional Row LSTM, a 64x64 one
     conditioned on it; each 4 layers, h=512, batch 32). The paper shows its samples and reports no bits/dim."""
     return multiscale_base(row_lstm_imagenet64())
 
 
-@register_hparams
+@register_hparams(model="multiscale_pixelrnn", problem="image_imagenet64")
 def multiscale_pixelrnn_imagenet64_tiny():
     """CPU-sized Multi-Scale PixelRNN."""
     return pixel_tiny(multiscale_pixelrnn_imagenet64())
 
 
-@register_hparams
+@register_hparams(model="multiscale_pixelrnn", problem="image_cifar10")
 def multiscale_pixelrnn_cifar10():
     """Multi-Scale PixelRNN on CIFAR-10 (16x16 then 32x32, each a 12-layer h=128 Row LSTM): no paper figure;
     compared with the single-scale models by bench/compare_models.py."""
     return multiscale_base(row_lstm_cifar10())
 
 
-@register_hparams
+@register_hparams(model="multiscale_pixelrnn", problem="image_cifar10")
 def multiscale_pixelrnn_cifar10_tiny():
     """CPU-sized Multi-Scale PixelRNN on CIFAR-10."""
     return pixel_tiny(multiscale_pixelrnn_cifar10())

@@ -3,13 +3,13 @@
 Every set derives from `image_transformer_base` and changes a few values; every paper set has a `_tiny`
 variant of the same structure sized for a 2-core CPU (tests, quick runs). Results are bits/dim.
 """
-from imgtf.hparams.base import basic_params
+from imgtf.hparams.training import training_params
 from imgtf.registry import register_hparams
 
 
 def image_transformer_base():
     """Shared defaults of the Image Transformer family (not registered: derive from it)."""
-    hp = basic_params()
+    hp = training_params()
     for key, value in dict(
         hidden_size=512,
         filter_size=2048,  # feed-forward inner size
@@ -73,13 +73,13 @@ def tiny(hp):
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_base():
     """Paper 5.1: CIFAR-10, categorical, 1D local (l_q=256, memory 512), 12x512, 4 heads: 2.90 bits/dim test."""
     return image_transformer_base()
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_tiny():
     """CPU-sized imagetransformer_cifar10_base, with tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads, no
     dropout (paper set: 512, 12, 2048, 4, 0.3); query blocks 128 / memory 256 (256 / 512) to keep several blocks
@@ -89,7 +89,7 @@ def imagetransformer_cifar10_tiny():
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_dmol():
     """Paper 5.1: CIFAR-10, DMOL (10 mixtures), 14 layers, d=256, attention in 512, 8 heads, ff 512: 2.90 test."""
     hp = image_transformer_base()
@@ -98,7 +98,7 @@ def imagetransformer_cifar10_dmol():
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_dmol_tiny():
     """CPU-sized imagetransformer_cifar10_dmol (1D local over the 32x32 pixel grid, learned coordinates), with
     tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads, attention in 128, 5 mixtures, no dropout (paper set:
@@ -109,7 +109,7 @@ def imagetransformer_cifar10_dmol_tiny():
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_cond():
     """Paper 5.2: class-conditional CIFAR-10, the 8-layer model (d=512, 8 heads, ff 1024, dropout 0.1);
     likelihood about that of the unconditional 3.03 model."""
@@ -118,7 +118,7 @@ def imagetransformer_cifar10_cond():
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_cond_tiny():
     """CPU-sized imagetransformer_cifar10_cond, with tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads, no
     dropout (paper set: 512, 8, 1024, 8, 0.1); query blocks 128 / memory 256; warm-up 100 steps (4,000) to a peak
@@ -129,7 +129,7 @@ def imagetransformer_cifar10_cond_tiny():
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_imagenet32")
 def imagetransformer_imagenet32_base():
     """Paper 5.1: ImageNet 32x32, categorical, 1D local, 12x512, 8 heads, ff 2048, dropout 0.1: 3.77 validation
     (with checkpoint averaging)."""
@@ -138,7 +138,7 @@ def imagetransformer_imagenet32_base():
     return hp
 
 
-@register_hparams
+@register_hparams(model="image_transformer", problem="image_imagenet32")
 def imagetransformer_imagenet32_tiny():
     """CPU-sized imagetransformer_imagenet32_base, with tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads,
     no dropout (paper set: 512, 12, 2048, 8, 0.1); query blocks 128 / memory 256; warm-up 100 steps (4,000) to a
@@ -148,7 +148,7 @@ def imagetransformer_imagenet32_tiny():
     return hp
 
 
-@register_hparams
+@register_hparams(model="img2img_transformer", problem="img2img_celeba")
 def img2img_transformer_celeba_1d():
     """Paper 5.3: CelebA 8->32 super-resolution, 1D local decoder (l_q=128, memory 256), 12 decoder and
     4 encoder layers, d=512, 8 heads, ff 2048, dropout 0.1: 2.68 bits/dim dev."""
@@ -157,7 +157,7 @@ def img2img_transformer_celeba_1d():
     return hp
 
 
-@register_hparams
+@register_hparams(model="img2img_transformer", problem="img2img_celeba")
 def img2img_transformer_celeba_1d_tiny():
     """CPU-sized 1D local super-resolution model. Beyond tiny()'s recipe: encoder-decoder attention sees only the
     input pixel under the target unit (encoder_decoder_window=0; the encoder's own self-attention still sees the
@@ -170,7 +170,7 @@ def img2img_transformer_celeba_1d_tiny():
     return hp
 
 
-@register_hparams
+@register_hparams(model="img2img_transformer", problem="img2img_celeba")
 def img2img_transformer_celeba_2d():
     """Paper 5.3: as celeba_1d with a 2D local decoder, query blocks 8x32, memory 16x64 (8 rows above,
     16 columns left and right): 2.61 bits/dim dev."""
@@ -179,7 +179,7 @@ def img2img_transformer_celeba_2d():
     return hp
 
 
-@register_hparams
+@register_hparams(model="img2img_transformer", problem="img2img_celeba")
 def img2img_transformer_celeba_2d_tiny():
     """CPU-sized 2D local super-resolution model (query 4x16, memory 8x32); encoder-decoder attention limited to the
     input pixel under the target unit, as img2img_transformer_celeba_1d_tiny (see there why). 5.456 bits/dim after

@@ -18,9 +18,9 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.geometry import GenerationOrder
-from imgtf.likelihoods import Categorical
+from imgtf.likelihoods.categorical import Categorical
 from imgtf.models.base import AutoregressiveImageModel
-from imgtf.models.row_lstm import RowLSTM
+from imgtf.models.pixel_rnn.row_lstm import RowLSTM
 from imgtf.registry import register_model
 
 
@@ -37,11 +37,13 @@ def multiscale_order(rows, cols, factor):
 class MultiScalePixelRNN(AutoregressiveImageModel):
     """Unconditional Row LSTM on x[::s, ::s] + conditional Row LSTM on x biased by the upsampled small image."""
 
+    hparams_family = "pixel_rnn"
+
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
         h, w, c = self.image_shape
-        s = self.factor = hp["subsample_factor"]
+        s = self.factor = hp.subsample_factor
         if s < 2 or s & (s - 1) or h % s or w % s:
             raise ValueError(f"subsample_factor must be a power of two >= 2 dividing the image size {h}x{w}; got {s}.")
         self.likelihood = Categorical()
@@ -49,7 +51,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         self.small_units = (h // s) * (w // s) * c
         self.unconditional = RowLSTM(hp, {**self.problem_info, "image_shape": [h // s, w // s, c]},
                                      name="unconditional")
-        features = hp["upsample_features"]
+        features = hp.upsample_features
         self.upsample_layers = [keras.layers.Conv2D(features, 3, padding="same", activation="relu", name="upsample_conv")]
         self.upsample_layers += [keras.layers.Conv2DTranspose(features, 4, strides=2, padding="same", activation="relu",
                                                               name=f"upsample_deconv_{i}")
@@ -82,7 +84,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         h, w, _ = self.image_shape
         return {"canvas": ops.zeros((batch, self.num_units), "int32"),
                 "small": self.unconditional.empty_cache(features, batch),
-                "conditioning": ops.zeros((batch, h, w, self.hparams["upsample_features"]), self.compute_dtype),
+                "conditioning": ops.zeros((batch, h, w, self.hparams.upsample_features), self.compute_dtype),
                 "states": self.conditional.initial_states(batch)}
 
     def step(self, cache, previous, t, features):

@@ -14,7 +14,7 @@ from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.recurrent import residual_add
-from imgtf.models.base import MaskedConvImageModel
+from imgtf.models.pixel_rnn.base import MaskedConvImageModel
 from imgtf.registry import register_model
 
 
@@ -24,7 +24,7 @@ class PixelCNN(MaskedConvImageModel):
     """PixelCNN: masked 7x7 (A) + residual masked 3x3 (B) convolutions, 256-way softmax per channel."""
 
     def build_body(self, hidden):
-        layers, kernel = self.hparams["num_layers"], self.hparams["kernel_size"]
+        layers, kernel = self.hparams.num_layers, self.hparams.kernel_size
         # flat lists (nested lists of layers are not tracked for SavedModel export)
         self.blocks_in = [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in") for i in range(layers)]
         self.blocks_conv = [MaskedConv2D(hidden, kernel, "B", name=f"block_{i}_conv") for i in range(layers)]
@@ -42,15 +42,15 @@ class PixelCNN(MaskedConvImageModel):
     def initial_states(self, batch):
         """Per block, the inputs of its 3x3 convolution at the pixels generated so far (zero-padded like 'same')."""
         h, w, _ = self.image_shape
-        reach = self.hparams["kernel_size"] // 2
-        zeros = ops.zeros((batch, h + reach, w + 2 * reach, self.hparams["hidden_size"]), self.compute_dtype)
+        reach = self.hparams.kernel_size // 2
+        zeros = ops.zeros((batch, h + reach, w + 2 * reach, self.hparams.hidden_size), self.compute_dtype)
         return [zeros] * len(self.blocks_conv)
 
     def pixel_forward(self, canvas, pixel, activations):
         """Logits [B, 3, 256] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w
-        reach = self.hparams["kernel_size"] // 2
+        reach = self.hparams.kernel_size // 2
         x = self.first_at_pixel(canvas, row, col)
         inputs, outputs = [], []
         for conv_in, conv, conv_out, cached in zip(self.blocks_in, self.blocks_conv, self.blocks_out, activations):
@@ -64,6 +64,6 @@ class PixelCNN(MaskedConvImageModel):
         return self.pixel_logits(outputs), inputs
 
     def commit_pixel(self, pixel, activations, inputs):
-        w, reach = self.image_shape[1], self.hparams["kernel_size"] // 2
+        w, reach = self.image_shape[1], self.hparams.kernel_size // 2
         return [ops.slice_update(cached, (0, pixel // w + reach, pixel % w + reach, 0), a)
                 for cached, a in zip(activations, inputs)]

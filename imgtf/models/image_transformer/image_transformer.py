@@ -19,33 +19,26 @@ absent (runs saved before it existed), keeps their earlier, unscaled computation
 hparam `initializer_gain`: the variance multiplier of the Glorot-uniform kernels of every attention, feed-forward
 and output layer (Tensor2Tensor's, 0.2 in its image models; the reference PyTorch port's xavier gain sqrt(0.2)).
 1.0, the value when the key is absent, is Keras's default glorot_uniform. Only initial values depend on it.
-
-hparam `encoder_coordinates` (img2img_transformer; "index" | "aligned"): "index", the value when the key is absent,
-encodes each low-resolution sub-pixel by its own indices in the [h, w*3] input grid, so the same encoding denotes
-different places of the image in encoder and decoder (input row 2 is target rows 8-11, not target row 2).
-"aligned" (the registered super-resolution sets) gives it the decoder's coordinates of the centre of the target
-pixels it summarises (row 4i+1.5 and column 4j+1.5 at 8->32, same channel), so a decoder position finds its
-input by matching coordinates, which attention does from the start instead of having to learn a rescaling.
 """
 import keras
 import numpy as np
 from keras import ops
 
 from imgtf.layers.attention import kernel_initializer
+from imgtf.layers.attention_spec import AttentionSpec
 from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding, OrdinalPixelEmbedding
-from imgtf.layers.geometry import ATTENTION_TYPES, make_geometry
-from imgtf.layers.transformer import DecoderBlock, EncoderBlock
-from imgtf.likelihoods import get_likelihood
+from imgtf.layers.transformer import DecoderBlock
+from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.models.base import AutoregressiveImageModel
 from imgtf.registry import register_model
 
 
 def embedding_scale(hp):
     """Multiplier of the learned input vectors: sqrt(hidden_size) for multiply_embedding_mode="sqrt_depth", 1.0
-    for "none" or an absent key (runs saved before the key existed computed this)."""
-    mode = hp.get("multiply_embedding_mode", "none")
+    for "none" (runs saved before the key existed)."""
+    mode = hp.multiply_embedding_mode
     if mode == "sqrt_depth":
-        return float(hp["hidden_size"]) ** 0.5
+        return float(hp.hidden_size) ** 0.5
     if mode == "none":
         return 1.0
     raise ValueError(f"hparam multiply_embedding_mode={mode!r}: use 'sqrt_depth' or 'none'.")
@@ -81,41 +74,37 @@ def class_embedding_layer(num_classes, hidden_size, kind, scaled):
 class ImageTransformer(AutoregressiveImageModel):
     """Decoder-only Image Transformer: 1D local, 2D local or global attention; categorical or DMOL; optional class."""
 
+    hparams_family = "image_transformer"
+
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
-        if hp["attention_type"] not in ATTENTION_TYPES:
-            raise ValueError(f"hparam attention_type={hp['attention_type']!r} is not supported; choose one of "
-                             f"{', '.join(ATTENTION_TYPES)}.")
-        h, w, c = self.image_shape
-        self.likelihood = get_likelihood(hp["likelihood"], hp.get("num_mixtures", 10))
-        self.grid = (h, w * c) if self.likelihood.unit == "subpixel" else (h, w)
-        self.geometry = make_geometry(hp["attention_type"], *self.grid, hp["query_block_length"],
-                                      hp["memory_length"], tuple(hp["query_shape"]), tuple(hp["memory_flange"]))
-        d = hp["hidden_size"]
+        c = self.image_shape[-1]
+        self.attention = AttentionSpec.from_hparams(hp)
+        self.likelihood = build_likelihood(hp)
+        self.grid = self.likelihood.grid(self.image_shape)
+        self.geometry = self.attention.geometry(*self.grid)
+        d = hp.hidden_size
         self.embedding_scale = embedding_scale(hp)
-        if self.likelihood.unit == "subpixel":
+        if self.likelihood.unit == "subpixel":  # a unit's value is one intensity of a known channel
             self.embed = ChannelEmbedding(d, channels=c, scale=self.embedding_scale, name="channel_embedding")
-        else:
+        else:  # a unit's value is a whole pixel
             self.embed = OrdinalPixelEmbedding(d, scale=self.embedding_scale, name="ordinal_embedding")
-        self.positions = CoordinateEncoding(hp["position_encoding"], scale=self.embedding_scale, name="coordinates")
+        self.positions = CoordinateEncoding(hp.position_encoding, scale=self.embedding_scale, name="coordinates")
         self.class_embedding = None
-        if hp.get("class_conditional"):
+        if hp.class_conditional:
             if not self.problem_info.get("num_classes"):
                 raise ValueError("hparam class_conditional=True needs a problem with labels (num_classes); "
                                  "this problem has none.")
-            self.class_embedding_kind = hp.get("class_embedding", "unit")
+            self.class_embedding_kind = hp.class_embedding
             self.class_embedding = class_embedding_layer(self.problem_info["num_classes"], d,
                                                          self.class_embedding_kind, self.embedding_scale != 1.0)
-        self.input_dropout = keras.layers.Dropout(hp["dropout"])
-        self.initializer_gain = float(hp.get("initializer_gain", 1.0))
+        self.input_dropout = keras.layers.Dropout(hp.dropout)
+        self.initializer_gain = float(hp.initializer_gain)
         self.decoder = [
-            DecoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_type"], self.grid,
-                         hp["query_block_length"], hp["memory_length"], hp["query_shape"], hp["memory_flange"],
-                         hp["attention_key_channels"], hp["dropout"], hp["attention_dropout"], hp["relu_dropout"],
-                         cross_attention=self.uses_encoder, initializer_gain=self.initializer_gain,
-                         name=f"decoder_{i}")
-            for i in range(hp["num_decoder_layers"])
+            DecoderBlock(d, hp.filter_size, self.attention, self.grid, hp.dropout, hp.relu_dropout,
+                         cross_attention=self.uses_encoder, initializer_gain=self.initializer_gain, name=f"decoder_{i}")
+            for i in range(hp.num_decoder_layers)
         ]
         self.output_layer = keras.layers.Dense(self.likelihood.params_per_unit, name="likelihood_params",
                                                kernel_initializer=kernel_initializer(self.initializer_gain))
@@ -181,10 +170,7 @@ class ImageTransformer(AutoregressiveImageModel):
             else:
                 x = block(x, training=training)
         params = ops.cast(self.output_layer(self._from_slots(x)), "float32")
-        h, w, c = self.image_shape
-        if self.likelihood.unit == "subpixel":
-            return ops.reshape(params, (-1, h, w, c, self.likelihood.params_per_unit))
-        return ops.reshape(params, (-1, h, w, self.likelihood.params_per_unit))
+        return ops.reshape(params, (-1, *self.likelihood.params_shape(self.image_shape)))
 
     # -- incremental decoding (used by imgtf.sampling) -------------------------------------------------
     def empty_cache(self, features, batch):
@@ -205,7 +191,7 @@ class ImageTransformer(AutoregressiveImageModel):
         generated at step t-1 (`previous`, ignored at t=0), and the updated cache."""
         g = self.geometry
         order = g.order.astype("int32")
-        d = self.hparams["hidden_size"]
+        d = self.hparams.hidden_size
         if not self.positions.built:
             self.positions.build((None, *self.grid, d))
         previous_index = ops.take(order, ops.maximum(t - 1, 0))
@@ -225,82 +211,3 @@ class ImageTransformer(AutoregressiveImageModel):
                 x, layer_cache = layer.step(x, layer_cache, slot, block, offset)
             new_cache.append(layer_cache)
         return ops.cast(self.output_layer(x), "float32"), new_cache
-
-
-@register_model
-@keras.saving.register_keras_serializable("imgtf")
-class Img2imgTransformer(ImageTransformer):
-    """Super-resolution encoder-decoder: unmasked encoder over the low-res `inputs`, local decoder (paper 5.3)."""
-
-    uses_encoder = True
-
-    def __init__(self, hparams, problem_info, **kwargs):
-        super().__init__(hparams, problem_info, **kwargs)
-        hp = self.hparams
-        if not self.problem_info.get("input_shape"):
-            raise ValueError("img2img_transformer needs an image-to-image problem (one with low-resolution "
-                             "`inputs`, e.g. img2img_cifar10).")
-        if hp["num_encoder_layers"] < 1:
-            raise ValueError("img2img_transformer needs hparam num_encoder_layers >= 1.")
-        d = hp["hidden_size"]
-        self.input_shape_ = tuple(self.problem_info["input_shape"])
-        self.encoder_embed = ChannelEmbedding(d, channels=self.input_shape_[-1], scale=self.embedding_scale,
-                                              name="encoder_channel_embedding")
-        self.encoder_coordinates = hp.get("encoder_coordinates", "index")
-        if self.encoder_coordinates not in ("index", "aligned"):
-            raise ValueError(f"hparam encoder_coordinates={self.encoder_coordinates!r}: use 'aligned' or 'index'.")
-        self.encoder_positions = None
-        if self.encoder_coordinates == "index":
-            self.encoder_positions = CoordinateEncoding(hp["position_encoding"], scale=self.embedding_scale,
-                                                        name="encoder_coordinates")
-        self.encoder_window = int(hp.get("encoder_decoder_window", -1))
-        self.encoder_allowed = self.local_encoder_allowed(self.encoder_window) if self.encoder_window >= 0 else None
-        self.encoder_dropout = keras.layers.Dropout(hp["dropout"])
-        self.encoder = [
-            EncoderBlock(d, hp["filter_size"], hp["num_heads"], hp["attention_key_channels"], hp["dropout"],
-                         hp["attention_dropout"], hp["relu_dropout"], self.initializer_gain, name=f"encoder_{i}")
-            for i in range(hp["num_encoder_layers"])
-        ]
-
-    def aligned_positions(self):
-        """Where each low-resolution unit of the [h, w*c] input grid lies in the decoder's grid (numpy): rows and
-        columns of the centres of the target pixels it summarises (columns of the [H, W*3] sub-pixel grid keep the
-        channel; DMOL's [H, W] pixel grid has one column per pixel)."""
-        (h, w, c), (big_h, big_w, _) = self.input_shape_, self.image_shape
-        rows = (np.arange(h) + 0.5) * big_h / h - 0.5
-        centres = (np.arange(w) + 0.5) * big_w / w - 0.5
-        if self.likelihood.unit == "subpixel":
-            cols = (centres[:, None] * c + np.arange(c)[None, :]).reshape(-1)
-        else:
-            cols = np.repeat(centres, c)
-        return rows, cols
-
-    def local_encoder_allowed(self, window):
-        """[S, N] numpy bool: decoder slot s may attend to the input units of the low-resolution pixels within
-        `window` pixels (rows and columns) of the one its unit lies in; padding slots see everything (their outputs
-        are never read). Every real slot sees at least its own input pixel's channels."""
-        g = self.geometry
-        (h, w, c), (big_h, big_w, _) = self.input_shape_, self.image_shape
-        cols_per_pixel = self.grid[1] // big_w  # 3 on the sub-pixel grid, 1 on DMOL's pixel grid
-        raster = g.order[np.maximum(g.slots, 0)]  # the unit held by each slot (any, for padding)
-        row_lo = (raster // self.grid[1]) * h // big_h
-        col_lo = (raster % self.grid[1]) // cols_per_pixel * w // big_w
-        key_row = np.repeat(np.arange(h), w * c)
-        key_col = np.tile(np.repeat(np.arange(w), c), h)
-        mask = ((np.abs(row_lo[:, None] - key_row[None, :]) <= window)
-                & (np.abs(col_lo[:, None] - key_col[None, :]) <= window))
-        return mask | (g.slots < 0)[:, None]
-
-    def encode(self, features, training=False):
-        """Low-resolution inputs [B, h, w, 3] -> [B, h*w*3, d]: channel embeddings + 2D coordinates."""
-        x = self.encoder_embed(ops.reshape(features["inputs"], (-1, *self.input_shape_)))
-        if self.encoder_positions is not None:
-            x = self.encoder_positions(x)
-        else:
-            if not self.positions.built:
-                self.positions.build((None, *self.grid, self.hparams["hidden_size"]))
-            x = x + ops.cast(self.positions.encoding_at(*self.aligned_positions()), x.dtype)[None]
-        x = self.encoder_dropout(ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[3])), training=training)
-        for block in self.encoder:
-            x = block(x, training=training)
-        return x

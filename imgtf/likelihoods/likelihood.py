@@ -1,0 +1,68 @@
+"""What a likelihood is: one registered object that owns its parameter layout, its log-probability and its draw.
+
+A model asks its likelihood how many numbers to output per generation unit (`params_per_unit`), what a unit is
+(`unit`: "subpixel", one channel of one pixel, generated channel by channel; or "pixel", a pixel's channels
+jointly) and how to score and sample values; nothing else in imgtf looks inside the parameters. Adding a likelihood
+is one module with a `@register_likelihood` class (and its tests): `imgtf.catalog` finds it, and hparam
+`likelihood=<its name>` selects it.
+"""
+import numpy as np
+
+from imgtf import registry
+
+UNITS = ("subpixel", "pixel")
+
+
+class Likelihood:
+    """Base class. Subclasses set `unit` and `params_per_unit` and implement `log_prob`, `channel_distributions`
+    and `sample`; `from_hparams` builds one from a model's hparams (override it to read settings)."""
+
+    unit = "subpixel"
+    params_per_unit = 0
+
+    @classmethod
+    def from_hparams(cls, hp):
+        return cls()
+
+    # -- layout: derived from `unit`, so no caller branches on it -------------------------------------------------
+    def grid(self, image_shape):
+        """(rows, columns) of the generation-unit grid: [H, W*C] sub-pixels or [H, W] pixels."""
+        h, w, c = image_shape
+        return (h, w * c) if self.unit == "subpixel" else (h, w)
+
+    def params_shape(self, image_shape):
+        """Shape of one image's parameters: [H, W, C, P] (one set per sub-pixel) or [H, W, P] (per pixel)."""
+        return (*image_shape, self.params_per_unit) if self.unit == "subpixel" else (*image_shape[:2],
+                                                                                     self.params_per_unit)
+
+    def value_shape(self, channels):
+        """Shape of one unit's values: () for a sub-pixel, (channels,) for a pixel."""
+        return () if self.unit == "subpixel" else (channels,)
+
+    def unit_mask(self, mask):
+        """A per-sub-pixel mask [N, H, W, C] (numpy) reduced to one entry per unit: [N, H, W, C] or [N, H, W]."""
+        mask = np.asarray(mask, bool)
+        return mask if self.unit == "subpixel" else mask[..., 0]
+
+    # -- the distribution --------------------------------------------------------------------------------------
+    def log_prob(self, params, values):
+        """log p of each sub-pixel of `values` ([..., H, W, C] integers) in nats, [..., H, W, C], in float32; for
+        pixel units, by the chain rule over the channels so that the sum is the joint log-probability."""
+        raise NotImplementedError
+
+    def channel_distributions(self, params, values):
+        """log p(sub-pixel = v | the pixel's earlier channels = values) for all 256 v: [..., C, 256] (tests)."""
+        raise NotImplementedError
+
+    def sample(self, params, step, seed, temperature):
+        """Values of one generation unit from its parameters [B, P]: int32 [B] (sub-pixel) or [B, C] (pixel), drawn
+        with imgtf.sampling.random_numbers so that equal (params, step, seed) give equal values in every sampler."""
+        raise NotImplementedError
+
+
+def build_likelihood(hp):
+    """The likelihood named by hparam `likelihood`, configured from the same hparams."""
+    cls = registry.likelihoods.get(hp.likelihood)
+    if cls.unit not in UNITS:
+        raise ValueError(f"likelihood {hp.likelihood!r} declares unit {cls.unit!r}; use one of {', '.join(UNITS)}.")
+    return cls.from_hparams(hp)

@@ -1,0 +1,35 @@
+"""Reproducible random numbers for sampling: every uniform is a pure function of (seed, step, salt, element).
+
+So the cached and the naive sampler, given the same parameters, draw the same values, which makes them comparable
+bit for bit; likelihoods' `sample` methods take their randomness from here.
+"""
+import tensorflow as tf
+
+
+def _mix(x):
+    """murmur3's 32-bit finaliser: a bijective avalanche of every bit (uint32 arithmetic wraps)."""
+    def shift(v, n):
+        return tf.bitwise.right_shift(v, tf.constant(n, tf.uint32))
+
+    x = tf.bitwise.bitwise_xor(x, shift(x, 16)) * tf.constant(0x85EBCA6B, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, shift(x, 13)) * tf.constant(0xC2B2AE35, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, shift(x, 16))
+
+
+def uniform(shape, seed, step, salt):
+    """Uniforms in (0, 1) that are a pure function of (seed, step, salt, element index).
+
+    A counter-based hash rather than tf.random.stateless_uniform: XLA's stateless Philox gives different
+    numbers from TensorFlow's kernel when the seed is a runtime tensor, which would make compiled and
+    eager samplers disagree. Integer hashing is bit-identical in eager, graph and XLA execution."""
+    key = _mix(_mix(tf.cast(seed, tf.uint32) + tf.constant(0x9E3779B9, tf.uint32))
+               + tf.cast(step * 4 + salt, tf.uint32) * tf.constant(0x85EBCA77, tf.uint32))
+    index = tf.cast(tf.range(tf.reduce_prod(shape)), tf.uint32)
+    bits = _mix(_mix(index * tf.constant(0x9E3779B1, tf.uint32) + key))
+    values = (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * (2.0 ** -24)
+    return tf.reshape(values, shape)
+
+
+def gumbel(shape, seed, step, salt):
+    """Standard Gumbel noise: argmax(logits + gumbel) is a draw from softmax(logits)."""
+    return -tf.math.log(-tf.math.log(uniform(shape, seed, step, salt)))

@@ -1,0 +1,97 @@
+"""A run's checkpoint files: finding them, rebuilding a lost index, and restoring the newest readable one (used by
+the trainer, and by `imgtf.load_run`, which restores the model's weights only)."""
+import logging
+import os
+
+import tensorflow as tf
+
+log = logging.getLogger("imgtf")
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint of a run could be restored; the message lists why for each."""
+
+
+def checkpoint_files(output_dir):
+    """{step: prefix} of every `ckpt-N` whose index file is in the run directory."""
+    found = {}
+    for index in tf.io.gfile.glob(os.path.join(output_dir, "ckpt-*.index")):
+        number = os.path.basename(index)[len("ckpt-"):-len(".index")]
+        if number.isdigit():
+            found[int(number)] = index[:-len(".index")]
+    return found
+
+
+def recover_checkpoint_index(output_dir):
+    """If `ckpt-N` files exist but the `checkpoint` index file is missing, unreadable or does not list them (a
+    partial copy, a sync tool), rebuild it from the files, newest last as TensorFlow writes it, with a warning.
+    Without this the run would silently start again from step 0 and overwrite the checkpoints by name."""
+    found = checkpoint_files(output_dir)
+    if not found:
+        return False
+    try:
+        state = tf.train.get_checkpoint_state(output_dir)
+        listed = set(state.all_model_checkpoint_paths) if state else set()
+    except Exception:  # noqa: BLE001 - a damaged index file fails in many ways; it is rebuilt below
+        state, listed = None, set()
+    if state is not None and all(os.path.basename(p) in {os.path.basename(q) for q in listed}
+                                 for p in found.values()):
+        return False
+    paths = [found[step] for step in sorted(found)]
+    log.warning("the checkpoint index of %s is %s; rebuilt it from the %d checkpoint files there (newest %s).",
+                output_dir, "missing or unreadable" if state is None else "incomplete", len(paths),
+                os.path.basename(paths[-1]))
+    write_checkpoint_index(output_dir, paths)
+    return True
+
+
+def write_checkpoint_index(output_dir, paths):
+    """Write the `checkpoint` index listing `paths` (oldest first; the last is the one restored), with the files'
+    times, which CheckpointManager needs to keep them listed (and to rotate them) from then on."""
+    times = [tf.io.gfile.stat(path + ".index").mtime_nsec / 1e9 for path in paths]
+    tf.compat.v1.train.update_checkpoint_state(output_dir, paths[-1], all_model_checkpoint_paths=paths,
+                                               all_model_checkpoint_timestamps=times)
+
+
+def newest_first(output_dir):
+    """Checkpoint paths of a run, newest first: those its index lists, and any `ckpt-N` files it does not (a lost or
+    partial index), without writing anything."""
+    try:
+        state = tf.train.get_checkpoint_state(output_dir)
+    except Exception:  # noqa: BLE001 - a damaged index file fails in many ways; the files are listed below
+        state = None
+    # paths come back already joined with the directory (relative directories stay relative)
+    listed = list(reversed(state.all_model_checkpoint_paths)) if state else []
+    names = {os.path.basename(p) for p in listed}
+    found = checkpoint_files(output_dir)
+    unlisted = [found[step] for step in sorted(found, reverse=True) if os.path.basename(found[step]) not in names]
+    return sorted(listed + unlisted, key=_step_of, reverse=True)
+
+
+def _step_of(path):
+    number = os.path.basename(path).rsplit("-", 1)[-1]
+    return int(number) if number.isdigit() else -1
+
+
+def restore_newest(checkpoint, output_dir, checkpoint_path=None, partial=False):
+    """Restore `checkpoint` (a tf.train.Checkpoint) from `checkpoint_path`, or from the newest readable checkpoint
+    in `output_dir`: a damaged newest one (e.g. a crash while it was written) is skipped with a warning in favour of
+    the previous one. Returns the restored path, or None if the run has none; CheckpointError if none can be read.
+    `partial`: the checkpoint holds more than `checkpoint` asks for (e.g. optimizer state when loading weights)."""
+    candidates = [checkpoint_path] if checkpoint_path else newest_first(output_dir)
+    errors = []
+    for path in candidates:
+        try:
+            status = checkpoint.restore(path)
+            if partial:
+                status.expect_partial()  # no warnings about the values left unread
+            status.assert_existing_objects_matched()  # every variable asked for got its value
+        except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:  # damaged files
+            errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0]}")
+            log.warning("cannot restore %s (%s); trying an older checkpoint.", path, errors[-1])
+            continue
+        return path
+    if errors:
+        raise CheckpointError(f"no checkpoint in {output_dir} could be restored: {'; '.join(errors)}. "
+                              "Point --output_dir elsewhere to start afresh.")
+    return None
