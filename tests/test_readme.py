@@ -19,3 +19,28 @@ def test_readme_worked_example_runs_as_written(tmp_path):
     assert result.stdout.count("bits_per_dim") == 3
     assert os.path.exists(tmp_path / "my_project" / "run" / "hparams.json")
     assert len(os.listdir(tmp_path / "my_project" / "images" / "train" / "cat")) > 100
+
+
+def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys, builtins):
+    """The README's Python block, on a briefly trained run in runs/quickstart: load_run, fit (bits/dim falls),
+    evaluate, sample, log_prob, build_model."""
+    from conftest import TINY_OVERRIDES
+    from imgtf.train import run_dir
+    from imgtf.train.trainer import Trainer
+
+    readme = open(os.path.join(REPO, "README.md")).read()
+    section = readme.split("<!-- python-example:start -->")[1].split("<!-- python-example:end -->")[0]
+    code = "\n".join(re.findall(r"```python\n(.*?)```", section, flags=re.S))
+    os.symlink(os.path.join(REPO, "examples"), tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    spec = run_dir.resolve("runs/quickstart", "image_cifar10", None, "imagetransformer_cifar10_tiny", TINY_OVERRIDES)
+    run_dir.save(spec, "runs/quickstart")
+    Trainer(spec, "runs/quickstart", "examples/data/cifar10").train(2)
+    exec(compile(code, "README.md python-example", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    per_epoch = [float(v) for v in re.search(r"train bits/dim per epoch: \[(.*?)\]", out).group(1).split(",")]
+    assert per_epoch[1] < per_epoch[0] < 8.2  # it learns from Python, from the restored weights
+    test_bpd = float(re.search(r"'bits_per_dim': ([0-9.]+)", out).group(1))
+    assert 4.0 < test_bpd < 8.2
+    assert 0.0 < float(re.search(r"samples' own bits/dim: ([0-9.]+)", out).group(1)) < 9.0
+    assert re.search(r"ImageTransformer \d+ parameters", out)
