@@ -212,3 +212,33 @@ def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, c
     with pytest.raises(TrainingError, match=r"evaluation finished \(\d\.\d{4} bits/dim on test, 4 images, step 1"):
         trainer.evaluate("test", eval_steps=1)
     assert "eval test @ step 1:" in caplog.text
+
+
+def test_sample_grids_reach_tensorboard_during_training(builtins, cifar_dir, tmp_path):
+    """--sample_every_steps: a grid from the model's cached sampler is written as a TensorBoard image."""
+    import tensorflow as tf
+
+    trainer = make_trainer(builtins, tmp_path / "run", cifar_dir, "class_conditional=true")
+    trainer.train(2, sample_every=2)
+    events = tf.io.gfile.glob(str(tmp_path / "run" / "samples" / "events.out.tfevents.*"))
+    images = [(event.step, value) for path in events for event in tf.compat.v1.train.summary_iterator(path)
+              for value in event.summary.value if value.tag == "samples"]
+    assert [step for step, _ in images] == [2]
+    grid = tf.io.decode_png(tf.make_ndarray(images[0][1].tensor)[2]).numpy()  # [width, height, png]
+    assert grid.shape[-1] == 3 and grid.shape[0] >= 32 * 4 and grid.std() > 0  # 4 class-conditional samples, upscaled
+
+
+def test_progress_reports_done_total_rate_and_time_left(caplog):
+    import logging
+
+    from imgtf.progress import Progress
+
+    with caplog.at_level(logging.INFO, logger="imgtf"):
+        with Progress("eval test", total=10, unit="images", interval=0.0) as progress:
+            progress.update(4)
+        with pytest.raises(RuntimeError), Progress("datagen", total=None, interval=0.0) as progress:
+            progress.update(3)
+            raise RuntimeError("disk full")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("eval test: 4/10 images (40%)") and "images/s | ETA" in lines[0]
+    assert "done after" in lines[1] and "datagen: 3 images" in lines[2] and "stopped after" in lines[-1]

@@ -67,9 +67,7 @@ class ExportModule(tf.Module):
                                                         message=f"{name} must have num_samples entries"))
             with tf.control_dependencies(checks):
                 num_samples = tf.identity(num_samples)
-            shape = [num_samples, self.model.num_units]
-            if self.model.likelihood.unit == "pixel":
-                shape.append(3)
+            shape = [num_samples, self.model.num_units, *self.model.likelihood.value_shape(3)]
             known = tf.zeros(shape, tf.int32)
             return {"images": self._sampler(num_samples, temperature, seed, conditioning, known,
                                             tf.zeros(shape[:2], tf.bool))}

@@ -40,9 +40,10 @@ class Likelihood:
         return () if self.unit == "subpixel" else (channels,)
 
     def unit_mask(self, mask):
-        """A per-sub-pixel mask [N, H, W, C] (numpy) reduced to one entry per unit: [N, H, W, C] or [N, H, W]."""
+        """A per-sub-pixel mask [N, H, W, C] (numpy) reduced to one entry per unit: [N, H, W, C] or [N, H, W] (a
+        pixel is known when its first channel is); a mask already per unit is returned as it is."""
         mask = np.asarray(mask, bool)
-        return mask if self.unit == "subpixel" else mask[..., 0]
+        return mask[..., 0] if self.unit == "pixel" and mask.ndim == 4 else mask
 
     # -- the distribution --------------------------------------------------------------------------------------
     def log_prob(self, params, values):

@@ -13,7 +13,7 @@ import tensorflow as tf
 from imgtf.data import images as images_lib
 from imgtf.progress import Progress
 from imgtf.sampling import outputs
-from imgtf.sampling.sampler import cached_sample, check_sampling_settings
+from imgtf.sampling.sampler import check_sampling_settings
 
 MODES = ("auto", "unconditional", "class", "completion", "super_resolution")
 
@@ -83,7 +83,7 @@ def _in_batches(mode, count, batch_size, per_item, draw_batch):
 def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch_size=8):
     """Images from the model alone; batch i is drawn with seed + its first index, so a seed fixes every image."""
     def draw_batch(first, n):
-        return cached_sample(model, n, temperature, seed + first, None).numpy()
+        return model.sample(n, temperature, seed + first)
 
     return Decoded("unconditional", _in_batches("unconditional", num_samples, batch_size, 1, draw_batch))
 
@@ -96,8 +96,7 @@ def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.
     labels = [labels[i % len(labels)] for i in range(num_samples)]
 
     def draw_batch(first, n):
-        features = {"label": np.array(labels[first:first + n], np.int32)}
-        return cached_sample(model, n, temperature, seed + first, features).numpy()
+        return model.sample(n, temperature, seed + first, label=np.array(labels[first:first + n], np.int32))
 
     return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels)
 
@@ -158,11 +157,9 @@ def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_inp
             features["label"] = per_sample(labels, first, n)
         if known is not None:
             known_batch = per_sample(known, first, n)
-            known_mask = _top_half(known_batch)
-            if model.likelihood.unit == "pixel":
-                known_mask = known_mask[..., 0]  # pixel models keep or sample a pixel's three values together
-        drawn = cached_sample(model, n * samples_per_input, temperature, seed + first, features or None, known_batch,
-                              known_mask).numpy()
+            known_mask = _top_half(known_batch)  # model.sample reduces it to one entry per generation unit
+        drawn = model.sample(n * samples_per_input, temperature, seed + first, known=known_batch,
+                             known_mask=known_mask, **features)
         return drawn.reshape(n, samples_per_input, *drawn.shape[1:])
 
     return _in_batches(mode, count, batch_size, samples_per_input, draw_batch)
