@@ -3,12 +3,15 @@ run's model, problem and hparams, weights only), both reachable as `imgtf.build_
 import dataclasses
 import os
 
+import keras
 import tensorflow as tf
 
 from imgtf import catalog, registry
 from imgtf.hparams.hparams import HParams
+from imgtf.hparams.training import training_settings
 from imgtf.models.factory import make_model
 from imgtf.train import checkpoints, run_dir
+from imgtf.train.optimization import build_optimizer
 
 
 def build_model(hparams_set, problem=None, hparams="", model=None):
@@ -28,6 +31,27 @@ def build_model(hparams_set, problem=None, hparams="", model=None):
     hp = registry.hparams(hparams_set)
     hp.parse(hparams)
     return make_model(model, hp, problem.info, hparams_set)
+
+
+def restore_weights(model, spec, output_dir, checkpoint=None):
+    """Restore a run's model weights; returns the checkpoint path (None if the run has none).
+
+    The trainer's checkpoints reach the weights of layers held in lists (decoder blocks, LSTM layers) only through
+    the optimizer's list of the variables it trains (Keras 3 layer lists are not TensorFlow checkpoint
+    dependencies), so a checkpoint of the model alone would silently restore only some weights. The weights are
+    therefore restored through a throwaway optimizer of the run's settings, built over the same variables in the
+    same order, and every variable must match; the optimizer and its state are dropped afterwards. Runs trained in
+    float16 saved a loss-scaling optimizer: that form is tried second."""
+    optimizer = build_optimizer(training_settings(spec.hparams), model.hparams.get("hidden_size", 512))
+    errors = []
+    for candidate in (optimizer, keras.optimizers.LossScaleOptimizer(optimizer)):
+        candidate.build(model.trainable_variables)
+        try:
+            return checkpoints.restore_newest(tf.train.Checkpoint(model=model, optimizer=candidate), output_dir,
+                                              checkpoint, partial=True)
+        except checkpoints.CheckpointError as e:
+            errors.append(e)
+    raise errors[0]
 
 
 @dataclasses.dataclass
@@ -53,7 +77,7 @@ def load_run(output_dir, checkpoint=None, data_dir=None):
     problem = spec.make_problem(data_dir)
     info = spec.problem_info or problem.info  # the data's shapes when the run started, if recorded
     model = make_model(spec.model, spec.hparams, info, spec.hparams_set)
-    path = checkpoints.restore_newest(tf.train.Checkpoint(model=model), output_dir, checkpoint, partial=True)
+    path = restore_weights(model, spec, output_dir, checkpoint)
     if path is None:
         raise checkpoints.CheckpointError(f"no checkpoint in {output_dir}; train first (imgtf-trainer "
                                           f"--output_dir={output_dir} ...).")

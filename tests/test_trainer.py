@@ -242,3 +242,19 @@ def test_progress_reports_done_total_rate_and_time_left(caplog):
     lines = [r.getMessage() for r in caplog.records]
     assert lines[0].startswith("eval test: 4/10 images (40%)") and "images/s | ETA" in lines[0]
     assert "done after" in lines[1] and "datagen: 3 images" in lines[2] and "stopped after" in lines[-1]
+
+
+def test_load_run_restores_every_weight_without_the_optimizer(builtins, cifar_dir, tmp_path):
+    """imgtf.load_run gives the trained weights, all of them: a checkpoint of the model alone would miss the layers
+    Keras holds in lists (decoder blocks), which the trainer's checkpoints reach only through the optimizer."""
+    import imgtf
+
+    trainer = make_trainer(builtins, tmp_path / "run", cifar_dir, "num_decoder_layers=2")
+    trainer.train(2)
+    run = imgtf.load_run(str(tmp_path / "run"))
+    assert run.checkpoint.endswith("ckpt-2") and not hasattr(run, "optimizer")
+    trained = {v.path.split("/", 1)[1]: v.numpy() for v in trainer.model.weights}
+    loaded = {v.path.split("/", 1)[1]: v.numpy() for v in run.model.weights}
+    assert trained.keys() == loaded.keys() and len(trained) > 20
+    for name, value in trained.items():
+        np.testing.assert_array_equal(loaded[name], value, err_msg=name)

@@ -64,9 +64,10 @@ def user_errors():
     from imgtf.hparams.hparams import HParamsError
     from imgtf.registry import RegistryError
     from imgtf.train.run_dir import RunDirError
+    from imgtf.train.checkpoints import CheckpointError
     from imgtf.train.run_lock import RunLockedError
 
-    errors = (DataError, HParamsError, RegistryError, RunDirError, RunLockedError, ValueError)
+    errors = (CheckpointError, DataError, HParamsError, RegistryError, RunDirError, RunLockedError, ValueError)
     if "imgtf.train.trainer" in sys.modules:
         errors += (sys.modules["imgtf.train.trainer"].TrainingError,)
     return errors

@@ -33,12 +33,12 @@ def run():
     common.require_flags("output_dir", "decode_dir")
     from imgtf.sampling.decode import decode
     from imgtf.sampling.sampler import check_sampling_settings
-    from imgtf.train.trainer import load_trained
+    from imgtf.api import load_run
 
     check_sampling_settings(FLAGS.num_samples, FLAGS.temperature, FLAGS.batch_size, FLAGS.samples_per_input)
 
-    trainer = load_trained(FLAGS.output_dir, FLAGS.data_dir, FLAGS.checkpoint_path)
-    summary = decode(trainer.model, trainer.problem, FLAGS.decode_dir, data_dir=FLAGS.data_dir, mode=FLAGS.mode,
+    trained = load_run(FLAGS.output_dir, FLAGS.checkpoint_path, FLAGS.data_dir)  # weights only
+    summary = decode(trained.model, trained.problem, FLAGS.decode_dir, data_dir=FLAGS.data_dir, mode=FLAGS.mode,
                      num_samples=FLAGS.num_samples, temperature=FLAGS.temperature, seed=FLAGS.seed,
                      batch_size=FLAGS.batch_size, labels=[int(v) for v in FLAGS.labels], split=FLAGS.split,
                      input_images=FLAGS.input_images, samples_per_input=FLAGS.samples_per_input)

@@ -25,26 +25,26 @@ def run():
         return
     common.require_flags("output_dir", "export_dir")
     from imgtf.export.saved_model import export_saved_model
-    from imgtf.train.trainer import load_trained
+    from imgtf.api import load_run
 
     export_dir = FLAGS.export_dir.rstrip("/")
     if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)) and not FLAGS.overwrite:
         raise ValueError(f"--export_dir={export_dir} is not empty: exporting would replace what is there. Pass "
                          "--overwrite to replace it, or choose a new --export_dir.")
-    run, target = os.path.realpath(FLAGS.output_dir), os.path.realpath(export_dir)
-    inside = run == target or run.startswith(target + os.sep)
+    source, target = os.path.realpath(FLAGS.output_dir), os.path.realpath(export_dir)
+    inside = source == target or source.startswith(target + os.sep)
     if inside or os.path.exists(os.path.join(target, "hparams.json")):
         holder = FLAGS.output_dir if inside else export_dir
         raise ValueError(f"--export_dir={export_dir} holds a run directory ({holder}): an export replaces its whole "
                          "folder and would delete the run's checkpoints. Export to a folder of its own, e.g. "
                          "--export_dir=RUN/export.")
-    trainer = load_trained(FLAGS.output_dir, None, FLAGS.checkpoint_path)
+    trained = load_run(FLAGS.output_dir, FLAGS.checkpoint_path)  # weights only: no optimizer state
     # written beside the target and moved into place at the end: a failed export leaves the old one intact
     staging = f"{export_dir}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        export_saved_model(trainer.model, os.path.join(staging, "saved_model"), FLAGS.xla)
-        trainer.model.save(os.path.join(staging, "model.keras"))
+        export_saved_model(trained.model, os.path.join(staging, "saved_model"), FLAGS.xla)
+        trained.model.save(os.path.join(staging, "model.keras"))
         if os.path.isdir(export_dir):
             shutil.rmtree(export_dir)
         elif os.path.exists(export_dir):

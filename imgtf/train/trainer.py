@@ -363,16 +363,3 @@ class Trainer:
                 checkpoints.write_checkpoint_index(self.output_dir, [p for p in self.manager.checkpoints if p not in paths[:i]])
                 return path
         return None
-
-
-def load_trained(output_dir, data_dir=None, checkpoint_path=None):
-    """A Trainer for the run in `output_dir` with its latest (or the given) checkpoint restored."""
-    from imgtf.train import run_dir
-
-    spec = run_dir.load(output_dir)
-    if spec is None:
-        raise TrainingError(f"{output_dir} is not a run directory (no {run_dir.RUN_FILE}); train first.")
-    trainer = Trainer(spec, output_dir, data_dir)
-    if not trainer.restore(checkpoint_path):
-        raise TrainingError(f"no checkpoint in {output_dir}; train first (imgtf-trainer --schedule=train).")
-    return trainer
