@@ -42,7 +42,7 @@ def restore_weights(model, spec, output_dir, checkpoint=None):
     therefore restored through a throwaway optimizer of the run's settings, built over the same variables in the
     same order, and every variable must match; the optimizer and its state are dropped afterwards. Runs trained in
     float16 saved a loss-scaling optimizer: that form is tried second."""
-    optimizer = build_optimizer(training_settings(spec.hparams), model.hparams.get("hidden_size", 512))
+    optimizer = build_optimizer(training_settings(spec.hparams), model.width)
     errors = []
     for candidate in (optimizer, keras.optimizers.LossScaleOptimizer(optimizer)):
         candidate.build(model.trainable_variables)

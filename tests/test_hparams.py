@@ -64,3 +64,5 @@ def test_optimizers_adam_and_rmsprop(builtins):
     hp.parse("optimizer=sgd")
     with pytest.raises(ValueError, match="optimizer='sgd': use adam or rmsprop"):
         build_optimizer(hp)
+    with pytest.raises(ValueError, match="model's width .* has none: use learning_rate_schedule=constant"):
+        build_optimizer(builtins.hparams("imagetransformer_cifar10_tiny"), model_width=None)

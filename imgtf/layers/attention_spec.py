@@ -43,8 +43,7 @@ class AttentionSpec:
 
     def geometry(self, rows, cols):
         """The causal Geometry of this attention over a rows x cols grid of generation units."""
-        return geometry_lib.make_geometry(self.attention_type, rows, cols, self.query_block_length, self.memory_length,
-                                          self.query_shape, self.memory_flange)
+        return geometry_lib.geometry_for(self, rows, cols)
 
     def get_config(self):
         config = dataclasses.asdict(self)

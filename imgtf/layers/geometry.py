@@ -23,7 +23,6 @@ import functools
 
 import numpy as np
 
-ATTENTION_TYPES = ("local_1d", "local_2d", "global")
 
 
 class Geometry:
@@ -138,12 +137,18 @@ def local_2d(rows, cols, query_shape, memory_flange):
     return Geometry(order, slots, np.stack(memory), hq * wq)
 
 
-def make_geometry(attention_type, rows, cols, query_block_length=256, memory_length=512, query_shape=(8, 32),
-                  memory_flange=(8, 16)):
-    if attention_type == "local_1d":
-        return local_1d(rows, cols, query_block_length, memory_length)
-    if attention_type == "local_2d":
-        return local_2d(rows, cols, tuple(query_shape), tuple(memory_flange))
-    if attention_type == "global":
-        return global_causal(rows, cols)
-    raise ValueError(f"attention_type must be one of {', '.join(ATTENTION_TYPES)}; not {attention_type!r}.")
+# attention type -> its Geometry over a rows x cols grid, from the type's parameters (any object with them as
+# attributes, e.g. an AttentionSpec); a new attention type is its constructor above plus one entry here
+BUILDERS = {
+    "local_1d": lambda rows, cols, p: local_1d(rows, cols, p.query_block_length, p.memory_length),
+    "local_2d": lambda rows, cols, p: local_2d(rows, cols, tuple(p.query_shape), tuple(p.memory_flange)),
+    "global": lambda rows, cols, p: global_causal(rows, cols),
+}
+ATTENTION_TYPES = tuple(BUILDERS)
+
+
+def geometry_for(params, rows, cols):
+    """The Geometry of attention type `params.attention_type` with its parameters read from `params`."""
+    if params.attention_type not in BUILDERS:
+        raise ValueError(f"attention_type must be one of {', '.join(ATTENTION_TYPES)}; not {params.attention_type!r}.")
+    return BUILDERS[params.attention_type](rows, cols, params)

@@ -21,6 +21,27 @@ from imgtf.sampling import random_numbers
 _LOG_SCALE_MIN = -7.0
 
 
+def logistic_bin_log_prob(values, means, log_scales):
+    """log P(value) under a logistic (mean, log-scale on the [-1, 1] scale) discretised to 256 bins, the edge bins
+    taking the tails; values int-like, broadcast with means. Shared by every discretised-logistic likelihood."""
+    x = ops.cast(values, "float32") / 127.5 - 1.0
+    centered = x - means
+    inv_s = ops.exp(-log_scales)
+    plus_in = inv_s * (centered + 1.0 / 255.0)
+    min_in = inv_s * (centered - 1.0 / 255.0)
+    log_cdf_plus = plus_in - ops.softplus(plus_in)  # log sigmoid(plus_in), for value 0
+    log_one_minus_cdf_min = -ops.softplus(min_in)  # log (1 - sigmoid(min_in)), for value 255
+    # bin mass; in the upper tail use 1-sigmoid form, where float32 keeps the small differences
+    cdf_delta = ops.where(min_in > 0, ops.sigmoid(-min_in) - ops.sigmoid(-plus_in),
+                          ops.sigmoid(plus_in) - ops.sigmoid(min_in))
+    mid_in = inv_s * centered
+    log_pdf_mid = mid_in - log_scales - 2.0 * ops.softplus(mid_in)  # density at the bin centre
+    interior = ops.where(cdf_delta > 1e-5, ops.log(ops.maximum(cdf_delta, 1e-12)),
+                         log_pdf_mid - math.log(127.5))
+    values = ops.cast(values, "float32")
+    return ops.where(values < 0.5, log_cdf_plus, ops.where(values > 254.5, log_one_minus_cdf_min, interior))
+
+
 @register_likelihood("dmol")
 class DiscretizedMixtureOfLogistics(Likelihood):
     """Discretised mixture of `num_mixtures` logistics per pixel (hparam num_mixtures); params [..., H, W, 10K]."""
@@ -48,26 +69,6 @@ class DiscretizedMixtureOfLogistics(Likelihood):
     def scale(values):
         return ops.cast(values, "float32") / 127.5 - 1.0
 
-    @staticmethod
-    def _logistic_bin_log_prob(values, means, log_scales):
-        """log P(value) under a logistic discretised to 256 bins; values int-like, broadcast with means."""
-        x = ops.cast(values, "float32") / 127.5 - 1.0
-        centered = x - means
-        inv_s = ops.exp(-log_scales)
-        plus_in = inv_s * (centered + 1.0 / 255.0)
-        min_in = inv_s * (centered - 1.0 / 255.0)
-        log_cdf_plus = plus_in - ops.softplus(plus_in)  # log sigmoid(plus_in), for value 0
-        log_one_minus_cdf_min = -ops.softplus(min_in)  # log (1 - sigmoid(min_in)), for value 255
-        # bin mass; in the upper tail use 1-sigmoid form, where float32 keeps the small differences
-        cdf_delta = ops.where(min_in > 0, ops.sigmoid(-min_in) - ops.sigmoid(-plus_in),
-                              ops.sigmoid(plus_in) - ops.sigmoid(min_in))
-        mid_in = inv_s * centered
-        log_pdf_mid = mid_in - log_scales - 2.0 * ops.softplus(mid_in)  # density at the bin centre
-        interior = ops.where(cdf_delta > 1e-5, ops.log(ops.maximum(cdf_delta, 1e-12)),
-                             log_pdf_mid - math.log(127.5))
-        values = ops.cast(values, "float32")
-        return ops.where(values < 0.5, log_cdf_plus, ops.where(values > 254.5, log_one_minus_cdf_min, interior))
-
     def channel_means(self, means, coeffs, values):
         """Means [..., 3, K] adjusted by the actual earlier channels of each pixel."""
         x = self.scale(values)[..., None]  # [..., 3, 1]
@@ -80,7 +81,7 @@ class DiscretizedMixtureOfLogistics(Likelihood):
         """Per-channel chain-rule log-probabilities in nats: [..., 3] for params [..., 10K], values [..., 3]."""
         logits, means, log_scales, coeffs = self.split(params)
         adjusted = self.channel_means(means, coeffs, values)
-        lp = self._logistic_bin_log_prob(ops.cast(values, "float32")[..., None], adjusted, log_scales)  # [..., 3, K]
+        lp = logistic_bin_log_prob(ops.cast(values, "float32")[..., None], adjusted, log_scales)  # [..., 3, K]
         joint = ops.log_softmax(logits, axis=-1)
         previous = ops.logsumexp(joint, axis=-1)  # = 0
         out = []
@@ -96,8 +97,8 @@ class DiscretizedMixtureOfLogistics(Likelihood):
         logits, means, log_scales, coeffs = self.split(params)
         adjusted = self.channel_means(means, coeffs, values)  # [..., 3, K]
         candidates = ops.reshape(ops.arange(256, dtype="float32"), (256, 1))
-        lp_all = self._logistic_bin_log_prob(candidates, adjusted[..., None, :], log_scales[..., None, :])  # [...,3,256,K]
-        lp_actual = self._logistic_bin_log_prob(ops.cast(values, "float32")[..., None], adjusted, log_scales)
+        lp_all = logistic_bin_log_prob(candidates, adjusted[..., None, :], log_scales[..., None, :])  # [...,3,256,K]
+        lp_actual = logistic_bin_log_prob(ops.cast(values, "float32")[..., None], adjusted, log_scales)
         weights = ops.log_softmax(logits, axis=-1)
         out = []
         for c in range(3):

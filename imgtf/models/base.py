@@ -37,6 +37,11 @@ class AutoregressiveImageModel(keras.Model):
         return self.geometry.length
 
     @property
+    def width(self):
+        """The model's width (hparam hidden_size), which the rsqrt_decay schedule scales with; None if it has none."""
+        return self.hparams.get("hidden_size")
+
+    @property
     def dims(self):
         """Sub-pixels per image: the denominator of bits/dim."""
         return int(np.prod(self.image_shape))

@@ -23,6 +23,10 @@ class RsqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
 def learning_rate(hp, model_width=512):
     """The schedule of training settings `hp`; rsqrt_decay scales with `model_width` (the model's hidden_size)."""
     if hp.learning_rate_schedule == "rsqrt_decay":
+        if not model_width:
+            raise ValueError("learning_rate_schedule=rsqrt_decay scales with the model's width (hparam hidden_size), "
+                             "and this model has none: use learning_rate_schedule=constant (learning_rate is then "
+                             "the rate itself).")
         return RsqrtDecay(hp.learning_rate, model_width, hp.learning_rate_warmup_steps)
     if hp.learning_rate_schedule == "constant":
         return hp.learning_rate

@@ -78,7 +78,7 @@ class Trainer:
         with self.strategy.scope():
             self.model = make_model(spec.model, spec.hparams, self.problem.info, spec.hparams_set)
             # the schedule scales with the model's width (rsqrt_decay); the optimiser reads nothing else of the model
-            self.optimizer = build_optimizer(self.training, self.model.hparams.get("hidden_size", 512))
+            self.optimizer = build_optimizer(self.training, self.model.width)
             if precision == "float16":  # float16 gradients need loss scaling; bfloat16 does not
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
