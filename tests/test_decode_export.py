@@ -208,3 +208,15 @@ def test_checkpoint_average_is_exact_and_usable(runs, cifar_dir, tmp_path):
     out = cli("trainer", f"--output_dir={tmp_path / 'avg'}", f"--data_dir={cifar_dir}", "--schedule=eval",
               "--eval_steps=2")
     assert "bits_per_dim" in out.stdout
+
+
+def test_grids_show_grayscale_images():
+    """Grayscale (C = 1) samples, inputs and originals make RGB grids (the decoder used to fail concatenating them)."""
+    from imgtf.sampling import outputs
+
+    gray = np.random.RandomState(0).randint(0, 256, (3, 6, 5, 1)).astype(np.uint8)
+    picture = outputs.sample_grid(gray, columns=2, scale=2)
+    assert picture.shape == (2 * 12 + 2, 2 * 10 + 2, 3)
+    np.testing.assert_array_equal(picture[:12, :10], np.repeat(outputs.upscale(gray[:1], 2)[0], 3, axis=-1))
+    both = outputs.comparison_grid(gray, gray[:, None].repeat(2, axis=1), gray, scale=2)
+    assert both.shape[-1] == 3 and both.shape[0] == 3 * 12 + 2 * 2

@@ -112,6 +112,7 @@ def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, small_cifar
     total = sum(-float(tf.reduce_sum(trainer.model.log_prob(b))) for b in
                 trainer.problem.dataset("test", small_cifar_dir, 256))
     assert entry["bits_per_dim"] == pytest.approx(total / (n * 3072 * np.log(2)), rel=1e-5)
+    assert entry["nats_per_image"] == pytest.approx(total / n, rel=1e-5)  # binary benchmarks' unit
     partial = trainer.evaluate("test", eval_steps=2)
     assert partial["num_images"] == 8 and not partial["whole_split"]
     assert [m["num_images"] for m in read_metrics(str(tmp_path))] == [n, 8]

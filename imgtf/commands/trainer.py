@@ -66,7 +66,8 @@ def run():
         if not trainer.restore():
             raise TrainingError(f"no checkpoint in {FLAGS.output_dir} to evaluate; train first (--schedule=train).")
         entry = trainer.evaluate(FLAGS.eval_split, FLAGS.eval_steps)
-        print(f"bits_per_dim {entry['bits_per_dim']:.4f} on {entry['split']} ({entry['num_images']} images)")
+        print(f"bits_per_dim {entry['bits_per_dim']:.4f} ({entry['nats_per_image']:.2f} nats/image) on {entry['split']} "
+              f"({entry['num_images']} images)")
         return
     if trainer.chief:
         run_dir.save(spec, FLAGS.output_dir)
@@ -83,7 +84,8 @@ def run():
         if FLAGS.schedule == "train_and_eval":
             entry = trainer.evaluate(FLAGS.eval_split, FLAGS.eval_steps)
     if FLAGS.schedule == "train_and_eval":
-        print(f"bits_per_dim {entry['bits_per_dim']:.4f} on {entry['split']} ({entry['num_images']} images) "
+        print(f"bits_per_dim {entry['bits_per_dim']:.4f} ({entry['nats_per_image']:.2f} nats/image) on {entry['split']} "
+              f"({entry['num_images']} images) "
               f"at step {entry['step']}; metrics in {os.path.join(FLAGS.output_dir, 'metrics.jsonl')}")
 
 

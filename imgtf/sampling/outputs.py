@@ -6,6 +6,15 @@ import time
 import numpy as np
 
 
+def as_rgb(images):
+    """uint8 [N, H, W, C] as RGB for viewing: grayscale (C = 1) repeated into the three channels."""
+    if images.shape[-1] == 1:
+        return np.repeat(images, 3, axis=-1)
+    if images.shape[-1] != 3:
+        raise ValueError(f"PNG grids show grayscale or RGB images; these have {images.shape[-1]} channels.")
+    return images
+
+
 def upscale(images, factor):
     """Nearest-neighbour upscaling of uint8 [N, H, W, 3] for viewing."""
     return np.repeat(np.repeat(images, factor, axis=1), factor, axis=2)
@@ -25,7 +34,7 @@ def grid(rows, gap=2):
     for row in rows:
         cells = []
         for image in row:
-            image = to_height(image[None], height)[0]
+            image = to_height(as_rgb(image[None]), height)[0]
             cells += [image, np.full((height, gap, 3), 255, np.uint8)]
         lines.append(np.concatenate(cells[:-1], axis=1))
     width = max(line.shape[1] for line in lines)

@@ -321,13 +321,14 @@ class Trainer:
         if images == 0:
             raise TrainingError(f"split {split!r} of {self.problem.name} yielded no images to evaluate.")
         bpd = metrics_lib.bits_per_dim(total_nats, images, self.problem.image_shape)
+        nats = total_nats / images  # per image: how binary benchmarks (binarized MNIST) are reported
         step = int(self.step.numpy())
         # the result is shown before any file is written: a failing write must not lose it
-        log.info("eval %s @ step %d: %.4f bits/dim over %d images (%.1f images/s)",
-                 split, step, bpd, images, images / max(seconds, 1e-9))
+        log.info("eval %s @ step %d: %.4f bits/dim (%.2f nats/image) over %d images (%.1f images/s)",
+                 split, step, bpd, nats, images, images / max(seconds, 1e-9))
         try:
             entry = self.metrics.record(
-                step, split, bits_per_dim=bpd, num_images=images,
+                step, split, bits_per_dim=bpd, nats_per_image=nats, num_images=images,
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
                 whole_split=not eval_steps or images == (self.problem.split_size(split, self.data_dir) or -1))
             self.metrics.flush()
