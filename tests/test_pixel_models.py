@@ -267,3 +267,34 @@ def test_commands_by_name_for_the_multiscale_model(cifar_dir, tmp_path):
                                          seed=tf.constant(3))["images"].numpy()
     model = keras.saving.load_model(str(tmp_path / "export" / "model.keras"))
     np.testing.assert_array_equal(sample, cached_sample(model, 1, 1.0, 3).numpy())
+
+
+@pytest.mark.parametrize("model_name", ["pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale_pixelrnn"])
+def test_grayscale_steps_equal_the_full_model_and_cached_sampling_equals_naive(model_name):
+    """One channel (C = 1): no prediction sees its own or a later pixel (the masks' three colour groups let a grayscale
+    pixel reach its own prediction before), every incremental step computes the full model's logits for its
+    sub-pixel, and the cached sampler draws the naive sampler's images (the steps assumed three channels before)."""
+    from imgtf.sampling import cached_sample, naive_sample
+
+    model = small_model(model_name, shape=(4, 6, 1))
+    randomise_initial_states(model)
+    images = np.random.RandomState(5).randint(0, 256, (2, 4, 6, 1)).astype(np.uint8)
+    base = predictions(model, {"targets": images})
+    for step in (0, 5, 13, 22):
+        changed = predictions(model, {"targets": change_unit(model, images, step)})
+        assert np.abs(changed - base).max(axis=(0, 2))[: step + 1].max() <= 1e-5, f"pixel {step} leaked"
+    full = ops.convert_to_numpy(model({"targets": images})).reshape(2, -1, 256)[:, model.geometry.order]
+    np.testing.assert_allclose(teacher_forced_logits(model, images), full, rtol=1e-4, atol=1e-4)
+    samples = cached_sample(model, 2, 1.0, 3).numpy()
+    assert samples.shape == (2, 4, 6, 1)
+    np.testing.assert_array_equal(samples, naive_sample(model, 2, 1.0, 3).numpy())
+
+
+def test_mask_a_hides_a_grayscale_pixel_from_itself():
+    """With one group per image channel, the first layer's centre tap of a 1-channel image is closed for every output;
+    three colour groups (the earlier behaviour for any image) opened it to two thirds of the features: a leak."""
+    from imgtf.layers.masked_conv import conv_mask
+
+    assert conv_mask((7, 7), 1, 48, "A", groups=1)[3, 3].sum() == 0
+    assert conv_mask((7, 7), 1, 48, "A", groups=3)[3, 3].sum() == 32
+    np.testing.assert_array_equal(conv_mask((3, 3), 48, 48, "B", groups=1)[1, 1], np.ones((48, 48)))

@@ -20,15 +20,15 @@ def _skewed_validity(rows, cols):
 class DiagonalBiLSTMLayer(keras.layers.Layer):
     """One Diagonal BiLSTM layer over [B, H, W, 2h] feature maps (residual unless residual=False)."""
 
-    def __init__(self, hidden_size, residual=True, learn_initial_state=False, **kwargs):
+    def __init__(self, hidden_size, residual=True, learn_initial_state=False, groups=3, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = h = hidden_size
-        self.residual, self.learn_initial_state = residual, learn_initial_state
-        # gate-major outputs (o, f, i, g), each gate's h features in R, G, B groups
-        self.left_input = MaskedConv2D(4 * h, 1, "B", out_group_repeat=4, name="left_input_to_state")
+        self.residual, self.learn_initial_state, self.groups = residual, learn_initial_state, groups
+        # gate-major outputs (o, f, i, g), each gate's h features in one group per image channel (R, G, B)
+        self.left_input = MaskedConv2D(4 * h, 1, "B", out_group_repeat=4, groups=groups, name="left_input_to_state")
         # the right direction reaches a pixel only from the row above (shifted), so nothing in it needs a mask
         self.right_input = keras.layers.Dense(4 * h, name="right_input_to_state")
-        self.output_conv = MaskedConv2D(2 * h, 1, "B", name="output_1x1")
+        self.output_conv = MaskedConv2D(2 * h, 1, "B", groups=groups, name="output_1x1")
 
     def build(self, input_shape):
         h = self.hidden_size
@@ -121,4 +121,4 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "residual": self.residual,
-                "learn_initial_state": self.learn_initial_state}
+                "learn_initial_state": self.learn_initial_state, "groups": self.groups}

@@ -12,15 +12,16 @@ from imgtf.layers.recurrent import broadcast_state, initial_state_weights, lstm_
 class RowLSTMLayer(keras.layers.Layer):
     """One Row LSTM layer over [B, H, W, 2h] feature maps (residual unless residual=False)."""
 
-    def __init__(self, hidden_size, kernel_size=3, residual=True, learn_initial_state=False, **kwargs):
+    def __init__(self, hidden_size, kernel_size=3, residual=True, learn_initial_state=False, groups=3, **kwargs):
         super().__init__(**kwargs)
         self.hidden_size, self.kernel_size, self.residual = hidden_size, kernel_size, residual
-        self.learn_initial_state = learn_initial_state
+        self.learn_initial_state, self.groups = learn_initial_state, groups  # groups: the image's channels
         h = hidden_size
         # gate-major output layout (o, f, i, g), each gate's h features in R, G, B groups
-        self.input_to_state = MaskedConv2D(4 * h, (1, kernel_size), "B", out_group_repeat=4, name="input_to_state")
+        self.input_to_state = MaskedConv2D(4 * h, (1, kernel_size), "B", out_group_repeat=4, groups=groups,
+                                           name="input_to_state")
         self.state_to_state = keras.layers.Conv1D(4 * h, kernel_size, padding="same", name="state_to_state")
-        self.output_conv = MaskedConv2D(2 * h, 1, "B", name="output_1x1")
+        self.output_conv = MaskedConv2D(2 * h, 1, "B", groups=groups, name="output_1x1")
 
     def build(self, input_shape):
         h = self.hidden_size
@@ -93,4 +94,4 @@ class RowLSTMLayer(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "kernel_size": self.kernel_size,
-                "residual": self.residual, "learn_initial_state": self.learn_initial_state}
+                "residual": self.residual, "learn_initial_state": self.learn_initial_state, "groups": self.groups}

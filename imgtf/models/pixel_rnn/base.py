@@ -29,14 +29,14 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         h, w, c = self.image_shape
         self.likelihood = Categorical()
         self.geometry = geometry_lib.raster_order(h * w * c)  # raster order of sub-pixels ([H, W*3] grid)
-        self.first = MaskedConv2D(2 * hp.hidden_size, hp.first_kernel_size, "A", name="conv_7x7_mask_a")
+        self.first = MaskedConv2D(2 * hp.hidden_size, hp.first_kernel_size, "A", groups=c, name="conv_7x7_mask_a")
         self.residual = bool(hp.residual_connections)
         self.learn_initial_state = bool(hp.learn_initial_state)  # recurrent layers only
         self.build_body(hp.hidden_size)
-        self.skips = [MaskedConv2D(2 * hp.hidden_size, 1, "B", name=f"skip_{i}")
+        self.skips = [MaskedConv2D(2 * hp.hidden_size, 1, "B", groups=c, name=f"skip_{i}")
                       for i in range(hp.num_layers if hp.skip_connections else 0)]
-        self.output_hidden = MaskedConv2D(hp.output_size, 1, "B", name="output_1x1")
-        self.output_logits = MaskedConv2D(c * 256, 1, "B", name="logits_1x1")  # groups of 256: R, G, B
+        self.output_hidden = MaskedConv2D(hp.output_size, 1, "B", groups=c, name="output_1x1")
+        self.output_logits = MaskedConv2D(c * 256, 1, "B", groups=c, name="logits_1x1")  # 256 per channel: R, G, B
 
     def build_body(self, hidden):
         raise NotImplementedError
@@ -80,18 +80,19 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         return {"canvas": ops.zeros((batch, self.num_units), "int32"), "states": self.initial_states(batch)}
 
     def step(self, cache, previous, t, features):
-        """Unit t's logits (raster order: pixel t // 3, channel t % 3) from one pixel's computation per layer."""
+        """Unit t's logits (raster order: pixel t // C, channel t % C) from one pixel's computation per layer."""
+        c = self.image_shape[-1]
         canvas = ops.slice_update(cache["canvas"], (0, ops.maximum(t - 1, 0)), ops.cast(previous, "int32")[:, None])
-        pixel = t // 3
+        pixel = t // c
         logits, values = self.pixel_forward(canvas, pixel, cache["states"])
-        states = ops.cond(t % 3 == 2, lambda: self.commit_pixel(pixel, cache["states"], values),
+        states = ops.cond(t % c == c - 1, lambda: self.commit_pixel(pixel, cache["states"], values),
                           lambda: cache["states"])
-        return ops.take(logits, t % 3, axis=1), {"canvas": canvas, "states": states}
+        return ops.take(logits, t % c, axis=1), {"canvas": canvas, "states": states}
 
     def pixel_logits(self, outputs):
-        """Logits [B, 3, 256] of one pixel from every layer's output there ([B, 2h] each)."""
+        """Logits [B, C, 256] of one pixel from every layer's output there ([B, 2h] each)."""
         logits = self.head(self.top([output[:, None, None] for output in outputs]))[:, 0, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, 3, 256))
+        return ops.reshape(ops.cast(logits, "float32"), (-1, self.image_shape[-1], 256))
 
     def first_at_pixel(self, canvas, row, col):
         """The mask-A layer's output at one pixel [B, 2h]: the kernel's visible window only."""
@@ -115,7 +116,7 @@ class RecurrentImageModel(MaskedConvImageModel):
         return [layer.sampling_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]
 
     def pixel_forward(self, canvas, pixel, states, conditioning=None):
-        """Logits [B, 3, 256] of one pixel and every layer's (input, h, c) there; `conditioning`: the full
+        """Logits [B, C, 256] of one pixel and every layer's (input, h, c) there; `conditioning`: the full
         conditioning map [B, H, W, c] (its value at the pixel biases every layer), if the model has one."""
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w

@@ -29,7 +29,7 @@ class DiagonalBiLSTM(RecurrentImageModel):
 
     def build_body(self, hidden):
         self.lstm_layers = [DiagonalBiLSTMLayer(hidden, self.residual, self.learn_initial_state,
-                                                name=f"diagonal_bilstm_{i}")
+                                                groups=self.image_shape[-1], name=f"diagonal_bilstm_{i}")
                             for i in range(self.hparams.num_layers)]
 
     def body(self, x):

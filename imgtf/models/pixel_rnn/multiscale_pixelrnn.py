@@ -24,11 +24,11 @@ from imgtf.models.pixel_rnn.row_lstm import RowLSTM
 from imgtf.registry import register_model
 
 
-def multiscale_order(rows, cols, factor):
+def multiscale_order(rows, cols, factor, channels=3):
     """Raster sub-pixel indices: those of pixels (s*a, s*b) in raster order, then all others in raster order."""
     r, c = np.meshgrid(np.arange(rows), np.arange(cols), indexing="ij")
     small = ((r % factor == 0) & (c % factor == 0)).reshape(-1)
-    subpixels = np.arange(rows * cols * 3).reshape(-1, 3)
+    subpixels = np.arange(rows * cols * channels).reshape(-1, channels)
     return np.concatenate([subpixels[small].reshape(-1), subpixels[~small].reshape(-1)])
 
 
@@ -47,7 +47,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         if s < 2 or s & (s - 1) or h % s or w % s:
             raise ValueError(f"subsample_factor must be a power of two >= 2 dividing the image size {h}x{w}; got {s}.")
         self.likelihood = Categorical()
-        self.geometry = GenerationOrder(multiscale_order(h, w, s))
+        self.geometry = GenerationOrder(multiscale_order(h, w, s, c))
         self.small_units = (h // s) * (w // s) * c
         self.unconditional = RowLSTM(hp, {**self.problem_info, "image_shape": [h // s, w // s, c]},
                                      name="unconditional")
@@ -101,10 +101,11 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         return logits, {**cache, "small": small}
 
     def _large_step(self, cache, t, raster):
-        """The conditional network at pixel raster // 3. The subsampled pixel on its left (every subsampled
+        """The conditional network at pixel raster // C. The subsampled pixel on its left (every subsampled
         pixel has a non-subsampled right neighbour) was drawn by the small network and is never a step here, so
         its states in the large network are computed, from its known values, at this pixel's first step."""
-        canvas, net, pixel = cache["canvas"], self.conditional, raster // 3
+        channels = self.image_shape[-1]
+        canvas, net, pixel = cache["canvas"], self.conditional, raster // channels
         conditioning = ops.cond(t == self.small_units,
                                 lambda: self.upsampled(self.subsample(canvas)),
                                 lambda: cache["conditioning"])
@@ -113,8 +114,10 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
             return net.commit_pixel(pixel, states, net.pixel_forward(canvas, pixel, states, conditioning)[1])
 
         left_is_small = ops.take(self.is_small.reshape(-1), ops.maximum(pixel - 1, 0))
-        states = ops.cond(ops.logical_and(raster % 3 == 0, left_is_small), lambda: commit(pixel - 1, cache["states"]),
+        states = ops.cond(ops.logical_and(raster % channels == 0, left_is_small),
+                          lambda: commit(pixel - 1, cache["states"]),
                           lambda: cache["states"])
         logits, values = net.pixel_forward(canvas, pixel, states, conditioning)
-        states = ops.cond(raster % 3 == 2, lambda: net.commit_pixel(pixel, states, values), lambda: states)
-        return ops.take(logits, raster % 3, axis=1), {**cache, "conditioning": conditioning, "states": states}
+        states = ops.cond(raster % channels == channels - 1, lambda: net.commit_pixel(pixel, states, values),
+                          lambda: states)
+        return ops.take(logits, raster % channels, axis=1), {**cache, "conditioning": conditioning, "states": states}

@@ -26,9 +26,10 @@ class PixelCNN(MaskedConvImageModel):
     def build_body(self, hidden):
         layers, kernel = self.hparams.num_layers, self.hparams.kernel_size
         # flat lists (nested lists of layers are not tracked for SavedModel export)
-        self.blocks_in = [MaskedConv2D(hidden, 1, "B", name=f"block_{i}_in") for i in range(layers)]
-        self.blocks_conv = [MaskedConv2D(hidden, kernel, "B", name=f"block_{i}_conv") for i in range(layers)]
-        self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", name=f"block_{i}_out") for i in range(layers)]
+        c = self.image_shape[-1]  # one mask group per image channel
+        self.blocks_in = [MaskedConv2D(hidden, 1, "B", groups=c, name=f"block_{i}_in") for i in range(layers)]
+        self.blocks_conv = [MaskedConv2D(hidden, kernel, "B", groups=c, name=f"block_{i}_conv") for i in range(layers)]
+        self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", groups=c, name=f"block_{i}_out") for i in range(layers)]
 
     def body(self, x):
         outputs = []
@@ -47,7 +48,7 @@ class PixelCNN(MaskedConvImageModel):
         return [zeros] * len(self.blocks_conv)
 
     def pixel_forward(self, canvas, pixel, activations):
-        """Logits [B, 3, 256] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
+        """Logits [B, C, 256] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w
         reach = self.hparams.kernel_size // 2

@@ -33,7 +33,7 @@ class RowLSTM(RecurrentImageModel):
 
     def build_body(self, hidden):
         self.lstm_layers = [RowLSTMLayer(hidden, self.hparams.kernel_size, self.residual, self.learn_initial_state,
-                                         name=f"row_lstm_{i}")
+                                         groups=self.image_shape[-1], name=f"row_lstm_{i}")
                             for i in range(self.hparams.num_layers)]
         self.bias_layers = [keras.layers.Dense(4 * hidden, name=f"conditioning_bias_{i}")
                             for i in range(self.hparams.num_layers if self.conditioning_channels else 0)]
