@@ -115,3 +115,26 @@ def test_parallel_likelihood_equals_position_by_position_reference(attention_typ
         total = total + (log_prob.sum(-1) if likelihood == "dmol" else log_prob)
         previous = current
     np.testing.assert_allclose(total, parallel, rtol=1e-5)
+
+
+@pytest.mark.parametrize("attention_type", ["local_1d", "local_2d", "global"])
+@pytest.mark.parametrize("image_shape", [(4, 5, 1), (3, 7, 3)])
+def test_grayscale_and_non_square_images_are_causal_and_sample_exactly(attention_type, image_shape):
+    """C = 1 and H != W for every attention type: no prediction sees its own or a later unit, and the cached sampler
+    draws the naive sampler's images."""
+    from model_harness import change_unit, predictions
+
+    model, _ = small_model(attention_type, "categorical", image_shape=image_shape)
+    images = np.random.RandomState(6).randint(0, 256, (2, *image_shape)).astype(np.uint8)
+    base = predictions(model, {"targets": images})
+    for step in (0, 3, model.num_units // 2, model.num_units - 1):
+        changed = predictions(model, {"targets": change_unit(model, images, step)})
+        assert np.abs(changed - base).max(axis=(0, 2))[: step + 1].max() <= 1e-5, f"unit {step} leaked"
+    cached = cached_sample(model, 2, temperature=0.9, seed=2).numpy()
+    assert cached.shape == (2, *image_shape)
+    np.testing.assert_array_equal(cached, naive_sample(model, 2, temperature=0.9, seed=2).numpy())
+
+
+def test_dmol_refuses_images_that_are_not_rgb():
+    with pytest.raises(ValueError, match="likelihood=dmol models RGB pixels .* 1 channel"):
+        small_model("local_1d", "dmol", image_shape=(4, 5, 1))

@@ -56,6 +56,11 @@ class DiscretizedMixtureOfLogistics(Likelihood):
     def from_hparams(cls, hp):
         return cls(hp.num_mixtures)
 
+    def check_image_shape(self, image_shape):
+        if image_shape[-1] != 3:
+            raise ValueError(f"likelihood=dmol models RGB pixels (its means of G and B depend on R, G); these images "
+                             f"have {image_shape[-1]} channel(s): use likelihood=categorical.")
+
     def split(self, params):
         """[..., 10K] -> logits [..., K], means/log_scales/coeffs [..., 3, K]."""
         k = self.num_mixtures

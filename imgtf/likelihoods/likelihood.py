@@ -25,6 +25,9 @@ class Likelihood:
         return cls()
 
     # -- layout: derived from `unit`, so no caller branches on it -------------------------------------------------
+    def check_image_shape(self, image_shape):
+        """Raise a ValueError naming the problem if this likelihood cannot model images of this shape."""
+
     def grid(self, image_shape):
         """(rows, columns) of the generation-unit grid: [H, W*C] sub-pixels or [H, W] pixels."""
         h, w, c = image_shape

@@ -2,7 +2,7 @@
 
     DATA_DIR/train/...   DATA_DIR/test/...        (any nesting; with labels=true, one subfolder per class)
 
-Without code: `--problem=image_folder --problem_options=image_size=32,input_size=8,labels=true`.
+Without code: `--problem=image_folder --problem_options=image_size=32,input_size=8,labels=true` (channels=1: grayscale).
 With code (in a --usr_dir module), subclass and set the attributes:
 
     @register_problem
@@ -24,20 +24,29 @@ class ImageFolderProblem(Problem):
     input_size = 0  # > 0: also yield `inputs` of input_size x input_size (super-resolution)
     labels = False  # one subfolder per class under each split; class ids follow sorted names in the train split
     skip_corrupt = False  # skip (and count) unreadable files instead of stopping with an error naming them
+    channels = 3  # 1: grayscale (ITU-R 601 luma of the RGB image, as tf.image.rgb_to_grayscale), 3: RGB
     splits = ("train", "test")
-    configurable = ("image_size", "input_size", "labels", "skip_corrupt")
+    configurable = ("image_size", "input_size", "labels", "skip_corrupt", "channels")
 
     def __init__(self):
         self.classes = None
         self.skipped = images.SkipCounter()
 
+    def configure(self, options):
+        changed = super().configure(options)
+        if self.channels not in (1, 3):
+            from imgtf.hparams.hparams import HParamsError
+
+            raise HParamsError(f"problem {self.name!r}: channels={self.channels}; use 1 (grayscale) or 3 (RGB).")
+        return changed
+
     @property
     def image_shape(self):
-        return (self.image_size, self.image_size, 3)
+        return (self.image_size, self.image_size, self.channels)
 
     @property
     def input_shape(self):
-        return (self.input_size, self.input_size, 3) if self.input_size else None
+        return (self.input_size, self.input_size, self.channels) if self.input_size else None
 
     @property
     def num_classes(self):
@@ -101,7 +110,10 @@ class ImageFolderProblem(Problem):
 
         image, ok = images.tf_decode(tf.io.read_file(example["path"]), example["path"],
                                      self.skipped if self.skip_corrupt else None)
-        features = images.image_features(images.center_crop_square(image), self.image_size, self.input_size or None)
+        image = images.center_crop_square(image)
+        if self.channels == 1:
+            image = tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
+        features = images.image_features(image, self.image_size, self.input_size or None)
         if self.labels:
             features["label"] = tf.cast(example["label"], tf.int32)
         features["_ok"] = ok

@@ -82,6 +82,7 @@ class ImageTransformer(AutoregressiveImageModel):
         c = self.image_shape[-1]
         self.attention = AttentionSpec.from_hparams(hp)
         self.likelihood = build_likelihood(hp)
+        self.likelihood.check_image_shape(self.image_shape)
         self.grid = self.likelihood.grid(self.image_shape)
         self.geometry = self.attention.geometry(*self.grid)
         d = hp.hidden_size
