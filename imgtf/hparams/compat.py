@@ -27,7 +27,7 @@ OLD_BEHAVIOUR = {
 
 
 def upgrade(values, family):
-    """Model settings (a dict or HParams) with every key the family reads, as frozen HParams: absent keys get their
+    """Model settings (a dict or HParams) with every key the family reads, as HParams: absent keys get their
     old-behaviour value (OLD_BEHAVIOUR)."""
     values = values.values() if isinstance(values, HParams) else dict(values)
     for key, old in OLD_BEHAVIOUR.get(family, {}).items():

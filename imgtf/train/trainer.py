@@ -303,9 +303,8 @@ class Trainer:
         split = split or self.problem.eval_split
         self._eval_fn = self._eval_fn or self._build_eval_fn()
         total_nats, images, start = 0.0, 0, time.time()
-        size = self.problem.split_size(split, self.data_dir)
-        if eval_steps:
-            size = min(size or math.inf, eval_steps * self.global_batch_size)
+        split_size = self.problem.split_size(split, self.data_dir)  # None when unknown
+        size = min(split_size or math.inf, eval_steps * self.global_batch_size) if eval_steps else split_size
         with reraise_from_pipeline(), Progress(f"eval {split}", None if size == math.inf else size) as progress:
             for i, features in enumerate(self._dataset(split, train=False)):
                 if eval_steps and i >= eval_steps:
@@ -330,7 +329,7 @@ class Trainer:
             entry = self.metrics.record(
                 step, split, bits_per_dim=bpd, nats_per_image=nats, num_images=images,
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
-                whole_split=not eval_steps or images == (self.problem.split_size(split, self.data_dir) or -1))
+                whole_split=not eval_steps or images == (split_size or -1))
             self.metrics.flush()
         except OSError as e:
             raise TrainingError(f"evaluation finished ({bpd:.4f} bits/dim on {split}, {images} images, step {step}; "
