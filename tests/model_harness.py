@@ -48,25 +48,27 @@ def real_features(problem, cifar_dir, n=2, split="test", size=None):
 
 
 def predictions(model, features):
-    """Every unit's predicted distribution(s) in generation order: [B, L, units_channels * 256] log-probs."""
+    """Every unit's predicted distribution(s) in generation order: [B, L, unit_channels * levels] log-probs."""
     params = model(features)
     dist = ops.convert_to_numpy(model.likelihood.channel_distributions(params, features["targets"]))
     batch = dist.shape[0]
-    per_unit = 256 * int(np.prod(model.likelihood.value_shape(3), dtype=int))  # 256 per sub-pixel, 768 per pixel
+    levels = model.num_levels
+    per_unit = levels * int(np.prod(model.likelihood.value_shape(3), dtype=int))  # 256 per sub-pixel, 768 per pixel
     dist = dist.reshape(batch, -1, per_unit)  # raster over the unit grid
     return dist[:, model.geometry.order]
 
 
 def change_unit(model, targets, step, channel=0):
-    """Copy of targets with the unit generated at `step` (its `channel` for pixel units) changed."""
-    changed = targets.copy()
+    """Copy of targets with the unit generated at `step` (its `channel` for pixel units) changed (by half the levels:
+    128 of 256; a binary value is flipped)."""
+    changed, levels = targets.copy(), model.num_levels
     raster = model.geometry.order[step]
     if model.likelihood.unit == "subpixel":
         flat = changed.reshape(len(changed), -1)
-        flat[:, raster] = (flat[:, raster].astype(int) + 128) % 256
+        flat[:, raster] = (flat[:, raster].astype(int) + levels // 2) % levels
     else:
         pixels = changed.reshape(len(changed), -1, 3)
-        pixels[:, raster, channel] = (pixels[:, raster, channel].astype(int) + 128) % 256
+        pixels[:, raster, channel] = (pixels[:, raster, channel].astype(int) + levels // 2) % levels
     return changed
 
 

@@ -82,3 +82,24 @@ def test_categorical_log_prob_is_log_softmax_entry():
     shifted = logits - logits.max(-1, keepdims=True)
     ref = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
     np.testing.assert_allclose(ours, np.take_along_axis(ref, values[..., None], -1)[..., 0], atol=1e-5)
+
+
+def test_categorical_over_fewer_levels_and_dmol_refusing_them(builtins):
+    """num_levels=2 (binary images): a 2-way softmax, normalised, whose log_prob is the chosen entry; DMOL's bins are
+    those of 8-bit intensities, so it refuses other levels with a message naming the alternative."""
+    from imgtf.hparams.hparams import HParams
+    from imgtf.likelihoods.likelihood import build_likelihood
+
+    binary = build_likelihood(HParams(likelihood="categorical", num_mixtures=3), num_levels=2)
+    assert binary.num_levels == binary.params_per_unit == 2
+    logits = np.random.RandomState(1).randn(2, 3, 4, 1, 2).astype(np.float32)
+    values = np.random.RandomState(2).randint(0, 2, (2, 3, 4, 1))
+    dist = ops.convert_to_numpy(binary.channel_distributions(logits, values))
+    np.testing.assert_allclose(np.exp(dist).sum(-1), 1.0, atol=1e-6)
+    chosen = np.take_along_axis(dist, values[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(ops.convert_to_numpy(binary.log_prob(logits, values)), chosen, atol=1e-6)
+    with pytest.raises(ValueError, match="likelihood=dmol models 8-bit intensities .* num_levels=2: use "
+                                         "likelihood=categorical"):
+        build_likelihood(HParams(likelihood="dmol", num_mixtures=3), num_levels=2)
+    with pytest.raises(ValueError, match="takes 2 to 256 intensity levels"):
+        Categorical(1)

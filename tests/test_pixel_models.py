@@ -54,13 +54,16 @@ def randomise_initial_states(model, seed=0):
     return states
 
 
-def small_model(model_name, shape=(4, 6, 3), overrides=""):
+def small_model(model_name, shape=(4, 6, 3), overrides="", num_levels=256):
     from imgtf import catalog, registry
 
     catalog.load_builtins()
     hp = registry.hparams(f"{model_name}_cifar10_tiny")
     hp.parse(overrides)
-    model = registry.model(model_name)(hp, {"image_shape": list(shape), "num_classes": None, "input_shape": None})
+    info = {"image_shape": list(shape), "num_classes": None, "input_shape": None}
+    if num_levels != 256:
+        info["num_levels"] = num_levels
+    model = registry.model(model_name)(hp, info)
     model({"targets": np.zeros((1, *shape), np.uint8)})
     return model
 
@@ -118,7 +121,7 @@ def test_incremental_steps_equal_the_full_model(model_name, overrides):
     model = small_model(model_name, overrides=overrides)
     randomise_initial_states(model)
     images = np.random.RandomState(4).randint(0, 256, (2, 4, 6, 3)).astype(np.uint8)
-    full = ops.convert_to_numpy(model({"targets": images})).reshape(2, -1, 256)[:, model.geometry.order]
+    full = ops.convert_to_numpy(model({"targets": images})).reshape(2, -1, num_levels)[:, model.geometry.order]
     np.testing.assert_allclose(teacher_forced_logits(model, images), full, rtol=1e-4, atol=1e-4)
 
 
@@ -269,24 +272,30 @@ def test_commands_by_name_for_the_multiscale_model(cifar_dir, tmp_path):
     np.testing.assert_array_equal(sample, cached_sample(model, 1, 1.0, 3).numpy())
 
 
-@pytest.mark.parametrize("model_name", ["pixelcnn", "row_lstm", "diagonal_bilstm", "multiscale_pixelrnn"])
-def test_grayscale_steps_equal_the_full_model_and_cached_sampling_equals_naive(model_name):
-    """One channel (C = 1): no prediction sees its own or a later pixel (the masks' three colour groups let a grayscale
-    pixel reach its own prediction before), every incremental step computes the full model's logits for its
-    sub-pixel, and the cached sampler draws the naive sampler's images (the steps assumed three channels before)."""
+# binary images (num_levels=2) for two of the models, 8-bit for the others: both level counts for C = 1 without
+# doubling the matrix (the layers do not depend on the levels; only the input scaling and the output width do)
+@pytest.mark.parametrize("model_name,num_levels", [("pixelcnn", 2), ("row_lstm", 256), ("diagonal_bilstm", 2),
+                                                   ("multiscale_pixelrnn", 256)])
+def test_grayscale_steps_equal_the_full_model_and_cached_sampling_equals_naive(model_name, num_levels):
+    """One channel (C = 1): the distributions are normalised over the levels, no prediction sees its own or a later
+    pixel (the masks' three colour groups let a grayscale pixel reach its own prediction before), every incremental
+    step computes the full model's logits for its sub-pixel, and the cached sampler draws the naive sampler's images
+    (the steps assumed three channels before)."""
     from imgtf.sampling import cached_sample, naive_sample
 
-    model = small_model(model_name, shape=(4, 6, 1))
+    model = small_model(model_name, shape=(4, 6, 1), num_levels=num_levels)
     randomise_initial_states(model)
-    images = np.random.RandomState(5).randint(0, 256, (2, 4, 6, 1)).astype(np.uint8)
+    images = np.random.RandomState(5).randint(0, num_levels, (2, 4, 6, 1)).astype(np.uint8)
     base = predictions(model, {"targets": images})
+    assert base.shape[-1] == num_levels
+    np.testing.assert_allclose(np.exp(base).sum(-1), 1.0, atol=1e-5)
     for step in (0, 5, 13, 22):
         changed = predictions(model, {"targets": change_unit(model, images, step)})
         assert np.abs(changed - base).max(axis=(0, 2))[: step + 1].max() <= 1e-5, f"pixel {step} leaked"
-    full = ops.convert_to_numpy(model({"targets": images})).reshape(2, -1, 256)[:, model.geometry.order]
+    full = ops.convert_to_numpy(model({"targets": images})).reshape(2, -1, num_levels)[:, model.geometry.order]
     np.testing.assert_allclose(teacher_forced_logits(model, images), full, rtol=1e-4, atol=1e-4)
     samples = cached_sample(model, 2, 1.0, 3).numpy()
-    assert samples.shape == (2, 4, 6, 1)
+    assert samples.shape == (2, 4, 6, 1) and samples.max() < num_levels
     np.testing.assert_array_equal(samples, naive_sample(model, 2, 1.0, 3).numpy())
 
 

@@ -13,7 +13,7 @@ MICRO = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=2,attenti
          "query_block_length=8,memory_length=16,query_shape=[2,4],memory_flange=[1,2],num_mixtures=3")
 
 
-def small_model(attention_type, likelihood, conditioning="none", image_shape=(4, 5, 3)):
+def small_model(attention_type, likelihood, conditioning="none", image_shape=(4, 5, 3), num_levels=256):
     catalog.load_builtins()
     set_name = {"none": "imagetransformer_cifar10_tiny", "class": "imagetransformer_cifar10_cond_tiny",
                 "low_res": "img2img_transformer_celeba_1d_tiny"}[conditioning]
@@ -21,6 +21,8 @@ def small_model(attention_type, likelihood, conditioning="none", image_shape=(4,
     hp.parse(f"{MICRO},attention_type={attention_type},likelihood={likelihood}")
     info = {"image_shape": list(image_shape), "num_classes": 10 if conditioning == "class" else None,
             "input_shape": [2, 2, 3] if conditioning == "low_res" else None}
+    if num_levels != 256:
+        info["num_levels"] = num_levels
     model = registry.model("img2img_transformer" if conditioning == "low_res" else "image_transformer")(hp, info)
     features = {"label": np.array([3, 7])} if conditioning == "class" else {}
     if conditioning == "low_res":
@@ -118,20 +120,22 @@ def test_parallel_likelihood_equals_position_by_position_reference(attention_typ
 
 
 @pytest.mark.parametrize("attention_type", ["local_1d", "local_2d", "global"])
-@pytest.mark.parametrize("image_shape", [(4, 5, 1), (3, 7, 3)])
-def test_grayscale_and_non_square_images_are_causal_and_sample_exactly(attention_type, image_shape):
-    """C = 1 and H != W for every attention type: no prediction sees its own or a later unit, and the cached sampler
-    draws the naive sampler's images."""
+@pytest.mark.parametrize("image_shape,num_levels", [((4, 5, 1), 2), ((3, 7, 3), 256)])
+def test_binary_grayscale_and_non_square_images_are_causal_and_sample_exactly(attention_type, image_shape, num_levels):
+    """C = 1 with binary values, and H != W, for every attention type: the distributions are normalised over the
+    levels, no prediction sees its own or a later unit, and the cached sampler draws the naive sampler's images."""
     from model_harness import change_unit, predictions
 
-    model, _ = small_model(attention_type, "categorical", image_shape=image_shape)
-    images = np.random.RandomState(6).randint(0, 256, (2, *image_shape)).astype(np.uint8)
+    model, _ = small_model(attention_type, "categorical", image_shape=image_shape, num_levels=num_levels)
+    images = np.random.RandomState(6).randint(0, num_levels, (2, *image_shape)).astype(np.uint8)
     base = predictions(model, {"targets": images})
+    assert base.shape[-1] == num_levels
+    np.testing.assert_allclose(np.exp(base).sum(-1), 1.0, atol=1e-5)
     for step in (0, 3, model.num_units // 2, model.num_units - 1):
         changed = predictions(model, {"targets": change_unit(model, images, step)})
         assert np.abs(changed - base).max(axis=(0, 2))[: step + 1].max() <= 1e-5, f"unit {step} leaked"
     cached = cached_sample(model, 2, temperature=0.9, seed=2).numpy()
-    assert cached.shape == (2, *image_shape)
+    assert cached.shape == (2, *image_shape) and cached.max() < num_levels
     np.testing.assert_array_equal(cached, naive_sample(model, 2, temperature=0.9, seed=2).numpy())
 
 

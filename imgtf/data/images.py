@@ -104,8 +104,26 @@ def center_crop_square(image):
     return image[top:top + side, left:left + side]
 
 
+def center_crop_to_aspect(image, height, width):
+    """The largest centred crop of `image` with the aspect ratio height:width (a square for height == width), so
+    that resizing it to [height, width] does not stretch the picture."""
+    import tensorflow as tf
+
+    if height == width:
+        return center_crop_square(image)
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    # crop height = min(h, w * height / width), crop width = min(w, h * width / height), in integers
+    crop_h = tf.minimum(h, (w * height) // width)
+    crop_w = tf.minimum(w, (h * width) // height)
+    crop_h, crop_w = tf.maximum(crop_h, 1), tf.maximum(crop_w, 1)
+    top, left = (h - crop_h) // 2, (w - crop_w) // 2
+    return image[top:top + crop_h, left:left + crop_w]
+
+
 def area_resize(image, size):
-    """uint8 or float [H, W, 3] -> float32 [size, size, 3] by area interpolation (no rounding)."""
+    """uint8 or float [H, W, C] -> float32 [size, size, C] (or [height, width, C] for size = (height, width)) by
+    area interpolation (no rounding)."""
     import tensorflow as tf
 
     size = [size, size] if isinstance(size, int) else list(size)
@@ -118,13 +136,51 @@ def to_uint8(image):
     return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
 
-def image_features(image, target_size, input_size=None):
-    """A (cropped) image -> {"targets": uint8 [t, t, 3]} (+ "inputs": uint8 [i, i, 3]) by area interpolation.
+def to_gray(image):
+    """float RGB [..., 3] on the 0-255 scale -> float [..., 1]: ITU-R 601 luma, as tf.image.rgb_to_grayscale."""
+    import tensorflow as tf
+
+    return tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
+
+
+def quantize(image, num_levels):
+    """float [..., C] on the 0-255 scale -> uint8 levels 0 .. num_levels-1: the rounded 8-bit value's bin of
+    256 / num_levels intensities (2 levels: 1 for 128-255, 0 below: a threshold at one half). 256 levels is
+    to_uint8."""
+    import tensorflow as tf
+
+    eight_bit = to_uint8(image)
+    if num_levels == 256:
+        return eight_bit
+    return tf.cast(tf.cast(eight_bit, tf.int32) * num_levels // 256, tf.uint8)
+
+
+def binarize_stochastic(image, seed):
+    """float [..., C] on the 0-255 scale -> uint8 0/1: 1 with probability intensity / 255, drawn once per image from
+    its int32 [2] `seed` (stateless), so the dataset is the same binary images in every epoch and every run, as
+    the fixed stochastic binarisation of binarized MNIST (Salakhutdinov & Murray 2008) that the PixelRNN paper uses."""
+    import tensorflow as tf
+
+    probability = tf.clip_by_value(tf.cast(image, tf.float32) / 255.0, 0.0, 1.0)
+    draws = tf.random.stateless_uniform(tf.shape(probability), seed=seed)
+    return tf.cast(draws < probability, tf.uint8)
+
+
+def image_features(image, target_size, input_size=None, pixel_format=None, seed=None):
+    """A (cropped) image -> {"targets": uint8 [t, t, C]} (+ "inputs": uint8 [i, i, C]) by area interpolation; sizes
+    are ints (square) or (height, width).
 
     `inputs` is area-resized from the unrounded targets; since area resizing composes exactly when the
-    sizes divide (32 -> 8), it equals area-resizing the cropped original straight to 8x8."""
+    sizes divide (32 -> 8), it equals area-resizing the cropped original straight to 8x8. `pixel_format(image,
+    seed)` (a Problem's) turns each resized image into the problem's channels and levels (default: 8-bit RGB);
+    `seed` (int32 [2], per image) is passed on, offset for the inputs so that their random draws differ."""
     target = area_resize(image, target_size)
-    features = {"targets": to_uint8(target)}
+    if pixel_format is None:
+        features = {"targets": to_uint8(target)}
+        if input_size:
+            features["inputs"] = to_uint8(area_resize(target, input_size))
+        return features
+    features = {"targets": pixel_format(target, seed)}
     if input_size:
-        features["inputs"] = to_uint8(area_resize(target, input_size))
+        features["inputs"] = pixel_format(area_resize(target, input_size), None if seed is None else seed + [0, 1])
     return features

@@ -62,7 +62,8 @@ def write(problem, split, raw_dir, out_dir, num_shards=8):
         shapes, count = _write_shards(examples, [os.path.join(directory, s + ".tmp") for s in shards], progress)
     for s in shards:
         os.replace(os.path.join(directory, s + ".tmp"), os.path.join(directory, s))
-    meta = {"problem": problem.name, "split": split, "count": count, "shapes": shapes, "shards": shards}
+    meta = {"problem": problem.name, "split": split, "count": count, "shapes": shapes, "shards": shards,
+            "options": problem.options()}
     tmp = metadata_path(out_dir, problem.name, split) + ".tmp"
     with open(tmp, "w") as f:
         json.dump(meta, f, indent=2)

@@ -1,10 +1,12 @@
 """A SavedModel per trained model, loadable with plain `tf.saved_model.load` (no imgtf import needed).
 
-Signatures (all take the model's conditioning when it has one: `label` int32 [B] or `inputs` uint8 [B,h,w,3]):
-  bits_per_dim(images uint8 [B,H,W,3])             -> bits_per_dim float32 [B]
-  log_prob(images uint8 [B,H,W,3])                 -> log_prob float32 [B,H,W,3]  (nats per sub-pixel)
-  sample(num_samples int32, temperature float32, seed int32) -> images uint8 [num_samples,H,W,3]
-The sampler is the cached incremental one; the same seed gives the same images as imgtf-decoder.
+Signatures (all take the model's conditioning when it has one: `label` int32 [B] or `inputs` uint8 [B,h,w,C]):
+  bits_per_dim(images uint8 [B,H,W,C])             -> bits_per_dim float32 [B]
+  log_prob(images uint8 [B,H,W,C])                 -> log_prob float32 [B,H,W,C]  (nats per sub-pixel)
+  sample(num_samples int32, temperature float32, seed int32) -> images uint8 [num_samples,H,W,C]
+The sampler is the cached incremental one; the same seed gives the same images as imgtf-decoder. Images hold the
+model's values, 0 .. num_levels-1 (0 and 1 for binary images); images of another shape, or with values of no level,
+are refused with a message.
 """
 import math
 
@@ -28,9 +30,10 @@ class ExportModule(tf.Module):
                                                         name="inputs")
 
     def _log_prob(self, images, conditioning):
-        checks = [_check_shape(images, "images", self.model.image_shape)]
+        checks = [_check_shape(images, "images", self.model.image_shape), *self._check_levels(images, "images")]
         if "inputs" in conditioning:
             checks.append(_check_shape(conditioning["inputs"], "inputs", self.model.problem_info["input_shape"]))
+            checks += self._check_levels(conditioning["inputs"], "inputs")
         for name, value in conditioning.items():
             checks.append(tf.debugging.assert_equal(
                 tf.shape(value)[0], tf.shape(images)[0],
@@ -38,6 +41,15 @@ class ExportModule(tf.Module):
         with tf.control_dependencies(checks):
             images = tf.identity(images)
         return self.model.likelihood.log_prob(self.model({**conditioning, "targets": images}), images)
+
+    def _check_levels(self, images, name):
+        """Assertions that uint8 `images` hold only the model's levels (none needed for 256)."""
+        levels = self.model.num_levels
+        if levels >= 256:
+            return []
+        return [tf.debugging.assert_less(images, tf.constant(levels, tf.uint8), message=(
+            f"{name} must hold values 0..{levels - 1} for this model (num_levels={levels}: binary images are 0/1, "
+            "not 0/255)"))]
 
     def signatures(self):
         images = tf.TensorSpec([None, *self.model.image_shape], tf.uint8, name="images")
@@ -62,12 +74,13 @@ class ExportModule(tf.Module):
                 tf.debugging.assert_all_finite(temperature, "temperature must be finite")]
             if "inputs" in conditioning:
                 checks.append(_check_shape(conditioning["inputs"], "inputs", self.model.problem_info["input_shape"]))
+                checks += self._check_levels(conditioning["inputs"], "inputs")
             for name, value in conditioning.items():
                 checks.append(tf.debugging.assert_equal(tf.shape(value)[0], num_samples,
                                                         message=f"{name} must have num_samples entries"))
             with tf.control_dependencies(checks):
                 num_samples = tf.identity(num_samples)
-            shape = [num_samples, self.model.num_units, *self.model.likelihood.value_shape(3)]
+            shape = [num_samples, self.model.num_units, *self.model.likelihood.value_shape(self.model.image_shape[-1])]
             known = tf.zeros(shape, tf.int32)
             return {"images": self._sampler(num_samples, temperature, seed, conditioning, known,
                                             tf.zeros(shape[:2], tf.bool))}

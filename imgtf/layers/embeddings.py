@@ -14,33 +14,33 @@ from keras import ops
 
 @keras.saving.register_keras_serializable("imgtf")
 class ChannelEmbedding(keras.layers.Layer):
-    """Embeds uint8 images [B, H, W, C] as [B, H, W*C, d]: one table of 256 vectors per channel (paper 3.1),
-    multiplied by `scale` (see the module docstring)."""
+    """Embeds uint8 images [B, H, W, C] as [B, H, W*C, d]: one table of `levels` vectors per channel (paper 3.1;
+    256 for 8-bit images, 2 for binary ones), multiplied by `scale` (see the module docstring)."""
 
-    def __init__(self, hidden_size, channels=3, scale=1.0, **kwargs):
+    def __init__(self, hidden_size, channels=3, scale=1.0, levels=256, **kwargs):
         super().__init__(**kwargs)
-        self.hidden_size, self.channels, self.scale = hidden_size, channels, float(scale)
+        self.hidden_size, self.channels, self.scale, self.levels = hidden_size, channels, float(scale), int(levels)
 
     def build(self, input_shape):
         self.embeddings = self.add_weight(
-            name="embeddings", shape=(256 * self.channels, self.hidden_size),
+            name="embeddings", shape=(self.levels * self.channels, self.hidden_size),
             initializer=keras.initializers.RandomNormal(stddev=self.hidden_size ** -0.5))
 
     def lookup(self, ids):
-        """Rows `ids` (value + 256 * channel) of the table, scaled: what both the full model and the one-step
+        """Rows `ids` (value + levels * channel) of the table, scaled: what both the full model and the one-step
         sampler read, so the two cannot disagree."""
         x = ops.take(self.embeddings, ids, axis=0)
         return x * ops.cast(self.scale, x.dtype) if self.scale != 1.0 else x
 
     def call(self, images):
         shape = ops.shape(images)
-        ids = ops.cast(images, "int32") + ops.arange(self.channels, dtype="int32") * 256
+        ids = ops.cast(images, "int32") + ops.arange(self.channels, dtype="int32") * self.levels
         x = self.lookup(ids)  # [B, H, W, C, d]
         return ops.reshape(x, (shape[0], shape[1], shape[2] * self.channels, self.hidden_size))
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "channels": self.channels,
-                "scale": self.scale}
+                "scale": self.scale, "levels": self.levels}
 
 
 def sinusoid(length, channels, max_timescale=1.0e4):

@@ -1,4 +1,5 @@
-"""256-way categorical distribution per sub-pixel (van den Oord et al. 2016; the Image Transformer's 'cat')."""
+"""Categorical distribution per sub-pixel over its intensity levels: 256-way for 8-bit images (van den Oord et al.
+2016; the Image Transformer's 'cat'), 2-way for binary images (the PixelRNN paper's binarized MNIST)."""
 import tensorflow as tf
 from keras import ops
 
@@ -9,14 +10,22 @@ from imgtf.sampling import random_numbers
 
 @register_likelihood("categorical")
 class Categorical(Likelihood):
-    """256-way softmax per sub-pixel; params: logits [..., H, W, C, 256]."""
+    """num_levels-way softmax per sub-pixel; params: logits [..., H, W, C, num_levels]."""
 
     unit = "subpixel"
-    params_per_unit = 256
+
+    def __init__(self, num_levels=256):
+        if not 2 <= num_levels <= 256:
+            raise ValueError(f"num_levels={num_levels}: a categorical likelihood takes 2 to 256 intensity levels.")
+        self.num_levels = self.params_per_unit = int(num_levels)
+
+    @classmethod
+    def from_hparams(cls, hp, num_levels=256):
+        return cls(num_levels)
 
     def log_prob(self, logits, values):
         logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-        onehot = ops.one_hot(ops.cast(values, "int32"), 256, dtype="float32")
+        onehot = ops.one_hot(ops.cast(values, "int32"), self.num_levels, dtype="float32")
         return ops.sum(logp * onehot, axis=-1)
 
     def channel_distributions(self, logits, values=None):

@@ -53,7 +53,10 @@ class DiscretizedMixtureOfLogistics(Likelihood):
         self.params_per_unit = 10 * num_mixtures
 
     @classmethod
-    def from_hparams(cls, hp):
+    def from_hparams(cls, hp, num_levels=256):
+        if num_levels != 256:
+            raise ValueError(f"likelihood=dmol models 8-bit intensities (256 bins of width 2/255); this problem has "
+                             f"num_levels={num_levels}: use likelihood=categorical (a {num_levels}-way softmax).")
         return cls(hp.num_mixtures)
 
     def check_image_shape(self, image_shape):

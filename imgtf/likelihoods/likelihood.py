@@ -15,13 +15,18 @@ UNITS = ("subpixel", "pixel")
 
 class Likelihood:
     """Base class. Subclasses set `unit` and `params_per_unit` and implement `log_prob`, `channel_distributions`
-    and `sample`; `from_hparams` builds one from a model's hparams (override it to read settings)."""
+    and `sample`; `from_hparams` builds one from a model's hparams and the data's intensity levels (override it to
+    read settings; a likelihood that cannot model `num_levels` raises a ValueError saying what to use instead)."""
 
     unit = "subpixel"
     params_per_unit = 0
+    num_levels = 256  # values of a sub-pixel: 0 .. num_levels - 1
 
     @classmethod
-    def from_hparams(cls, hp):
+    def from_hparams(cls, hp, num_levels=256):
+        if num_levels != 256:
+            raise ValueError(f"likelihood {cls.__name__} models 256 intensity levels; this problem has num_levels="
+                             f"{num_levels}: use likelihood=categorical.")
         return cls()
 
     # -- layout: derived from `unit`, so no caller branches on it -------------------------------------------------
@@ -55,7 +60,7 @@ class Likelihood:
         raise NotImplementedError
 
     def channel_distributions(self, params, values):
-        """log p(sub-pixel = v | the pixel's earlier channels = values) for all 256 v: [..., C, 256] (tests)."""
+        """log p(sub-pixel = v | the pixel's earlier channels = values) for all levels v: [..., C, num_levels]."""
         raise NotImplementedError
 
     def sample(self, params, step, seed, temperature):
@@ -64,9 +69,9 @@ class Likelihood:
         raise NotImplementedError
 
 
-def build_likelihood(hp):
-    """The likelihood named by hparam `likelihood`, configured from the same hparams."""
+def build_likelihood(hp, num_levels=256):
+    """The likelihood named by hparam `likelihood`, configured from the same hparams, for `num_levels` intensities."""
     cls = registry.likelihoods.get(hp.likelihood)
     if cls.unit not in UNITS:
         raise ValueError(f"likelihood {hp.likelihood!r} declares unit {cls.unit!r}; use one of {', '.join(UNITS)}.")
-    return cls.from_hparams(hp)
+    return cls.from_hparams(hp, num_levels)

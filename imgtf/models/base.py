@@ -29,6 +29,7 @@ class AutoregressiveImageModel(keras.Model):
         self.hparams = compat.upgrade(model_settings(hparams), self.hparams_family)
         self.problem_info = dict(problem_info)
         self.image_shape = tuple(self.problem_info["image_shape"])
+        self.num_levels = int(self.problem_info.get("num_levels", 256))  # values 0 .. num_levels-1 per sub-pixel
         # compiled samplers by jit_compile (imgtf.sampling.sampler); set past Keras's tracking: not model state
         object.__setattr__(self, "_samplers", {})
 
@@ -53,7 +54,7 @@ class AutoregressiveImageModel(keras.Model):
 
     # -- likelihood ------------------------------------------------------------------------------------
     def log_prob(self, features, training=False):
-        """Log-likelihood in nats of every sub-pixel of features["targets"]: [B, H, W, 3]."""
+        """Log-likelihood in nats of every sub-pixel of features["targets"]: [B, H, W, C]."""
         return self.likelihood.log_prob(self(features, training=training), features["targets"])
 
     def negative_log_likelihood(self, features, params=None, training=False):
@@ -100,7 +101,7 @@ class AutoregressiveImageModel(keras.Model):
     # -- sampling --------------------------------------------------------------------------------------
     def sample(self, num_samples=1, temperature=1.0, seed=0, label=None, inputs=None, known=None, known_mask=None,
                jit_compile=True):
-        """uint8 images [num_samples, H, W, 3] drawn from the model with its cached, compiled incremental sampler
+        """uint8 images [num_samples, H, W, C] (values 0 .. num_levels-1) drawn from the model with its cached, compiled incremental sampler
         (kept on this model: the first call traces and compiles it, later calls reuse it). Conditioning: `label`
         (class-conditional models; an int or [num_samples] ints), `inputs` (super-resolution: [num_samples, h, w, 3]
         uint8 low-resolution images); `known` + `known_mask` ([num_samples, H, W, 3] images and booleans) keep the

@@ -1,9 +1,12 @@
 """The Problem base class: a dataset's splits, the features it yields, and its tf.data pipeline.
 
 Features (per example, before batching):
-  targets  uint8 [H, W, 3]   the image the model generates
+  targets  uint8 [H, W, C]   the image the model generates, values 0 .. num_levels - 1
   label    int32 []          class id, for problems with labels (`num_classes` set)
-  inputs   uint8 [h, w, 3]   low-resolution image, for image-to-image problems (`input_shape` set)
+  inputs   uint8 [h, w, C]   low-resolution image, for image-to-image problems (`input_shape` set)
+
+C is 3 (RGB) or 1 (grayscale); `num_levels` is 256 (8-bit intensities) or fewer: 2 for binary images, whose values
+are 0 and 1 (the PixelRNN paper's binarized MNIST). `pixel_format` turns a resized RGB image into these values.
 
 A subclass implements `examples(split, data_dir)` (a tf.data.Dataset of raw examples, cheap to skip: no
 decoding yet) and, if decoding or resizing is needed, `preprocess(example)`. The base class adds
@@ -16,6 +19,7 @@ Problems with settings (image size, labels, ...) list them in `configurable`; us
 `--problem_options=key=value,...` (typed like hparams). `bind(data_dir)` lets a problem look at its data
 before models are built (e.g. to find its class names).
 """
+import json
 import logging
 
 from imgtf.data import prepared as prepared_lib
@@ -27,7 +31,8 @@ class Problem:
     """Base class of all problems; subclasses are registered with @register_problem."""
 
     image_shape = (32, 32, 3)
-    input_shape = None  # (h, w, 3) for image-to-image problems
+    input_shape = None  # (h, w, C) for image-to-image problems
+    num_levels = 256  # intensity levels per sub-pixel: 256 (8 bits), 2 (binary images), ...
     num_classes = None  # int for problems with a `label` feature
     splits = ("train", "test")
     train_split = "train"
@@ -40,12 +45,17 @@ class Problem:
 
     @property
     def info(self):
-        """What a model needs to know about this problem's features (saved in model configs)."""
-        return {
+        """What a model needs to know about this problem's features (saved in model configs and hparams.json).
+        `num_levels` appears only when it is not 256, so the info of 8-bit problems is what runs saved before it
+        existed recorded (and models read a missing `num_levels` as 256)."""
+        info = {
             "image_shape": list(self.image_shape),
             "input_shape": list(self.input_shape) if self.input_shape else None,
             "num_classes": self.num_classes,
         }
+        if self.num_levels != 256:
+            info["num_levels"] = int(self.num_levels)
+        return info
 
     def configure(self, options):
         """Apply `--problem_options` ("key=value,..."), typed by the current values; returns what changed."""
@@ -58,6 +68,10 @@ class Problem:
         for key, value in changed.items():
             setattr(self, key, value)
         return changed
+
+    def options(self):
+        """The current values of the `configurable` settings (recorded with prepared data, which they shape)."""
+        return {k: getattr(self, k) for k in self.configurable}
 
     def bind(self, data_dir):
         """Look at the data before a model is built (default: nothing to do)."""
@@ -75,14 +89,35 @@ class Problem:
         """Raw example -> features dict (see module docstring). Runs in parallel inside tf.data."""
         return example
 
+    def pixel_format(self, image, seed=None):
+        """A resized RGB image (float32 [h, w, 3] on the 0-255 scale, unrounded) -> uint8 [h, w, C] of this
+        problem's channels and levels (default: RGB, rounded to 8 bits). `seed`: a per-image int32 [2] for formats
+        that draw random numbers (stochastic binarisation). Used for the training data and for a user's own input
+        images (imgtf-decoder --input_images), so both reach the model in the same form."""
+        from imgtf.data import images
+
+        return images.to_uint8(image)
+
     def num_examples(self, split, data_dir):
         """Number of examples in `split` as present under `data_dir` (None if unknown)."""
         return None
 
     # -- the pipeline ------------------------------------------------------------------------------
     def prepared(self, split, data_dir):
-        """Metadata of this split prepared by imgtf-datagen under data_dir, or None."""
-        return prepared_lib.find(data_dir, self.name, split)
+        """Metadata of this split prepared by imgtf-datagen under data_dir, or None. A preparation made with other
+        --problem_options (another size, channel count, levels...) is refused rather than read as if it fit."""
+        meta = prepared_lib.find(data_dir, self.name, split)
+        if meta is not None and "options" in meta and meta["options"] != json.loads(json.dumps(self.options())):
+            from imgtf.data.errors import CorruptDataError
+
+            differ = sorted(k for k in set(meta["options"]) | set(self.options())
+                            if meta["options"].get(k) != self.options().get(k))
+            detail = ", ".join(f"{k}={meta['options'].get(k)!r} there, {self.options().get(k)!r} now" for k in differ)
+            raise CorruptDataError(
+                f"{meta['directory']}: {split} was prepared by imgtf-datagen with other problem options ({detail}). "
+                f"Run imgtf-datagen again with these --problem_options, or remove {meta['directory']} to read the raw "
+                "files.")
+        return meta
 
     def split_size(self, split, data_dir):
         """Examples in `split` as `dataset` reads it: the prepared shards' count if imgtf-datagen prepared it

@@ -22,22 +22,24 @@ MODES = ("auto", "unconditional", "class", "completion", "super_resolution")
 class Decoded:
     """What one mode drew: enough to write every output file without the model."""
     mode: str
-    samples: np.ndarray  # uint8 [N, H, W, 3]; completion / super-resolution: [inputs, samples_per_input, H, W, 3]
+    samples: np.ndarray  # uint8 [N, H, W, C]; completion / super-resolution: [inputs, samples_per_input, H, W, C]
     inputs: np.ndarray | None = None  # completion / super-resolution: what each row was conditioned on
     originals: np.ndarray | None = None  # the real images, when the inputs came from a split
     labels: list | None = None  # class mode: the class id of each sample
     consistency: float | None = None  # super-resolution: mean of the paper's metric over all samples
+    num_levels: int = 256  # the samples' values are 0 .. num_levels-1 (2: binary images)
 
     @property
     def num_images(self):
         return int(np.prod(self.samples.shape[:-3]))
 
 
-def consistency(low_res, samples):
+def consistency(low_res, samples, num_levels=256):
     """Paper 5.3: L2 distance between the low-resolution input and a bicubic downsampling of each sample,
-    reported as the mean squared difference per sub-pixel on a [0, 1] intensity scale."""
+    reported as the mean squared difference per sub-pixel on a [0, 1] intensity scale (values / (num_levels-1))."""
+    top = float(num_levels - 1)
     down = tf.image.resize(tf.cast(samples, tf.float32), low_res.shape[1:3], method="bicubic")
-    diff = (tf.clip_by_value(down, 0.0, 255.0) - tf.cast(low_res, tf.float32)) / 255.0
+    diff = (tf.clip_by_value(down, 0.0, top) - tf.cast(low_res, tf.float32)) / top
     return tf.reduce_mean(tf.square(diff), axis=[1, 2, 3]).numpy()
 
 
@@ -51,15 +53,24 @@ def pick_mode(mode, model, problem):
     return "unconditional"
 
 
-def load_user_images(paths, size):
-    """The user's own image files -> uint8 [N, size, size, 3]: centre-cropped and area-resized."""
+def load_user_images(paths, size, pixel_format=None):
+    """The user's own image files -> uint8 [N, height, width, C]: centre-cropped to the aspect of `size` (an int for
+    squares, or (height, width)), area-resized, and put in a problem's `pixel_format` (channels and levels; default
+    8-bit RGB), as that problem's own images are."""
+    height, width = (size, size) if isinstance(size, int) else size
     out = []
     for path in paths:
         with open(path, "rb") as f:
             image = images_lib.decode_rgb(f.read(), path)
-        square = images_lib.center_crop_square(tf.constant(image))
-        out.append(images_lib.to_uint8(images_lib.area_resize(square, size)).numpy())
+        cropped = images_lib.center_crop_to_aspect(tf.constant(image), height, width)
+        resized = images_lib.area_resize(cropped, (height, width))
+        out.append((pixel_format(resized, _file_seed(path)) if pixel_format else images_lib.to_uint8(resized)).numpy())
     return np.stack(out)
+
+
+def _file_seed(path):
+    """A per-file seed for pixel formats that draw random numbers (stochastic binarisation)."""
+    return tf.stack([0, tf.cast(tf.strings.to_hash_bucket_fast(os.path.basename(path), 2 ** 31 - 1), tf.int32)])
 
 
 def _batches(total, batch_size):
@@ -85,7 +96,8 @@ def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch
     def draw_batch(first, n):
         return model.sample(n, temperature, seed + first)
 
-    return Decoded("unconditional", _in_batches("unconditional", num_samples, batch_size, 1, draw_batch))
+    return Decoded("unconditional", _in_batches("unconditional", num_samples, batch_size, 1, draw_batch),
+                   num_levels=model.num_levels)
 
 
 def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.0, seed=0, batch_size=8):
@@ -98,7 +110,8 @@ def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.
     def draw_batch(first, n):
         return model.sample(n, temperature, seed + first, label=np.array(labels[first:first + n], np.int32))
 
-    return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels)
+    return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels,
+                   num_levels=model.num_levels)
 
 
 def complete(model, problem, *, data_dir=None, split=None, num_samples=8, samples_per_input=1, temperature=1.0,
@@ -108,7 +121,8 @@ def complete(model, problem, *, data_dir=None, split=None, num_samples=8, sample
     samples = _sample_per_input(model, "completion", len(originals), low=low, labels=labels, known=originals,
                                 samples_per_input=samples_per_input, temperature=temperature, seed=seed,
                                 batch_size=batch_size)
-    return Decoded("completion", samples, inputs=originals * _top_half(originals), originals=originals)
+    return Decoded("completion", samples, inputs=originals * _top_half(originals), originals=originals,
+                   num_levels=model.num_levels)
 
 
 def super_resolve(model, problem, *, data_dir=None, split=None, input_images=None, num_samples=8,
@@ -117,15 +131,17 @@ def super_resolve(model, problem, *, data_dir=None, split=None, input_images=Non
     if not model.uses_encoder:
         raise ValueError("--mode=super_resolution needs an image-to-image model (img2img_transformer).")
     if input_images:
-        low, originals, labels = load_user_images(input_images, problem.input_shape[0]), None, None
+        low = load_user_images(input_images, tuple(model.problem_info["input_shape"][:2]), problem.pixel_format)
+        originals, labels = None, None
     else:
         originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
     samples = _sample_per_input(model, "super_resolution", len(low), low=low, labels=labels, known=None,
                                 samples_per_input=samples_per_input, temperature=temperature, seed=seed,
                                 batch_size=batch_size)
     flat = samples.reshape(-1, *samples.shape[2:])
-    score = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat)))
-    return Decoded("super_resolution", samples, inputs=low, originals=originals, consistency=score)
+    score = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat, model.num_levels)))
+    return Decoded("super_resolution", samples, inputs=low, originals=originals, consistency=score,
+                   num_levels=model.num_levels)
 
 
 def _split_batch(problem, data_dir, split, num_samples):
@@ -144,7 +160,7 @@ def _top_half(images):
 
 
 def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_input, temperature, seed, batch_size):
-    """[count, samples_per_input, H, W, 3]: an input's samples are drawn in one batch, each with its own draws.
+    """[count, samples_per_input, H, W, C]: an input's samples are drawn in one batch, each with its own draws.
     The model is conditioned on what it was trained with (inputs, label); `known` images keep their top half."""
     def per_sample(values, first, n):
         return np.repeat(values[first:first + n], samples_per_input, axis=0)

@@ -1,9 +1,20 @@
-"""What sampling writes for people: PNG grids (rows of input | samples | original, upscaled) and raw arrays."""
+"""What sampling writes for people: PNG grids (rows of input | samples | original, upscaled) and raw arrays.
+
+Arrays (.npy) keep the model's values (0 .. num_levels-1); PNG grids stretch them to 0-255 so that binary images
+(values 0 and 1) show as black and white, and show grayscale as gray."""
 import json
 import os
 import time
 
 import numpy as np
+
+
+def for_display(images, num_levels=256):
+    """Values 0 .. num_levels-1 -> uint8 0-255 (level v shows as round(v * 255 / (num_levels-1)))."""
+    images = np.asarray(images)
+    if num_levels == 256:
+        return images.astype(np.uint8)
+    return np.round(images.astype(np.float32) * (255.0 / (num_levels - 1))).astype(np.uint8)
 
 
 def as_rgb(images):
@@ -53,15 +64,16 @@ def save_png(image, path):
     return path
 
 
-def sample_grid(samples, columns=8, scale=4):
+def sample_grid(samples, columns=8, scale=4, num_levels=256):
     """Unconditional samples as a grid of `columns` per row, each upscaled `scale` times."""
-    big = upscale(samples, scale)
+    big = upscale(for_display(samples, num_levels), scale)
     rows = [list(big[i:i + columns]) for i in range(0, len(big), columns)]
     return grid(rows)
 
 
-def comparison_grid(inputs, samples, originals, scale=4):
+def comparison_grid(inputs, samples, originals, scale=4, num_levels=256):
     """One row per example: input | its samples | original, all shown at the original's upscaled size."""
+    inputs, samples, originals = (for_display(a, num_levels) for a in (inputs, samples, originals))
     height = originals.shape[1] * scale
     rows = []
     for i in range(len(originals)):
@@ -78,7 +90,7 @@ def write_decoded(decoded, decode_dir, *, temperature, seed, started):
     os.makedirs(decode_dir, exist_ok=True)
     np.save(os.path.join(decode_dir, "samples.npy"), decoded.samples)
     if decoded.inputs is None:
-        save_png(sample_grid(decoded.samples), os.path.join(decode_dir, "samples.png"))
+        save_png(sample_grid(decoded.samples, num_levels=decoded.num_levels), os.path.join(decode_dir, "samples.png"))
     else:
         _write_conditioned(decoded, decode_dir)
     summary = _summary(decoded, temperature, seed, time.time() - started, sorted(os.listdir(decode_dir)))
@@ -93,13 +105,15 @@ def _write_conditioned(decoded, decode_dir):
     if decoded.originals is not None:
         np.save(os.path.join(decode_dir, "originals.npy"), decoded.originals)
     shown_originals = decoded.originals if decoded.originals is not None else np.zeros_like(decoded.samples[:, 0])
-    save_png(comparison_grid(decoded.inputs.astype(np.uint8), decoded.samples, shown_originals),
-             os.path.join(decode_dir, "samples.png"))
+    save_png(comparison_grid(decoded.inputs.astype(np.uint8), decoded.samples, shown_originals,
+                             num_levels=decoded.num_levels), os.path.join(decode_dir, "samples.png"))
 
 
 def _summary(decoded, temperature, seed, seconds, files):
     """decode.json: the settings, what the mode adds (labels, consistency), then time and files."""
     summary = {"mode": decoded.mode, "temperature": temperature, "seed": seed}
+    if decoded.num_levels != 256:
+        summary["num_levels"] = decoded.num_levels  # samples.npy holds 0 .. num_levels-1
     if decoded.labels is not None:
         summary["labels"] = decoded.labels
     if decoded.consistency is not None:

@@ -15,7 +15,6 @@ import threading
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from imgtf.data.errors import reraise_from_pipeline
@@ -250,7 +249,7 @@ class Trainer:
             num_samples = len(batch["targets"])
         start = time.time()
         images = self.model.sample(num_samples, seed=step, **conditioning)
-        self.metrics.image("samples", step, sample_grid(images))
+        self.metrics.image("samples", step, sample_grid(images, num_levels=self.model.num_levels))
         self.metrics.flush()
         log.info("step %d: wrote %d samples to TensorBoard (%.1f s)", step, num_samples, time.time() - start)
 

@@ -81,14 +81,15 @@ class ImageTransformer(AutoregressiveImageModel):
         hp = self.hparams
         c = self.image_shape[-1]
         self.attention = AttentionSpec.from_hparams(hp)
-        self.likelihood = build_likelihood(hp)
+        self.likelihood = build_likelihood(hp, self.num_levels)
         self.likelihood.check_image_shape(self.image_shape)
         self.grid = self.likelihood.grid(self.image_shape)
         self.geometry = self.attention.geometry(*self.grid)
         d = hp.hidden_size
         self.embedding_scale = embedding_scale(hp)
         if self.likelihood.unit == "subpixel":  # a unit's value is one intensity of a known channel
-            self.embed = ChannelEmbedding(d, channels=c, scale=self.embedding_scale, name="channel_embedding")
+            self.embed = ChannelEmbedding(d, channels=c, scale=self.embedding_scale, levels=self.num_levels,
+                                          name="channel_embedding")
         else:  # a unit's value is a whole pixel
             self.embed = OrdinalPixelEmbedding(d, scale=self.embedding_scale, name="ordinal_embedding")
         self.positions = CoordinateEncoding(hp.position_encoding, scale=self.embedding_scale, name="coordinates")
@@ -160,7 +161,7 @@ class ImageTransformer(AutoregressiveImageModel):
     encoder_allowed = None  # [S, N] numpy: which encoder positions each decoder slot sees (None: all)
 
     def call(self, features, training=False):
-        """features dict -> likelihood parameters: [B, H, W, 3, 256] (categorical) or [B, H, W, 10K] (DMOL)."""
+        """features dict -> likelihood parameters: [B, H, W, C, num_levels] (categorical) or [B, H, W, 10K] (DMOL)."""
         if not isinstance(features, dict):
             features = {"targets": features}
         encoder_output = self.encode(features, training=training)
@@ -181,9 +182,9 @@ class ImageTransformer(AutoregressiveImageModel):
 
     def unit_embedding(self, values, raster_index):
         """Embedding of one generated unit: a sub-pixel value [B] at grid index `raster_index` (its channel is
-        raster_index % 3), or a pixel's 3 values [B, 3] for DMOL. -> [B, d]"""
+        raster_index % C), or a pixel's 3 values [B, 3] for DMOL. -> [B, d]"""
         if self.likelihood.unit == "subpixel":
-            ids = ops.cast(values, "int32") + (raster_index % self.image_shape[-1]) * 256
+            ids = ops.cast(values, "int32") + (raster_index % self.image_shape[-1]) * self.num_levels
             return self.embed.lookup(ids)
         return self.embed(values)
 

@@ -36,7 +36,7 @@ class Img2imgTransformer(ImageTransformer):
         d = hp.hidden_size
         self.input_shape_ = tuple(self.problem_info["input_shape"])
         self.encoder_embed = ChannelEmbedding(d, channels=self.input_shape_[-1], scale=self.embedding_scale,
-                                              name="encoder_channel_embedding")
+                                              levels=self.num_levels, name="encoder_channel_embedding")
         self.encoder_coordinates = hp.encoder_coordinates
         if self.encoder_coordinates not in ("index", "aligned"):
             raise ValueError(f"hparam encoder_coordinates={self.encoder_coordinates!r}: use 'aligned' or 'index'.")

@@ -10,7 +10,8 @@ from imgtf.models.base import AutoregressiveImageModel
 
 class MaskedConvImageModel(AutoregressiveImageModel):
     """Shared stem and head of the PixelRNN paper's models: a 7x7 mask-A convolution to 2h features, and
-    ReLU + 1x1 mask-B output layers ending in 256 logits per channel; sub-pixels in raster order.
+    ReLU + 1x1 mask-B output layers ending in num_levels logits per channel (256 for 8-bit images, 2 for binary
+    ones: the paper's binarized MNIST); sub-pixels in raster order. Inputs are intensities scaled to [-1, 1].
     Subclasses build their layers in `build_body(hidden)` and apply them in `body(x)`, which returns every
     layer's output so that `top` can add the paper's layer-to-output skip connections.
 
@@ -27,7 +28,7 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
         h, w, c = self.image_shape
-        self.likelihood = Categorical()
+        self.likelihood = Categorical(self.num_levels)
         self.geometry = geometry_lib.raster_order(h * w * c)  # raster order of sub-pixels ([H, W*3] grid)
         self.first = MaskedConv2D(2 * hp.hidden_size, hp.first_kernel_size, "A", groups=c, name="conv_7x7_mask_a")
         self.residual = bool(hp.residual_connections)
@@ -36,7 +37,8 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         self.skips = [MaskedConv2D(2 * hp.hidden_size, 1, "B", groups=c, name=f"skip_{i}")
                       for i in range(hp.num_layers if hp.skip_connections else 0)]
         self.output_hidden = MaskedConv2D(hp.output_size, 1, "B", groups=c, name="output_1x1")
-        self.output_logits = MaskedConv2D(c * 256, 1, "B", groups=c, name="logits_1x1")  # 256 per channel: R, G, B
+        # num_levels logits per channel (R, G, B), grouped by channel
+        self.output_logits = MaskedConv2D(c * self.num_levels, 1, "B", groups=c, name="logits_1x1")
 
     def build_body(self, hidden):
         raise NotImplementedError
@@ -53,27 +55,28 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         return ops.sum(ops.stack(projected), axis=0)
 
     def scaled(self, images):
-        """uint8 images -> [-1, 1] inputs of the first convolution."""
-        return ops.cast(ops.reshape(images, (-1, *self.image_shape)), self.compute_dtype) / 127.5 - 1.0
+        """uint8 images (0 .. num_levels-1) -> [-1, 1] inputs of the first convolution."""
+        half = (self.num_levels - 1) / 2.0
+        return ops.cast(ops.reshape(images, (-1, *self.image_shape)), self.compute_dtype) / half - 1.0
 
     def head(self, x):
         return self.output_logits(ops.relu(self.output_hidden(ops.relu(x))))
 
     def call(self, features, training=False):
         """features["targets"] uint8 [B, H, W, 3] (and optionally "conditioning", a map biasing every layer)
-        -> logits [B, H, W, 3, 256] (float32)."""
+        -> logits [B, H, W, C, num_levels] (float32)."""
         if not isinstance(features, dict):
             return self.logits(features)
         return self.logits(features["targets"], features.get("conditioning"))
 
     def logits(self, images, conditioning=None):
-        """Logits [B, H, W, 3, 256]; `conditioning` is a feature map biasing every layer (multi-scale)."""
+        """Logits [B, H, W, C, num_levels]; `conditioning` is a feature map biasing every layer (multi-scale)."""
         x = self.first(self.scaled(images))
         outputs = self.body(x) if conditioning is None else self.body(x, conditioning)
-        return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, 256))
+        return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, self.num_levels))
 
     # -- pixel-by-pixel sampling: every layer at one pixel, from what earlier pixels left in `states` ----
-    # Subclasses give `initial_states(batch)`, `pixel_forward(canvas, pixel, states)` -> (logits [B, 3, 256],
+    # Subclasses give `initial_states(batch)`, `pixel_forward(canvas, pixel, states)` -> (logits [B, C, L],
     # values) and `commit_pixel(pixel, states, values)`. No feature of a pixel depends on its own last (B)
     # sub-pixel (mask A, then mask B), so the values computed at its B step are final and are stored then.
     def empty_cache(self, features, batch):
@@ -90,9 +93,9 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         return ops.take(logits, t % c, axis=1), {"canvas": canvas, "states": states}
 
     def pixel_logits(self, outputs):
-        """Logits [B, C, 256] of one pixel from every layer's output there ([B, 2h] each)."""
+        """Logits [B, C, num_levels] of one pixel from every layer's output there ([B, 2h] each)."""
         logits = self.head(self.top([output[:, None, None] for output in outputs]))[:, 0, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, self.image_shape[-1], 256))
+        return ops.reshape(ops.cast(logits, "float32"), (-1, self.image_shape[-1], self.num_levels))
 
     def first_at_pixel(self, canvas, row, col):
         """The mask-A layer's output at one pixel [B, 2h]: the kernel's visible window only."""
@@ -116,7 +119,7 @@ class RecurrentImageModel(MaskedConvImageModel):
         return [layer.sampling_state(batch, w, self.compute_dtype) for layer in self.lstm_layers]
 
     def pixel_forward(self, canvas, pixel, states, conditioning=None):
-        """Logits [B, C, 256] of one pixel and every layer's (input, h, c) there; `conditioning`: the full
+        """Logits [B, C, num_levels] of one pixel and every layer's (input, h, c) there; `conditioning`: the full
         conditioning map [B, H, W, c] (its value at the pixel biases every layer), if the model has one."""
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w

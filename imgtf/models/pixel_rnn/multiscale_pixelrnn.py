@@ -7,7 +7,7 @@ The small image is the strided subsample x[::s, ::s], so it is part of the large
 autoregressive model over the n x n image with an exact likelihood: its generation order is the small
 image's sub-pixels first (raster order), then every other sub-pixel in raster order;
     log p(x) = log p_small(x[::s, ::s]) + sum over the other sub-pixels of log p_cond(x_i | x_<i, x[::s, ::s]).
-`call` returns one 256-way distribution per sub-pixel: the unconditional network's at subsampled pixels,
+`call` returns one num_levels-way distribution per sub-pixel: the unconditional network's at subsampled pixels,
 the conditional network's elsewhere. Training, bits/dim, samplers and export need nothing special.
 
 Sampling runs the small network pixel by pixel, computes the upsampled map once, then runs the conditional
@@ -46,7 +46,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         s = self.factor = hp.subsample_factor
         if s < 2 or s & (s - 1) or h % s or w % s:
             raise ValueError(f"subsample_factor must be a power of two >= 2 dividing the image size {h}x{w}; got {s}.")
-        self.likelihood = Categorical()
+        self.likelihood = Categorical(self.num_levels)
         self.geometry = GenerationOrder(multiscale_order(h, w, s, c))
         self.small_units = (h // s) * (w // s) * c
         self.unconditional = RowLSTM(hp, {**self.problem_info, "image_shape": [h // s, w // s, c]},
@@ -71,7 +71,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         return x
 
     def call(self, features, training=False):
-        """features["targets"] uint8 [B, H, W, 3] -> logits [B, H, W, 3, 256]."""
+        """features["targets"] uint8 [B, H, W, C] -> logits [B, H, W, C, num_levels]."""
         images = features["targets"] if isinstance(features, dict) else features
         small = self.subsample(images)
         small_logits = self.unconditional({"targets": small})

@@ -1,6 +1,6 @@
 """PixelCNN (van den Oord et al., ICML 2016, section 3.4): a 7x7 mask-A convolution, then residual blocks
-each around one 3x3 mask-B convolution, then ReLU + 1x1 mask-B output layers and a 256-way softmax per
-channel. Masks carry the R, G, B channel order inside each pixel (imgtf.layers.masked_conv).
+each around one 3x3 mask-B convolution, then ReLU + 1x1 mask-B output layers and a softmax per channel over its
+intensity levels (256; 2 for binary images). Masks carry the R, G, B channel order inside each pixel (imgtf.layers.masked_conv).
 
 Residual block (paper Figure 5): 2h -> ReLU -> 1x1 conv h -> ReLU -> 3x3 conv h -> ReLU -> 1x1 conv 2h, + input.
 Generation order: raster over pixels, R, G, B inside a pixel (the sub-pixel grid [H, W*3], as the
@@ -48,7 +48,7 @@ class PixelCNN(MaskedConvImageModel):
         return [zeros] * len(self.blocks_conv)
 
     def pixel_forward(self, canvas, pixel, activations):
-        """Logits [B, C, 256] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
+        """Logits [B, C, num_levels] of one pixel, and each block's convolution input there [B, 1, 1, h]."""
         w = self.image_shape[1]
         row, col = pixel // w, pixel % w
         reach = self.hparams.kernel_size // 2

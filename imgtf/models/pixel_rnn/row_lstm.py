@@ -13,9 +13,7 @@ Sampling runs pixel by pixel, carrying states: a step computes every layer at on
 buffered states of the row above and the current row's inputs to its left (RecurrentImageModel).
 """
 import keras
-from keras import ops
 
-from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.row_lstm import RowLSTMLayer
 from imgtf.models.pixel_rnn.base import RecurrentImageModel
 from imgtf.registry import register_model
