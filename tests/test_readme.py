@@ -16,9 +16,14 @@ def test_readme_worked_example_runs_as_written(tmp_path):
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.count("bits_per_dim") == 3
+    assert len(re.findall(r"^bits_per_dim [0-9.]+ .*on test", result.stdout, flags=re.M)) == 3  # 2 trainings, 1 eval
     assert os.path.exists(tmp_path / "my_project" / "run" / "hparams.json")
     assert len(os.listdir(tmp_path / "my_project" / "images" / "train" / "cat")) > 100
+    # the binary problem: samples as a PNG grid, and the SavedModel's bits/dim equal to the trainer's evaluation
+    assert os.path.exists(tmp_path / "my_project" / "binary" / "samples" / "samples.png")
+    exported, trained = re.search(r"SavedModel: ([0-9.]+) bits/dim on \d+ test images; imgtf-trainer: ([0-9.]+)",
+                                  result.stdout).groups()
+    assert exported == trained and 0.05 < float(trained) < 1.0  # below the uniform 1 bit/dim of binary images
 
 
 def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys, builtins):
