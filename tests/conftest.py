@@ -15,7 +15,7 @@ ZEBRA = os.path.join(TEST_DATA, "imagenet32", "zebra_32x32_first256.npy")
 
 # A model small enough for unit tests on 32x32x3 (3072 positions) yet with several query blocks.
 TINY_OVERRIDES = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=1,"
-                  "query_block_length=64,memory_length=128,batch_size=4,learning_rate_warmup_steps=10")
+                  "query_block_length=64,memory_length=128,batch_size=4,eval_batch_size=4,learning_rate_warmup_steps=10")
 
 
 def _shipped(path, what):

@@ -13,8 +13,8 @@ from imgtf.train import run_dir
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 intensities
 SEED = 0
-EVAL_BATCHES = 8
-pytestmark = pytest.mark.xdist_group("learning")  # one worker trains the shared unconditional model once  # x batch_size images of the real test split
+EVAL_BATCHES = 2  # of 32 images (the evaluation batch: 4 x batch 8): the first 64 test images
+pytestmark = pytest.mark.xdist_group("learning")  # one worker trains the shared unconditional model once
 
 # The tiny sets' structure and recipe (embedding scale, optimiser, learning rate), narrower and shallower, and a
 # warm-up shortened in proportion to the few steps a unit test can afford.

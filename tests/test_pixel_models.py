@@ -214,7 +214,7 @@ def test_trains_evaluates_and_exports_by_name(builtins, cifar_dir, tmp_path, mod
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
-    spec = run_dir.resolve(str(tmp_path / "run"), "image_cifar10", model_name, hparams_set, "batch_size=4")
+    spec = run_dir.resolve(str(tmp_path / "run"), "image_cifar10", model_name, hparams_set, "batch_size=4,eval_batch_size=4")
     trainer = Trainer(spec, str(tmp_path / "run"), cifar_dir)
     assert trainer.train(2, log_every=1) == 2
     entry = trainer.evaluate("test", eval_steps=2)
@@ -250,7 +250,7 @@ def test_commands_by_name_for_the_multiscale_model(cifar_dir, tmp_path):
 
     run = tmp_path / "run"
     cli("trainer", "--problem=image_cifar10", "--model=multiscale_pixelrnn",
-        "--hparams_set=multiscale_pixelrnn_cifar10_tiny", "--hparams=batch_size=4", "--train_steps=2",
+        "--hparams_set=multiscale_pixelrnn_cifar10_tiny", "--hparams=batch_size=4,eval_batch_size=4", "--train_steps=2",
         "--eval_steps=1", f"--output_dir={run}", f"--data_dir={cifar_dir}")
     cli("decoder", f"--output_dir={run}", f"--data_dir={cifar_dir}", f"--decode_dir={tmp_path / 'd'}",
         "--mode=completion", "--num_samples=1", "--samples_per_input=2")

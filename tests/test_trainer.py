@@ -259,3 +259,35 @@ def test_load_run_restores_every_weight_without_the_optimizer(builtins, cifar_di
     assert trained.keys() == loaded.keys() and len(trained) > 20
     for name, value in trained.items():
         np.testing.assert_array_equal(loaded[name], value, err_msg=name)
+
+
+def test_steps_per_loop_gives_the_same_steps_weights_and_checkpoints(builtins, cifar_dir, tmp_path):
+    """16 steps run one per call, or up to 8 per compiled call: the same weights, a loss reported for every step in
+    order, and checkpoints at the same steps (a call never runs past a step at which something is due)."""
+    runs = {}
+    for per_loop in (1, 8):
+        trainer = make_trainer(builtins, tmp_path / f"loop{per_loop}", cifar_dir, "dropout=0.1")
+        seen = []
+        assert trainer.train(16, checkpoint_every=6, log_every=5, steps_per_loop=per_loop,
+                             on_step=lambda step, loss: seen.append((step, loss))) == 16
+        saved = sorted(int(f.split("-")[1].split(".")[0]) for f in os.listdir(tmp_path / f"loop{per_loop}")
+                       if f.startswith("ckpt-") and f.endswith(".index"))
+        runs[per_loop] = (weights(trainer), seen, saved)
+    (one, seen_one, saved_one), (eight, seen_eight, saved_eight) = runs[1], runs[8]
+    assert [s for s, _ in seen_eight] == list(range(1, 17)) and saved_one == saved_eight == [6, 12, 16]
+    np.testing.assert_allclose([l for _, l in seen_eight], [l for _, l in seen_one], rtol=1e-6)
+    for a, b in zip(one, eight):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+def test_evaluation_runs_larger_batches_traced_once(builtins, small_cifar_dir, tmp_path):
+    """The evaluation batch defaults to 4 x the training batch; the whole split (97 images: a last batch of 1) and
+    a second evaluation reuse one trace of the evaluation step, and the result does not depend on the batch."""
+    trainer = make_trainer(builtins, tmp_path / "default", small_cifar_dir, "eval_batch_size=0")
+    assert trainer.eval_batch_size == 16  # 4 x batch_size 4
+    entry = trainer.evaluate("test")
+    assert entry["num_images"] == 97 and entry["whole_split"]
+    assert trainer.evaluate("test")["bits_per_dim"] == entry["bits_per_dim"]
+    assert trainer._eval_fn.experimental_get_tracing_count() == 1
+    small = make_trainer(builtins, tmp_path / "small", small_cifar_dir)  # eval_batch_size=4, same initial weights
+    assert small.evaluate("test")["bits_per_dim"] == pytest.approx(entry["bits_per_dim"], rel=1e-6)

@@ -25,6 +25,9 @@ flags.DEFINE_integer("eval_steps", 0, "Evaluate on this many batches; 0 = the wh
 flags.DEFINE_enum("schedule", "train_and_eval", ["train", "eval", "train_and_eval"], "What to run.")
 flags.DEFINE_string("eval_split", None, "Split to evaluate (default: the problem's evaluation split).")
 flags.DEFINE_integer("eval_every_steps", 0, "With train_and_eval: also evaluate every N steps (0 = only at the end).")
+flags.DEFINE_integer("steps_per_loop", 1, "Steps run inside one compiled call (one host round trip per call: raise "
+                     "it on GPUs/TPUs when steps are short). Logging, samples and checkpoints still happen at their "
+                     "steps; the weights do not depend on it.", lower_bound=1)
 flags.DEFINE_integer("checkpoint_every_steps", 1000, "Save a checkpoint every N steps (and always at the end).")
 flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("log_every_steps", 50, "Log loss and throughput every N steps.")
@@ -77,7 +80,7 @@ def run():
     for target in targets:
         try:
             trainer.train(target, checkpoint_every=FLAGS.checkpoint_every_steps, log_every=FLAGS.log_every_steps,
-                          sample_every=FLAGS.sample_every_steps)
+                          sample_every=FLAGS.sample_every_steps, steps_per_loop=FLAGS.steps_per_loop)
         except Preempted as e:
             print(f"imgtf-trainer: {e}", file=sys.stderr)
             sys.exit(143)

@@ -17,11 +17,13 @@ OLD_BEHAVIOUR = {
         "num_mixtures": 10,
         "class_conditional": False,
         "num_encoder_layers": 0,
+        "recompute": False,  # activations kept for the backward pass (a memory setting: results are the same)
     },
     "pixel_rnn": {
         "residual_connections": True,
         "skip_connections": False,
         "learn_initial_state": False,
+        "recompute": False,
     },
 }
 

@@ -14,6 +14,7 @@ def training_params():
     """
     return HParams(
         batch_size=8,  # images per replica per step; global batch = batch_size * replicas
+        eval_batch_size=0,  # images per replica per evaluation batch; 0 = 4 x batch_size (no gradients to keep)
         learning_rate=1.0,
         learning_rate_schedule="rsqrt_decay",  # rsqrt_decay | constant
         learning_rate_warmup_steps=4000,

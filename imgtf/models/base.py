@@ -13,6 +13,7 @@ from keras import ops
 
 from imgtf.hparams import compat
 from imgtf.hparams.training import model_settings
+from imgtf.layers.recompute import recomputed
 
 
 class AutoregressiveImageModel(keras.Model):
@@ -32,6 +33,9 @@ class AutoregressiveImageModel(keras.Model):
         self.num_levels = int(self.problem_info.get("num_levels", 256))  # values 0 .. num_levels-1 per sub-pixel
         # compiled samplers by jit_compile (imgtf.sampling.sampler); set past Keras's tracking: not model state
         object.__setattr__(self, "_samplers", {})
+        # hparam recompute: layers run through `checkpointed` keep only their inputs for the backward pass
+        self.recompute = bool(self.hparams.get("recompute", False))
+        self.recompute_seeds = keras.random.SeedGenerator(name="recompute_seeds") if self.recompute else None
 
     @property
     def num_units(self):
@@ -80,6 +84,14 @@ class AutoregressiveImageModel(keras.Model):
         if "loss" in result and getattr(self, "_compile_loss", None) is None:
             result["bits_per_dim"] = result["loss"] / math.log(2.0)
         return result
+
+    def checkpointed(self, fn, *tensors, training=False, dropout_in=None):
+        """fn(*tensors): one layer (or block) of the model. With hparam recompute, when training, its activations are
+        recomputed in the backward pass instead of kept (imgtf.layers.recompute); `dropout_in` is the layer whose
+        Dropout sub-layers fn runs, so that both passes draw the same masks."""
+        if not (self.recompute and training):
+            return fn(*tensors)
+        return recomputed(fn, *tensors, dropout_in=dropout_in, seed_generator=self.recompute_seeds, training=True)
 
     # -- construction helpers --------------------------------------------------------------------------
     def dummy_features(self, batch=1):

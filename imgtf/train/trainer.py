@@ -15,6 +15,7 @@ import threading
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from imgtf.data.errors import reraise_from_pipeline
@@ -103,6 +104,12 @@ class Trainer:
         return self.training.batch_size * self.strategy.num_replicas_in_sync
 
     @property
+    def eval_batch_size(self):
+        """Images per replica per evaluation batch: hparam eval_batch_size, or 4 x batch_size when it is 0 or absent
+        (a forward pass keeps no activations for gradients, so larger batches fit and run faster)."""
+        return self.training.get("eval_batch_size", 0) or 4 * self.training.batch_size
+
+    @property
     def dims(self):
         h, w, c = self.problem.image_shape
         return h * w * c
@@ -135,13 +142,12 @@ class Trainer:
 
     # -- training ------------------------------------------------------------------------------------
     def _dataset(self, split, *, train, skip_batches=0):
-        per_replica = self.training.batch_size
         if train:
             return self.strategy.distribute_datasets_from_function(
                 lambda ctx: self.problem.dataset(
                     split, self.data_dir, ctx.get_per_replica_batch_size(self.global_batch_size), shuffle=True,
                     repeat=True, seed=self.seed, skip_batches=skip_batches, drop_remainder=True, input_context=ctx))
-        ds = self.problem.dataset(split, self.data_dir, per_replica * self.strategy.num_replicas_in_sync)
+        ds = self.problem.dataset(split, self.data_dir, self.eval_batch_size * self.strategy.num_replicas_in_sync)
         return self.strategy.experimental_distribute_dataset(ds)
 
     def _build_train_fn(self):
@@ -161,18 +167,33 @@ class Trainer:
         replica_fn = tf.function(replica_step, jit_compile=True) if self.xla else replica_step
 
         @tf.function
-        def train_step(iterator):
-            loss = strategy.run(replica_fn, args=(next(iterator),))
-            self.step.assign_add(1)
-            return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+        def train_loop(iterator, num_steps):
+            """num_steps steps in one call (one host round trip), stopping after a non-finite loss: the per-step
+            losses of the steps taken, float32 [<= num_steps]."""
+            losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+            for i in tf.range(num_steps):
+                loss = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_fn, args=(next(iterator),)),
+                                       axis=None)
+                self.step.assign_add(1)
+                losses = losses.write(i, tf.cast(loss, tf.float32))
+                if not tf.math.is_finite(loss):
+                    break
+            return losses.stack()
 
-        return train_step
+        return train_loop
 
     def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None, time_limit_s=None,
-              sample_every=0):
+              sample_every=0, steps_per_loop=1):
         """Train until the global step reaches `train_steps` (or `time_limit_s` seconds have passed: fixed
         wall-clock budgets), resuming from the latest checkpoint; a checkpoint is saved at the end. Every
-        `sample_every` steps (0: never) a grid of samples goes to TensorBoard (`write_samples`)."""
+        `sample_every` steps (0: never) a grid of samples goes to TensorBoard (`write_samples`).
+
+        `steps_per_loop`: steps run inside one compiled call (one host round trip and one loss read-back per call,
+        what keeps an accelerator busy when a step is short). A call never crosses a step at which something is due
+        (a log line, samples, a checkpoint, the end), so those happen at the same steps for any value, and the
+        weights are the same; the time limit and SIGTERM are looked at between calls."""
+        if steps_per_loop < 1:
+            raise ValueError(f"steps_per_loop={steps_per_loop}: run at least 1 step per loop.")
         start = self.restore()
         if start >= train_steps:
             log.info("Already at step %d >= --train_steps=%d; nothing to train.", start, train_steps)
@@ -186,25 +207,17 @@ class Trainer:
         deadline = None if time_limit_s is None else time.time() + time_limit_s
         try:
             while int(self.step.numpy()) < train_steps and (deadline is None or time.time() < deadline):
+                at = int(self.step.numpy())
+                due = [train_steps, last_saved + checkpoint_every, (at // log_every + 1) * log_every]
+                if sample_every:
+                    due.append((at // sample_every + 1) * sample_every)
                 with reraise_from_pipeline():
-                    loss = float(self._run_train_step(iterator))
+                    losses = self._run_train_loop(iterator, min([at + steps_per_loop, *due]) - at)
+                for offset, loss in enumerate(float(v) for v in losses):
+                    self._after_step(at + offset + 1, loss, on_step)
                 step = int(self.step.numpy())
-                if not math.isfinite(loss):
-                    advice = ("Lower the learning rate (--hparams=learning_rate=...) or increase "
-                              "learning_rate_warmup_steps in a new --output_dir")
-                    good = self.finite_checkpoint() if self.chief else self.manager.latest_checkpoint
-                    if good is None:
-                        raise NonFiniteLossError(
-                            f"loss became {loss} at step {step}; training stopped. No checkpoint of this run gives a "
-                            f"finite loss (every one was written after the weights diverged). {advice}.")
-                    raise NonFiniteLossError(
-                        f"loss became {loss} at step {step}; training stopped. The newest checkpoint that still gives "
-                        f"a finite loss is {good}; newer diverged ones were renamed diverged-ckpt-*. {advice}, or "
-                        f"resume from {os.path.basename(good)}.")
-                window_steps += 1
-                window_loss += loss
-                if on_step:
-                    on_step(step, loss)
+                window_steps += len(losses)
+                window_loss += float(np.sum(losses))
                 if step % log_every == 0 or step == train_steps:
                     elapsed = time.time() - window_start
                     bpd = window_loss / window_steps / metrics_lib.LN2
@@ -265,31 +278,53 @@ class Trainer:
 
         return signal.signal(signal.SIGTERM, handler)
 
-    def _run_train_step(self, iterator):
-        """One step. If XLA compilation fails under this strategy (it happens at the first call, before any
-        data is consumed), fall back to the plain graph with a notice."""
+    def _after_step(self, step, loss, on_step):
+        """What follows each step's loss, in step order: stop on a non-finite one (naming the newest checkpoint that
+        still gives a finite loss), else report it to `on_step`."""
+        if not math.isfinite(loss):
+            advice = ("Lower the learning rate (--hparams=learning_rate=...) or increase "
+                      "learning_rate_warmup_steps in a new --output_dir")
+            good = self.finite_checkpoint() if self.chief else self.manager.latest_checkpoint
+            if good is None:
+                raise NonFiniteLossError(
+                    f"loss became {loss} at step {step}; training stopped. No checkpoint of this run gives a "
+                    f"finite loss (every one was written after the weights diverged). {advice}.")
+            raise NonFiniteLossError(
+                f"loss became {loss} at step {step}; training stopped. The newest checkpoint that still gives "
+                f"a finite loss is {good}; newer diverged ones were renamed diverged-ckpt-*. {advice}, or "
+                f"resume from {os.path.basename(good)}.")
+        if on_step:
+            on_step(step, loss)
+
+    def _run_train_loop(self, iterator, num_steps):
+        """num_steps steps in one call -> numpy per-step losses. If XLA compilation fails under this strategy (it
+        happens at the first call, before any data is consumed), fall back to the plain graph with a notice."""
+        num_steps = tf.constant(num_steps, tf.int32)
         if not self.xla or getattr(self, "_xla_checked", False):
-            return self._train_fn(iterator)
+            return self._train_fn(iterator, num_steps).numpy()
         try:
-            result = self._train_fn(iterator)
+            result = self._train_fn(iterator, num_steps)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as e:
             log.warning("XLA compilation failed under %s (%s); training without XLA.",
                         type(self.strategy).__name__, str(e).splitlines()[0][:200])
             self.xla = False
             self._train_fn = self._build_train_fn()
-            result = self._train_fn(iterator)
+            result = self._train_fn(iterator, num_steps)
         self._xla_checked = True
-        return result
+        return result.numpy()
 
     # -- evaluation ----------------------------------------------------------------------------------
-    def _build_eval_fn(self):
+    def _build_eval_fn(self, element_spec):
+        """The evaluation step, traced once per run: its input signature is the evaluation dataset's element spec,
+        whose batch dimension is unknown, so the last, smaller batch of a split (and every later evaluation) reuses
+        the same graph instead of tracing and optimising the model's forward pass again."""
         model, strategy = self.model, self.strategy
 
         def replica_eval(features):
             nll = tf.reduce_sum(model.negative_log_likelihood(features, training=False))
             return nll, tf.cast(tf.shape(features["targets"])[0], tf.float32)
 
-        @tf.function
+        @tf.function(input_signature=[element_spec])
         def eval_step(features):
             nll, count = strategy.run(replica_eval, args=(features,))
             return (strategy.reduce(tf.distribute.ReduceOp.SUM, nll, axis=None),
@@ -300,12 +335,14 @@ class Trainer:
     def evaluate(self, split=None, eval_steps=0):
         """Bits/dim over the whole `split` (or its first `eval_steps` batches), appended to metrics.jsonl."""
         split = split or self.problem.eval_split
-        self._eval_fn = self._eval_fn or self._build_eval_fn()
         total_nats, images, start = 0.0, 0, time.time()
         split_size = self.problem.split_size(split, self.data_dir)  # None when unknown
-        size = min(split_size or math.inf, eval_steps * self.global_batch_size) if eval_steps else split_size
+        size = (min(split_size or math.inf, eval_steps * self.eval_batch_size * self.strategy.num_replicas_in_sync)
+                if eval_steps else split_size)
         with reraise_from_pipeline(), Progress(f"eval {split}", None if size == math.inf else size) as progress:
-            for i, features in enumerate(self._dataset(split, train=False)):
+            dataset = self._dataset(split, train=False)
+            self._eval_fn = self._eval_fn or self._build_eval_fn(dataset.element_spec)
+            for i, features in enumerate(dataset):
                 if eval_steps and i >= eval_steps:
                     break
                 nll, count = self._eval_fn(features)
@@ -344,8 +381,9 @@ class Trainer:
     def finite_checkpoint(self):
         """After a non-finite loss: the newest checkpoint whose weights give a finite loss on a test batch, or None.
         Newer, diverged checkpoints are renamed `diverged-ckpt-N.*` (kept, but no longer resumed from)."""
-        batch = next(iter(self._dataset(self.problem.eval_split, train=False)))
-        self._eval_fn = self._eval_fn or self._build_eval_fn()
+        dataset = self._dataset(self.problem.eval_split, train=False)
+        self._eval_fn = self._eval_fn or self._build_eval_fn(dataset.element_spec)
+        batch = next(iter(dataset))
         paths = list(reversed(self.manager.checkpoints))
         for i, path in enumerate(paths):
             try:

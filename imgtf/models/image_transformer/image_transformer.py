@@ -168,9 +168,12 @@ class ImageTransformer(AutoregressiveImageModel):
         x = self.input_dropout(self.decoder_inputs(features), training=training)
         for block in self.decoder:
             if self.uses_encoder:
-                x = block(x, encoder_output, self.encoder_allowed, training=training)
+                x = self.checkpointed(
+                    lambda x, memory, block=block: block(x, memory, self.encoder_allowed, training=training),
+                    x, encoder_output, training=training, dropout_in=block)
             else:
-                x = block(x, training=training)
+                x = self.checkpointed(lambda x, block=block: block(x, training=training), x, training=training,
+                                      dropout_in=block)
         params = ops.cast(self.output_layer(self._from_slots(x)), "float32")
         return ops.reshape(params, (-1, *self.likelihood.params_shape(self.image_shape)))
 

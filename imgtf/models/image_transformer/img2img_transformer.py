@@ -93,5 +93,6 @@ class Img2imgTransformer(ImageTransformer):
             x = x + ops.cast(self.positions.encoding_at(*self.aligned_positions()), x.dtype)[None]
         x = self.encoder_dropout(ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[3])), training=training)
         for block in self.encoder:
-            x = block(x, training=training)
+            x = self.checkpointed(lambda x, block=block: block(x, training=training), x, training=training,
+                                  dropout_in=block)
         return x

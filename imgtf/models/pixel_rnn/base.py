@@ -43,8 +43,8 @@ class MaskedConvImageModel(AutoregressiveImageModel):
     def build_body(self, hidden):
         raise NotImplementedError
 
-    def body(self, x, conditioning=None):
-        """Every layer's output [B, H, W, 2h], first to last."""
+    def body(self, x, conditioning=None, training=False):
+        """Every layer's output [B, H, W, 2h], first to last (each layer through `self.checkpointed`)."""
         raise NotImplementedError
 
     def top(self, outputs):
@@ -66,13 +66,17 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         """features["targets"] uint8 [B, H, W, 3] (and optionally "conditioning", a map biasing every layer)
         -> logits [B, H, W, C, num_levels] (float32)."""
         if not isinstance(features, dict):
-            return self.logits(features)
-        return self.logits(features["targets"], features.get("conditioning"))
+            return self.logits(features, training=training)
+        return self.logits(features["targets"], features.get("conditioning"), training=training)
 
-    def logits(self, images, conditioning=None):
-        """Logits [B, H, W, C, num_levels]; `conditioning` is a feature map biasing every layer (multi-scale)."""
+    def logits(self, images, conditioning=None, training=False):
+        """Logits [B, H, W, C, num_levels]; `conditioning` is a feature map biasing every layer (multi-scale).
+        `training` matters only for hparam recompute (the body's layers run through `checkpointed`)."""
         x = self.first(self.scaled(images))
-        outputs = self.body(x) if conditioning is None else self.body(x, conditioning)
+        if conditioning is None:
+            outputs = self.body(x, training=training)
+        else:
+            outputs = self.body(x, conditioning, training=training)
         return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, self.num_levels))
 
     # -- pixel-by-pixel sampling: every layer at one pixel, from what earlier pixels left in `states` ----

@@ -32,9 +32,9 @@ class DiagonalBiLSTM(RecurrentImageModel):
                                                 groups=self.image_shape[-1], name=f"diagonal_bilstm_{i}")
                             for i in range(self.hparams.num_layers)]
 
-    def body(self, x):
+    def body(self, x, training=False):
         outputs = []
         for layer in self.lstm_layers:
-            x = layer(x)
+            x = self.checkpointed(layer, x, training=training)
             outputs.append(x)
         return outputs

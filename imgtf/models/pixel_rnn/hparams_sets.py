@@ -21,6 +21,7 @@ def pixel_model_base():
         residual_connections=True,  # each layer adds its input to its output
         skip_connections=True,  # the output layers read the sum of 1x1 projections of every layer's output
         learn_initial_state=True,  # LSTMs start from learned (h, c) vectors (PixelCNN has no recurrent state)
+        recompute=False,  # recompute each layer's activations in the backward pass: less memory, more compute
     ).items():
         hp.add(key, value)
     return hp

@@ -74,8 +74,8 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         """features["targets"] uint8 [B, H, W, C] -> logits [B, H, W, C, num_levels]."""
         images = features["targets"] if isinstance(features, dict) else features
         small = self.subsample(images)
-        small_logits = self.unconditional({"targets": small})
-        large_logits = self.conditional({"targets": images, "conditioning": self.upsampled(small)})
+        small_logits = self.unconditional({"targets": small}, training=training)
+        large_logits = self.conditional({"targets": images, "conditioning": self.upsampled(small)}, training=training)
         placed = ops.repeat(ops.repeat(small_logits, self.factor, axis=1), self.factor, axis=2)
         return ops.where(self.is_small[None, :, :, None, None], placed, large_logits)
 

@@ -31,11 +31,13 @@ class PixelCNN(MaskedConvImageModel):
         self.blocks_conv = [MaskedConv2D(hidden, kernel, "B", groups=c, name=f"block_{i}_conv") for i in range(layers)]
         self.blocks_out = [MaskedConv2D(2 * hidden, 1, "B", groups=c, name=f"block_{i}_out") for i in range(layers)]
 
-    def body(self, x):
+    def body(self, x, training=False):
         outputs = []
         for conv_in, conv, conv_out in zip(self.blocks_in, self.blocks_conv, self.blocks_out):
-            y = conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x))))))
-            x = residual_add(x, y, self.residual)
+            def block(x, conv_in=conv_in, conv=conv, conv_out=conv_out):
+                return residual_add(x, conv_out(ops.relu(conv(ops.relu(conv_in(ops.relu(x)))))), self.residual)
+
+            x = self.checkpointed(block, x, training=training)
             outputs.append(x)
         return outputs
 

@@ -36,10 +36,13 @@ class RowLSTM(RecurrentImageModel):
         self.bias_layers = [keras.layers.Dense(4 * hidden, name=f"conditioning_bias_{i}")
                             for i in range(self.hparams.num_layers if self.conditioning_channels else 0)]
 
-    def body(self, x, conditioning=None):
+    def body(self, x, conditioning=None, training=False):
         outputs = []
         for i, layer in enumerate(self.lstm_layers):
-            x = layer(x, None if conditioning is None else self.bias_layers[i](conditioning))
+            if conditioning is None:
+                x = self.checkpointed(lambda x, layer=layer: layer(x, None), x, training=training)
+            else:
+                x = self.checkpointed(layer, x, self.bias_layers[i](conditioning), training=training)
             outputs.append(x)
         return outputs
 
