@@ -45,14 +45,15 @@ def test_recompute_gives_the_same_loss_and_gradients(cifar_dir, set_name, overri
 
 
 def test_recomputed_dropout_draws_the_forward_pass_masks():
-    """A decoder block with residual, ReLU and attention-weight dropout: recomputed, its gradients are those of the same
+    """A decoder block with residual and ReLU dropout: recomputed, its gradients are those of the same
     call without recomputation under the same seed (and another seed gives other gradients: the masks are in play)."""
     from imgtf.layers.attention_spec import AttentionSpec
     from imgtf.layers.recompute import _seeded
     from imgtf.layers.transformer import DecoderBlock
 
     keras.utils.set_random_seed(1)
-    block = DecoderBlock(16, 32, AttentionSpec(num_heads=2, dropout=0.2, query_block_length=8, memory_length=16),
+    # residual and ReLU dropout; attention-weight dropout 0 (as in the paper's sets: Keras gives it no seed generator)
+    block = DecoderBlock(16, 32, AttentionSpec(num_heads=2, dropout=0.0, query_block_length=8, memory_length=16),
                          grid=(4, 12), dropout=0.3, relu_dropout=0.2)
     x = tf.constant(np.random.RandomState(0).randn(2, 48, 16).astype("float32"))
     block(x)
@@ -70,3 +71,16 @@ def test_recomputed_dropout_draws_the_forward_pass_masks():
         np.testing.assert_allclose(h, g, rtol=1e-5, atol=1e-6)
     other = gradients(keras.remat, seed=(5, 6))
     assert max(np.abs(g - h).max() for g, h in zip(kept, other)) > 1e-3
+
+
+def test_recompute_trains_the_paper_sets_dropout_configuration(builtins, cifar_dir, tmp_path):
+    """The paper's sets: residual dropout on, attention-weight and ReLU dropout off (Keras gives a Dropout of rate 0
+    no seed generator), through the trainer's compiled step."""
+    from conftest import TINY_OVERRIDES
+    from imgtf.train import run_dir
+    from imgtf.train.trainer import Trainer
+
+    spec = run_dir.resolve(str(tmp_path), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
+                           TINY_OVERRIDES + ",dropout=0.3,attention_dropout=0.0,relu_dropout=0.0,recompute=true")
+    trainer = Trainer(spec, str(tmp_path), cifar_dir)
+    assert trainer.train(2, log_every=1) == 2

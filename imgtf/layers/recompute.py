@@ -27,7 +27,9 @@ class _CallSeeds(keras.random.SeedGenerator):
 
 
 def _dropout_layers(layer):
-    return [sub for sub in layer._flatten_layers(include_self=True) if isinstance(sub, keras.layers.Dropout)]
+    """The Dropout layers inside `layer` that draw masks (Keras gives a Dropout of rate 0 no seed generator)."""
+    return [sub for sub in layer._flatten_layers(include_self=True)
+            if isinstance(sub, keras.layers.Dropout) and sub.rate > 0]
 
 
 @contextlib.contextmanager
@@ -50,7 +52,7 @@ def recomputed(fn, *tensors, dropout_in=None, seed_generator=None, training=Fals
     flows through (settings and constant masks belong in fn's closure). `dropout_in`: the layer whose Dropout
     sub-layers fn runs; when training with dropout their masks come from one seed per call, drawn from
     `seed_generator` (a keras.random.SeedGenerator of the model), so that the recomputation draws the same ones."""
-    if dropout_in is None or not training or not any(d.rate > 0 for d in _dropout_layers(dropout_in)):
+    if dropout_in is None or not training or not _dropout_layers(dropout_in):
         return keras.remat(fn)(*tensors)
     seed = seed_generator.next()  # drawn once, outside: both passes read this tensor (not a gradient input)
 
