@@ -198,9 +198,11 @@ def main():
                                     f"--checkpoint_every_steps={args.steps}"], env)
             whole = last_eval(run_dir)
             # imgtf's evaluation of the images the export is checked on (the first EXPORT_IMAGES of the test split)
-            batch_size = json.load(open(os.path.join(run_dir, "hparams.json")))["hparams"]["batch_size"]
+            with open(os.path.join(run_dir, "hparams.json")) as f:
+                hp = json.load(f)["hparams"]
+            eval_batch = hp.get("eval_batch_size") or 4 * hp["batch_size"]  # the trainer's evaluation batch
             run(python + ["imgtf.commands.trainer", f"--output_dir={run_dir}", f"--data_dir={data_dir}",
-                          "--schedule=eval", f"--eval_steps={max(1, EXPORT_IMAGES // batch_size)}"], env)
+                          "--schedule=eval", f"--eval_steps={max(1, EXPORT_IMAGES // eval_batch)}"], env)
             first = last_eval(run_dir)
             decode_dir = os.path.join(run_dir, "decode")
             run(python + ["imgtf.commands.decoder", f"--output_dir={run_dir}", f"--decode_dir={decode_dir}",

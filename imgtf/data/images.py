@@ -174,12 +174,8 @@ def image_features(image, target_size, input_size=None, pixel_format=None, seed=
     sizes divide (32 -> 8), it equals area-resizing the cropped original straight to 8x8. `pixel_format(image,
     seed)` (a Problem's) turns each resized image into the problem's channels and levels (default: 8-bit RGB);
     `seed` (int32 [2], per image) is passed on, offset for the inputs so that their random draws differ."""
+    pixel_format = pixel_format or (lambda resized, _: to_uint8(resized))
     target = area_resize(image, target_size)
-    if pixel_format is None:
-        features = {"targets": to_uint8(target)}
-        if input_size:
-            features["inputs"] = to_uint8(area_resize(target, input_size))
-        return features
     features = {"targets": pixel_format(target, seed)}
     if input_size:
         features["inputs"] = pixel_format(area_resize(target, input_size), None if seed is None else seed + [0, 1])

@@ -113,8 +113,8 @@ class AutoregressiveImageModel(keras.Model):
     # -- sampling --------------------------------------------------------------------------------------
     def sample(self, num_samples=1, temperature=1.0, seed=0, label=None, inputs=None, known=None, known_mask=None,
                jit_compile=True):
-        """uint8 images [num_samples, H, W, C] (values 0 .. num_levels-1) drawn from the model with its cached, compiled incremental sampler
-        (kept on this model: the first call traces and compiles it, later calls reuse it). Conditioning: `label`
+        """uint8 images [num_samples, H, W, C] (values 0 .. num_levels-1) drawn from the model with its cached,
+        compiled incremental sampler (kept on this model: the first call traces and compiles it, later calls reuse it). Conditioning: `label`
         (class-conditional models; an int or [num_samples] ints), `inputs` (super-resolution: [num_samples, h, w, 3]
         uint8 low-resolution images); `known` + `known_mask` ([num_samples, H, W, 3] images and booleans) keep the
         given values instead of sampling them (completion). The same seed gives the same images."""

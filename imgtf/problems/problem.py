@@ -107,12 +107,13 @@ class Problem:
         """Metadata of this split prepared by imgtf-datagen under data_dir, or None. A preparation made with other
         --problem_options (another size, channel count, levels...) is refused rather than read as if it fit."""
         meta = prepared_lib.find(data_dir, self.name, split)
-        if meta is not None and "options" in meta and meta["options"] != json.loads(json.dumps(self.options())):
+        now = json.loads(json.dumps(self.options()))  # as it reads back from the metadata
+        if meta is not None and "options" in meta and meta["options"] != now:
             from imgtf.data.errors import CorruptDataError
 
-            differ = sorted(k for k in set(meta["options"]) | set(self.options())
-                            if meta["options"].get(k) != self.options().get(k))
-            detail = ", ".join(f"{k}={meta['options'].get(k)!r} there, {self.options().get(k)!r} now" for k in differ)
+            was = meta["options"]
+            differ = sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k))
+            detail = ", ".join(f"{k}={was.get(k)!r} there, {now.get(k)!r} now" for k in differ)
             raise CorruptDataError(
                 f"{meta['directory']}: {split} was prepared by imgtf-datagen with other problem options ({detail}). "
                 f"Run imgtf-datagen again with these --problem_options, or remove {meta['directory']} to read the raw "

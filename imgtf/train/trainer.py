@@ -314,6 +314,11 @@ class Trainer:
         return result.numpy()
 
     # -- evaluation ----------------------------------------------------------------------------------
+    def _eval_step_for(self, dataset):
+        """The run's evaluation step (built at the first evaluation dataset, then reused)."""
+        self._eval_fn = self._eval_fn or self._build_eval_fn(dataset.element_spec)
+        return self._eval_fn
+
     def _build_eval_fn(self, element_spec):
         """The evaluation step, traced once per run: its input signature is the evaluation dataset's element spec,
         whose batch dimension is unknown, so the last, smaller batch of a split (and every later evaluation) reuses
@@ -341,11 +346,11 @@ class Trainer:
                 if eval_steps else split_size)
         with reraise_from_pipeline(), Progress(f"eval {split}", None if size == math.inf else size) as progress:
             dataset = self._dataset(split, train=False)
-            self._eval_fn = self._eval_fn or self._build_eval_fn(dataset.element_spec)
+            eval_fn = self._eval_step_for(dataset)
             for i, features in enumerate(dataset):
                 if eval_steps and i >= eval_steps:
                     break
-                nll, count = self._eval_fn(features)
+                nll, count = eval_fn(features)
                 total_nats += float(nll)
                 images += int(count)
                 progress.update(int(count))
@@ -382,14 +387,14 @@ class Trainer:
         """After a non-finite loss: the newest checkpoint whose weights give a finite loss on a test batch, or None.
         Newer, diverged checkpoints are renamed `diverged-ckpt-N.*` (kept, but no longer resumed from)."""
         dataset = self._dataset(self.problem.eval_split, train=False)
-        self._eval_fn = self._eval_fn or self._build_eval_fn(dataset.element_spec)
+        eval_fn = self._eval_step_for(dataset)
         batch = next(iter(dataset))
         paths = list(reversed(self.manager.checkpoints))
         for i, path in enumerate(paths):
             try:
                 self.checkpoint.restore(path).expect_partial()
                 finite = all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
-                finite = finite and math.isfinite(float(self._eval_fn(batch)[0]))
+                finite = finite and math.isfinite(float(eval_fn(batch)[0]))
             except (tf.errors.OpError, ValueError, AssertionError):
                 finite = False
             if finite:

@@ -1,6 +1,7 @@
 """PixelCNN (van den Oord et al., ICML 2016, section 3.4): a 7x7 mask-A convolution, then residual blocks
 each around one 3x3 mask-B convolution, then ReLU + 1x1 mask-B output layers and a softmax per channel over its
-intensity levels (256; 2 for binary images). Masks carry the R, G, B channel order inside each pixel (imgtf.layers.masked_conv).
+intensity levels (256; 2 for binary images). Masks carry the R, G, B channel order inside each pixel
+(imgtf.layers.masked_conv).
 
 Residual block (paper Figure 5): 2h -> ReLU -> 1x1 conv h -> ReLU -> 3x3 conv h -> ReLU -> 1x1 conv 2h, + input.
 Generation order: raster over pixels, R, G, B inside a pixel (the sub-pixel grid [H, W*3], as the
