@@ -90,7 +90,7 @@ def main():
         for name, data_dir in sources.items():
             problem = registry.problem(name)
             raw = pipeline_rate(problem, data_dir, args.images)
-            prepared.write(problem, "train", data_dir, ready, num_shards=4)
+            prepared.write(problem, "train", data_dir, ready)
             fast = pipeline_rate(problem, ready, args.images)
             line = f"{name:<18} {raw:>13.0f} {fast:>18.0f} {fast / tiny:>13.0f}x"
             if base is not None:

@@ -71,6 +71,6 @@ def test_celeba_missing_names_its_files_and_tfds(builtins, tmp_path, no_tfds_els
 
 def test_prepared_write_reports_each_example(builtins, celeba_dir, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="imgtf")
-    meta = prepared.write(builtins.problem("image_celeba32"), "test", celeba_dir, str(tmp_path), num_shards=2)
+    meta = prepared.write(builtins.problem("image_celeba32"), "test", celeba_dir, str(tmp_path))
     assert meta["count"] == 4
     assert "datagen image_celeba32 test: 4/4 examples (100%)" in caplog.text

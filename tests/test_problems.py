@@ -187,7 +187,7 @@ def test_image_folder_layout_errors(builtins, tmp_path):
 # -- prepared shards -------------------------------------------------------------------------------------
 def test_prepared_shards_equal_raw_pipeline_and_are_used(builtins, cifar_dir, tmp_path):
     problem = builtins.problem("img2img_cifar10")
-    meta = prepared.write(problem, "test", cifar_dir, str(tmp_path), num_shards=3)
+    meta = prepared.write(problem, "test", cifar_dir, str(tmp_path))
     assert meta["count"] == 1017 and meta["shapes"]["inputs"] == [8, 8, 3]
     raw = everything(problem, "test", cifar_dir)
     ready = everything(problem, "test", str(tmp_path))  # reads the shards: no CIFAR files there
@@ -204,12 +204,12 @@ def test_datagen_command(cifar_dir, tmp_path):
     from conftest import REPO
 
     result = subprocess.run([sys.executable, "-m", "imgtf.commands.datagen", "--problem=image_cifar10",
-                             f"--tmp_dir={cifar_dir}", f"--data_dir={tmp_path}", "--splits=test", "--num_shards=2"],
+                             f"--tmp_dir={cifar_dir}", f"--data_dir={tmp_path}", "--splits=test"],
                             capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "image_cifar10 test: 1017 examples" in result.stdout
     assert sorted(os.listdir(tmp_path / "image_cifar10")) == [
-        "test-00000-of-00002.tfrecord", "test-00001-of-00002.tfrecord", "test.json"]
+        "test.json", "test.label.bin", "test.targets.bin"]
     # evaluating from the prepared shards alone (no raw CIFAR-10 there), also for part of the split
     from conftest import TINY_OVERRIDES
     from imgtf import catalog, registry

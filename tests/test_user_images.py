@@ -153,7 +153,7 @@ def test_prepared_data_of_other_options_is_refused(builtins, gray_folder, tmp_pa
 
     problem = builtins.problem("image_folder")
     problem.configure(f"image_size={SIZE},channels=1")
-    prepared.write(problem, "test", gray_folder, str(tmp_path), num_shards=1)
+    prepared.write(problem, "test", gray_folder, str(tmp_path))
     assert problem.prepared("test", str(tmp_path))["count"] == 6
     binary = builtins.problem("image_folder")
     binary.configure(f"image_size={SIZE},channels=1,num_levels=2")

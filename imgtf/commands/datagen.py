@@ -1,7 +1,8 @@
-"""imgtf-datagen: prepare a problem once (decode, crop, resize) into sharded TFRecord files that training reads fast.
+"""imgtf-datagen: prepare a problem once (decode, crop, resize) into fixed-size arrays that training reads fast, by
+index (a resumed run starts at its step at once, whatever the source's format).
 
   imgtf-datagen --problem=img2img_celeba --tmp_dir=RAW --data_dir=PREPARED
-  imgtf-trainer --problem=img2img_celeba --data_dir=PREPARED ...   # reads the prepared shards
+  imgtf-trainer --problem=img2img_celeba --data_dir=PREPARED ...   # reads the prepared arrays
 """
 import time
 
@@ -13,9 +14,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("problem", None, "Registered problem name.")
 flags.DEFINE_string("problem_options", "", "Settings of configurable problems (e.g. image_folder).")
 flags.DEFINE_string("tmp_dir", None, "Where the raw, official files are (what --data_dir would be without datagen).")
-flags.DEFINE_string("data_dir", None, "Where to write the prepared shards (DATA_DIR/<problem>/<split>-*.tfrecord).")
+flags.DEFINE_string("data_dir", None, "Where to write the prepared arrays (DATA_DIR/<problem>/<split>.<feature>.bin).")
 flags.DEFINE_list("splits", [], "Splits to prepare (default: all of the problem's splits).")
-flags.DEFINE_integer("num_shards", 8, "Shards per split.")
 common.define_registry_flags()
 
 
@@ -34,7 +34,7 @@ def run():
         start = time.time()
         print(f"{problem.name} {split}: preparing from {FLAGS.tmp_dir} ...", flush=True)
         with reraise_from_pipeline():
-            meta = prepared.write(problem, split, FLAGS.tmp_dir, FLAGS.data_dir, FLAGS.num_shards)
+            meta = prepared.write(problem, split, FLAGS.tmp_dir, FLAGS.data_dir)
         print(f"{problem.name} {split}: {meta['count']} examples -> {FLAGS.data_dir}/{problem.name}/ "
               f"({meta['count'] / max(time.time() - start, 1e-9):.0f} examples/s)")
 

@@ -74,6 +74,13 @@ def to_rgb8(image):
     return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
+def encoded_bytes(example):
+    """A raw example's encoded image: its "encoded" bytes (read from an archive), else the file at its "name"."""
+    import tensorflow as tf
+
+    return example["encoded"] if "encoded" in example else tf.io.read_file(example["name"])
+
+
 def tf_decode(encoded, name, skip_counter=None):
     """tf.data op: (encoded bytes, file name) -> (uint8 [H, W, 3], ok). With a skip_counter, corrupt files
     give ok=False (filter them out) instead of an error."""

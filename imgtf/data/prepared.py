@@ -1,12 +1,20 @@
-"""Prepared data: a problem's features decoded and resized once, stored as sharded TFRecord files.
+"""Prepared data: a problem's features decoded and resized once, stored as fixed-size arrays readable by index.
 
-Layout: DATA_DIR/<problem>/<split>-00000-of-00008.tfrecord ... and DATA_DIR/<problem>/<split>.json, which is
-written last (atomically) and marks the split complete; a half-written preparation is never read.
+Layout: DATA_DIR/<problem>/<split>.<feature>.bin (the feature of every example, raw little-endian values, one
+fixed-size record after another; `numpy.memmap` or tf.data.FixedLengthRecordDataset read them) and
+DATA_DIR/<problem>/<split>.json (count, shapes, dtypes, the problem's options), written last (atomically): it marks
+the split complete, so a half-written preparation is never read. Reading by index is what lets training resume at any
+step at once (imgtf.data.order). Preparations of earlier versions (sharded TFRecord files, listed as "shards") are
+still read, in order only.
 """
 import json
 import os
 
+import numpy as np
+
 from imgtf.data.errors import CorruptDataError
+
+WRITE_BATCH = 256
 
 
 def metadata_path(data_dir, problem_name, split):
@@ -14,7 +22,7 @@ def metadata_path(data_dir, problem_name, split):
 
 
 def find(data_dir, problem_name, split):
-    """The metadata of a completed preparation of `split`, or None."""
+    """The metadata of a completed preparation of `split`, or None. Missing or truncated files are an error."""
     if not data_dir:
         return None
     path = metadata_path(data_dir, problem_name, split)
@@ -24,29 +32,29 @@ def find(data_dir, problem_name, split):
         with open(path) as f:
             meta = json.load(f)
         meta["directory"] = os.path.dirname(path)
-        missing = [s for s in meta["shards"] if not os.path.exists(os.path.join(meta["directory"], s))]
-    except (ValueError, KeyError, TypeError) as e:
+        files = [s for s in meta["shards"]] if "shards" in meta else [f["file"] for f in meta["features"].values()]
+        missing = [s for s in files if not os.path.exists(os.path.join(meta["directory"], s))]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CorruptDataError(f"{path}: unreadable preparation metadata ({e}); run imgtf-datagen again.") from e
     if missing:
-        raise CorruptDataError(f"{path} lists shards that are missing ({', '.join(missing[:3])}...); "
+        raise CorruptDataError(f"{path} lists files that are missing ({', '.join(missing[:3])}); "
                                "run imgtf-datagen again.")
+    for name, feature in meta.get("features", {}).items():
+        file = os.path.join(meta["directory"], feature["file"])
+        expected = meta["count"] * _record_bytes(feature)
+        if os.path.getsize(file) != expected:
+            raise CorruptDataError(
+                f"{file} holds {os.path.getsize(file)} bytes, not the {expected} of {meta['count']} {name} records "
+                f"listed in {path}: the preparation is damaged (e.g. the disk filled up or the file was copied in "
+                "part). Run imgtf-datagen again.")
     return meta
 
 
-def _example(features):
-    import tensorflow as tf
-
-    feature = {}
-    for key, value in features.items():
-        value = value.numpy() if hasattr(value, "numpy") else value
-        if key == "label":
-            feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
-        else:
-            feature[key] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[value.tobytes()]))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+def _record_bytes(feature):
+    return int(np.prod(feature["shape"], dtype=np.int64)) * np.dtype(feature["dtype"]).itemsize
 
 
-def write(problem, split, raw_dir, out_dir, num_shards=8):
+def write(problem, split, raw_dir, out_dir):
     """Decode, resize and store every example of `split`; returns the metadata written.
 
     Each example written is reported to a Progress (done/total, rate, time left), since a full split takes
@@ -56,14 +64,29 @@ def write(problem, split, raw_dir, out_dir, num_shards=8):
     total = problem.num_examples(split, raw_dir)  # what the raw pipeline below reads (None: unknown)
     directory = os.path.join(out_dir, problem.name)
     os.makedirs(directory, exist_ok=True)
-    shards = [f"{split}-{i:05d}-of-{num_shards:05d}.tfrecord" for i in range(num_shards)]
-    examples = problem.dataset(split, raw_dir, batch_size=1, prepared=False).unbatch()
-    with Progress(f"datagen {problem.name} {split}", total=total, unit="examples") as progress:
-        shapes, count = _write_shards(examples, [os.path.join(directory, s + ".tmp") for s in shards], progress)
-    for s in shards:
-        os.replace(os.path.join(directory, s + ".tmp"), os.path.join(directory, s))
-    meta = {"problem": problem.name, "split": split, "count": count, "shapes": shapes, "shards": shards,
-            "options": problem.options()}
+    batches = problem.dataset(split, raw_dir, batch_size=WRITE_BATCH, prepared=False)
+    files, features, count = {}, {}, 0
+    try:
+        with Progress(f"datagen {problem.name} {split}", total=total, unit="examples") as progress:
+            for batch in batches:
+                for key, value in batch.items():
+                    value = np.ascontiguousarray(value.numpy())
+                    if key not in files:
+                        features[key] = {"file": f"{split}.{key}.bin", "shape": list(value.shape[1:]),
+                                         "dtype": value.dtype.newbyteorder("<").str}
+                        files[key] = open(os.path.join(directory, features[key]["file"] + ".tmp"), "wb")
+                    files[key].write(value.astype(features[key]["dtype"], copy=False).tobytes())
+                count += len(batch["targets"])
+                progress.update(len(batch["targets"]))
+    finally:
+        for f in files.values():
+            f.close()
+    if not count:
+        raise CorruptDataError(f"{problem.name} {split}: the split yielded no examples to prepare.")
+    for feature in features.values():
+        os.replace(os.path.join(directory, feature["file"] + ".tmp"), os.path.join(directory, feature["file"]))
+    meta = {"problem": problem.name, "split": split, "count": count, "features": features,
+            "shapes": {k: f["shape"] for k, f in features.items()}, "options": problem.options()}
     tmp = metadata_path(out_dir, problem.name, split) + ".tmp"
     with open(tmp, "w") as f:
         json.dump(meta, f, indent=2)
@@ -71,28 +94,26 @@ def write(problem, split, raw_dir, out_dir, num_shards=8):
     return meta
 
 
-def _write_shards(examples, paths, progress):
-    """Write `examples` round-robin over the files `paths` (so reading them round-robin restores the order),
-    reporting each to `progress`; returns (feature shapes, count)."""
-    import tensorflow as tf
+def indexed(meta):
+    """The prepared split as an IndexedExamples over memory-mapped files, or None for an earlier, sharded one."""
+    from imgtf.data.indexed import IndexedExamples
 
-    writers = [tf.io.TFRecordWriter(path) for path in paths]
-    shapes, count = {}, 0
-    try:
-        for features in examples:
-            if not shapes:
-                shapes = {k: list(v.shape) for k, v in features.items()}
-            writers[count % len(writers)].write(_example(features))
-            count += 1
-            progress.update()
-    finally:
-        for w in writers:
-            w.close()
-    return shapes, count
+    if "features" not in meta:
+        return None
+    arrays = {name: np.memmap(os.path.join(meta["directory"], f["file"]), dtype=f["dtype"], mode="r",
+                              shape=(meta["count"], *f["shape"]))
+              for name, f in meta["features"].items()}
+    return IndexedExamples.from_arrays(arrays)
 
 
 def read(meta):
-    """Unbatched features of a prepared split, shards read in parallel (deterministic order)."""
+    """Unbatched features of a prepared split, in order."""
+    table = indexed(meta)
+    return table.dataset() if table is not None else _read_shards(meta)
+
+
+def _read_shards(meta):
+    """An earlier version's sharded TFRecord preparation (examples written round-robin over the shards)."""
     import tensorflow as tf
 
     shapes = meta["shapes"]
@@ -100,16 +121,10 @@ def read(meta):
 
     def parse(record):
         parsed = tf.io.parse_single_example(record, spec)
-        out = {}
-        for key, shape in shapes.items():
-            if key == "label":
-                out[key] = tf.cast(parsed[key], tf.int32)
-            else:
-                out[key] = tf.reshape(tf.io.decode_raw(parsed[key], tf.uint8), shape)
-        return out
+        return {key: tf.cast(parsed[key], tf.int32) if key == "label" else
+                tf.reshape(tf.io.decode_raw(parsed[key], tf.uint8), shape) for key, shape in shapes.items()}
 
     files = [os.path.join(meta["directory"], s) for s in meta["shards"]]
-    # round-robin over shards restores the original example order
     ds = tf.data.Dataset.from_tensor_slices(files).interleave(
         tf.data.TFRecordDataset, cycle_length=len(files), block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=True)

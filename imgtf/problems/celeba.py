@@ -9,6 +9,7 @@ import functools
 import os
 
 from imgtf.data import archives, images, sources
+from imgtf.data.indexed import IndexedExamples
 from imgtf.data.errors import CorruptDataError, DataNotFoundError
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
@@ -95,6 +96,12 @@ class CelebaProblem(Problem):
             "CelebA", split, source, len(present), len(listed), listed_in=PARTITION_FILE)
         return sources.Official(kind, source, present, notice)
 
+    def indexed_examples(self, split, data_dir):
+        found = self._source(split, data_dir)
+        if not isinstance(found, sources.Official) or found.kind != "folder":
+            return None  # the zip or tfds: streamed
+        return IndexedExamples.from_columns({"name": [os.path.join(found.path, n) for n in found.content]})
+
     def examples(self, split, data_dir):
         import tensorflow as tf
 
@@ -104,9 +111,7 @@ class CelebaProblem(Problem):
                                          "name": tf.constant("tfds celeb_a")})
         kind, source, names = found.kind, found.path, found.content
         if kind == "folder":
-            files = [os.path.join(source, n) for n in names]
-            return tf.data.Dataset.from_tensor_slices(files).map(
-                lambda f: {"encoded": tf.io.read_file(f), "name": f}, num_parallel_calls=tf.data.AUTOTUNE)
+            return super().examples(split, data_dir)
 
         def from_zip():
             with archives.open_zip(source) as z:
@@ -118,7 +123,7 @@ class CelebaProblem(Problem):
             from_zip, output_signature={"encoded": tf.TensorSpec((), tf.string), "name": tf.TensorSpec((), tf.string)})
 
     def preprocess(self, example):
-        image, _ = images.tf_decode(example["encoded"], example["name"])
+        image, _ = images.tf_decode(images.encoded_bytes(example), example["name"])
         top, left, height, width = CROP
         face = image[top:top + height, left:left + width]
         return images.image_features(face, self.target_size, self.low_res_size)

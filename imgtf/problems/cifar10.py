@@ -3,6 +3,7 @@ import functools
 import os
 
 from imgtf.data import cifar, sources
+from imgtf.data.indexed import IndexedExamples
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 
@@ -40,13 +41,17 @@ class ImageCifar10(Problem):
         data = _read_cached(data_dir, split, _mtime(data_dir))
         return sources.Official(*where, data, data.notice)
 
-    def examples(self, split, data_dir):
-        import tensorflow as tf
-
+    def indexed_examples(self, split, data_dir):
         self.check_split(split)
         found = self._source(split, data_dir)
+        if not isinstance(found, sources.Official):
+            return None
+        return IndexedExamples.from_columns({"targets": found.content.images, "label": found.content.labels})
+
+    def examples(self, split, data_dir):
+        found = self._source(split, data_dir)
         if isinstance(found, sources.Official):
-            return tf.data.Dataset.from_tensor_slices({"targets": found.content.images, "label": found.content.labels})
+            return super().examples(split, data_dir)
         return found.map(lambda ex: {"targets": ex["image"], "label": ex["label"]})
 
     def preprocess(self, example):

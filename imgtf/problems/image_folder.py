@@ -20,6 +20,7 @@ import os
 
 from imgtf.data import archives, images
 from imgtf.data.errors import DataNotFoundError
+from imgtf.data.indexed import IndexedExamples
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 
@@ -132,9 +133,7 @@ class ImageFolderProblem(Problem):
                                             f"{classes} in {root}; a model cannot predict a class it never saw.")
             self.classes = classes
 
-    def examples(self, split, data_dir):
-        import tensorflow as tf
-
+    def indexed_examples(self, split, data_dir):
         root = self.split_dir(split, data_dir)
         files = archives.list_images(root)
         if not files:
@@ -151,7 +150,7 @@ class ImageFolderProblem(Problem):
                 raise DataNotFoundError(f"{root}: class folders {unknown} are not among the training classes "
                                         f"{self.classes}, or images lie outside class folders.")
             columns["label"] = [ids[c] for c in relative]
-        return tf.data.Dataset.from_tensor_slices(columns)
+        return IndexedExamples.from_columns(columns)
 
     def preprocess(self, example):
         import tensorflow as tf

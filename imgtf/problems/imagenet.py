@@ -8,6 +8,7 @@ import functools
 import os
 
 from imgtf.data import archives, images, sources
+from imgtf.data.indexed import IndexedExamples
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 
@@ -67,6 +68,12 @@ class DownsampledImagenet(Problem):
             self._title, split, path, count, OFFICIAL_COUNTS[split])
         return sources.Official(kind, path, count, notice)
 
+    def indexed_examples(self, split, data_dir):
+        found = self._source(split, data_dir)
+        if not isinstance(found, sources.Official) or found.kind != "folder":
+            return None  # an archive or tfds: streamed
+        return IndexedExamples.from_columns({"name": archives.list_images(found.path)})
+
     def examples(self, split, data_dir):
         import tensorflow as tf
 
@@ -75,15 +82,13 @@ class DownsampledImagenet(Problem):
             return found.map(lambda ex: {"encoded": tf.io.encode_png(ex["image"]), "name": tf.constant("tfds")})
         kind, source = found.kind, found.path
         if kind == "folder":
-            files = archives.list_images(source)
-            return tf.data.Dataset.from_tensor_slices(files).map(
-                lambda f: {"encoded": tf.io.read_file(f), "name": f}, num_parallel_calls=tf.data.AUTOTUNE)
+            return super().examples(split, data_dir)
         return tf.data.Dataset.from_generator(
             lambda: ({"encoded": data, "name": f"{source}:{name}"} for name, data in archives.iter_tar_images(source)),
             output_signature={"encoded": tf.TensorSpec((), tf.string), "name": tf.TensorSpec((), tf.string)})
 
     def preprocess(self, example):
-        image, _ = images.tf_decode(example["encoded"], example["name"])
+        image, _ = images.tf_decode(images.encoded_bytes(example), example["name"])
         return images.image_features(image, self.size)  # identity for official files; resizes odd ones
 
     def num_examples(self, split, data_dir):

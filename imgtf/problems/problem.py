@@ -8,11 +8,14 @@ Features (per example, before batching):
 C is 3 (RGB) or 1 (grayscale); `num_levels` is 256 (8-bit intensities) or fewer: 2 for binary images, whose values
 are 0 and 1 (the PixelRNN paper's binarized MNIST). `pixel_format` turns a resized RGB image into these values.
 
-A subclass implements `examples(split, data_dir)` (a tf.data.Dataset of raw examples, cheap to skip: no
-decoding yet) and, if decoding or resizing is needed, `preprocess(example)`. The base class adds
-sharding, shuffling, repetition, resumption (skip), parallel preprocessing, batching and prefetching, and
-reads a split prepared by `imgtf-datagen` (DATA_DIR/<problem>/<split>.json) instead of the raw files when
-there is one. `preprocess` may return an "_ok" boolean: examples with False (skipped corrupt files) are
+A subclass implements `indexed_examples(split, data_dir)` (an IndexedExamples: raw examples readable by index,
+e.g. arrays or file names) or `examples(split, data_dir)` (a tf.data.Dataset of raw examples, for sources that can
+only be streamed, e.g. archives) or both, and, if decoding or resizing is needed, `preprocess(example)`. The base
+class adds the training order (imgtf.data.order: a fresh permutation per epoch, a pure function of seed and
+position), distribution over input pipelines, resumption, parallel preprocessing, batching and prefetching, and
+reads a split prepared by `imgtf-datagen` (DATA_DIR/<problem>/<split>.json) instead of the raw files when there is
+one. A resumed run reads an indexed split from its position at once; a streamed one must read (and discard) the
+examples before it. `preprocess` may return an "_ok" boolean: examples with False (skipped corrupt files) are
 dropped.
 
 Problems with settings (image size, labels, ...) list them in `configurable`; users set them with
@@ -81,9 +84,17 @@ class Problem:
             raise ValueError(f"problem {self.name!r} has splits {list(self.splits)}, not {split!r}.")
 
     # -- to implement -------------------------------------------------------------------------------
+    def indexed_examples(self, split, data_dir):
+        """Raw examples of `split` readable by index (an imgtf.data.indexed.IndexedExamples), or None when its
+        source can only be streamed (then `examples` reads it)."""
+        return None
+
     def examples(self, split, data_dir):
-        """Raw examples of `split` as an (unbatched) tf.data.Dataset."""
-        raise NotImplementedError
+        """Raw examples of `split` as an (unbatched) tf.data.Dataset, in order (default: the indexed examples)."""
+        table = self.indexed_examples(split, data_dir)
+        if table is None:
+            raise NotImplementedError(f"problem {self.name!r} implements neither indexed_examples nor examples.")
+        return table.dataset()
 
     def preprocess(self, example):
         """Raw example -> features dict (see module docstring). Runs in parallel inside tf.data."""
@@ -126,34 +137,58 @@ class Problem:
         meta = self.prepared(split, data_dir)
         return meta["count"] if meta else self.num_examples(split, data_dir)
 
-    def dataset(self, split, data_dir, batch_size, *, shuffle=False, repeat=False, seed=None, skip_batches=0,
+    def dataset(self, split, data_dir, batch_size, *, shuffle=False, repeat=False, seed=0, skip_batches=0,
                 drop_remainder=False, input_context=None, prepared=True):
         """Batched features of `split`.
 
-        shuffle/repeat: for training. With a seed, the order is a pure function of (seed, position), so a
-        run resumed with `skip_batches=step` sees exactly the batches an uninterrupted run would have seen.
-        input_context: a tf.distribute.InputContext; each input pipeline then reads its own shard.
+        shuffle + repeat (training): the order of imgtf.data.order, a pure function of (seed, position), so a run
+        resumed with `skip_batches` (the batches this pipeline has already read) sees exactly the batches an
+        uninterrupted run would have seen. An indexed split starts there at once; a streamed one (an archive, tfds)
+        reads and discards the examples before it, and shuffles in a buffer instead of by index.
+        input_context: a tf.distribute.InputContext; the input pipelines take turns, a batch each.
         """
         import tensorflow as tf
 
         self.check_split(split)
         meta = self.prepared(split, data_dir) if prepared else None
-        ds = prepared_lib.read(meta) if meta else self.examples(split, data_dir)
-        if input_context is not None and input_context.num_input_pipelines > 1:
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        if shuffle:
-            n = self.split_size(split, data_dir) or 10000
-            ds = ds.shuffle(min(n, 100000), seed=seed, reshuffle_each_iteration=True)
-        if repeat:
-            ds = ds.repeat()
-        if skip_batches:
-            ds = ds.skip(skip_batches * batch_size)
+        table = (prepared_lib.indexed(meta) if meta else self.indexed_examples(split, data_dir))
+        pipelines = input_context.num_input_pipelines if input_context is not None else 1
+        pipeline = input_context.input_pipeline_id if input_context is not None else 0
+        if shuffle and repeat and table is not None:
+            from imgtf.data.order import shuffled_indices
+
+            ds = shuffled_indices(table.size, seed, start=skip_batches * batch_size, block=batch_size,
+                                  pipeline=pipeline, num_pipelines=pipelines)
+            ds = ds.batch(batch_size).map(table.gather, num_parallel_calls=tf.data.AUTOTUNE,
+                                          deterministic=True).unbatch()
+        else:
+            ds = (table.dataset() if table is not None else
+                  prepared_lib.read(meta) if meta else self.examples(split, data_dir))
+            ds = self._streamed_order(ds, split, data_dir, batch_size, shuffle, repeat, seed, skip_batches,
+                                      pipeline, pipelines)
         if not meta:
             ds = ds.map(self.preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             if "_ok" in ds.element_spec:
                 ds = ds.filter(_is_ok).map(_drop_ok)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         return ds.prefetch(tf.data.AUTOTUNE)
+
+    def _streamed_order(self, ds, split, data_dir, batch_size, shuffle, repeat, seed, skip_batches, pipeline,
+                        pipelines):
+        """Sharding, buffered shuffling, repetition and resumption of a split that can only be read in order."""
+        if pipelines > 1:
+            ds = ds.shard(pipelines, pipeline)
+        if shuffle:
+            n = self.split_size(split, data_dir) or 10000
+            ds = ds.shuffle(min(n, 100000), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        if skip_batches:
+            log.warning("Resuming: reading and discarding %d examples of %s %s first (its source can only be read in "
+                        "order). Prepare it with imgtf-datagen to resume at once.", skip_batches * batch_size,
+                        self.name, split)
+            ds = ds.skip(skip_batches * batch_size)
+        return ds
 
 
 def _is_ok(features):

@@ -89,6 +89,7 @@ class Trainer:
         self.keep_checkpoints = keep_checkpoints
         self.manager = self._checkpoint_manager()
         self._train_fn = self._eval_fn = None
+        self._train_fn_loops = False
         self._stop_signal = None
 
     def _checkpoint_manager(self):
@@ -141,16 +142,25 @@ class Trainer:
         return path
 
     # -- training ------------------------------------------------------------------------------------
-    def _dataset(self, split, *, train, skip_batches=0):
+    def _dataset(self, split, *, train, start_step=0):
         if train:
-            return self.strategy.distribute_datasets_from_function(
-                lambda ctx: self.problem.dataset(
+            def pipeline(ctx):
+                # each step takes one batch per replica; an input pipeline feeds num_replicas / num_pipelines of them
+                batches_per_step = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+                return self.problem.dataset(
                     split, self.data_dir, ctx.get_per_replica_batch_size(self.global_batch_size), shuffle=True,
-                    repeat=True, seed=self.seed, skip_batches=skip_batches, drop_remainder=True, input_context=ctx))
+                    repeat=True, seed=self.seed, skip_batches=start_step * batches_per_step, drop_remainder=True,
+                    input_context=ctx)
+
+            return self.strategy.distribute_datasets_from_function(pipeline)
         ds = self.problem.dataset(split, self.data_dir, self.eval_batch_size * self.strategy.num_replicas_in_sync)
         return self.strategy.experimental_distribute_dataset(ds)
 
-    def _build_train_fn(self):
+    def _build_train_fn(self, steps_per_loop):
+        """The compiled training call: (iterator, num_steps) -> the steps' losses. With steps_per_loop 1, a plain step:
+        a step inside a tf.while_loop is a different graph, and at paper size TensorFlow's memory optimiser rewrites
+        some gradient sums of the Diagonal BiLSTM's scan there into temporary variables that outlive the call (the
+        second call fails with AlreadyExistsError); the plain step does not meet that."""
         model, optimizer, strategy, dims = self.model, self.optimizer, self.strategy, self.dims
         global_batch = self.global_batch_size
 
@@ -166,19 +176,29 @@ class Trainer:
         # XLA compiles the per-replica computation; reading the input iterator cannot be compiled
         replica_fn = tf.function(replica_step, jit_compile=True) if self.xla else replica_step
 
+        def one_step(iterator):
+            loss = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_fn, args=(next(iterator),)),
+                                   axis=None)
+            self.step.assign_add(1)
+            return tf.cast(loss, tf.float32)
+
+        @tf.function
+        def train_step(iterator, num_steps):
+            """One step (num_steps is 1), without a loop around it: see `_build_train_fn`."""
+            return one_step(iterator)[None]
+
         @tf.function
         def train_loop(iterator, num_steps):
             """num_steps steps in one call (one host round trip): their losses, float32 [num_steps]. No early exit on
             a non-finite loss (a conditional break measured slower here); the caller stops at the first one."""
             losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
             for i in tf.range(num_steps):
-                loss = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_fn, args=(next(iterator),)),
-                                       axis=None)
-                self.step.assign_add(1)
-                losses = losses.write(i, tf.cast(loss, tf.float32))
+                # one step after the other: the default lets up to 10 iterations overlap, which measured slower here
+                tf.autograph.experimental.set_loop_options(parallel_iterations=1)
+                losses = losses.write(i, one_step(iterator))
             return losses.stack()
 
-        return train_loop
+        return train_loop if steps_per_loop > 1 else train_step
 
     def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None, time_limit_s=None,
               sample_every=0, steps_per_loop=1):
@@ -198,8 +218,9 @@ class Trainer:
             return start
         if start:
             log.info("Resuming at step %d of %d.", start, train_steps)
-        iterator = iter(self._dataset(self.problem.train_split, train=True, skip_batches=start))
-        self._train_fn = self._train_fn or self._build_train_fn()
+        iterator = iter(self._dataset(self.problem.train_split, train=True, start_step=start))
+        if self._train_fn is None or self._train_fn_loops != (steps_per_loop > 1):
+            self._train_fn, self._train_fn_loops = self._build_train_fn(steps_per_loop), steps_per_loop > 1
         last_saved, window_start, window_steps, window_loss = start, time.time(), 0, 0.0
         previous_handler = self._catch_sigterm()
         deadline = None if time_limit_s is None else time.time() + time_limit_s
@@ -299,14 +320,23 @@ class Trainer:
         happens at the first call, before any data is consumed), fall back to the plain graph with a notice."""
         num_steps = tf.constant(num_steps, tf.int32)
         if not self.xla or getattr(self, "_xla_checked", False):
-            return self._train_fn(iterator, num_steps).numpy()
+            try:
+                return self._train_fn(iterator, num_steps).numpy()
+            except tf.errors.AlreadyExistsError as e:
+                if not self._train_fn_loops or "TemporaryVariable" not in str(e):
+                    raise
+                raise TrainingError(
+                    f"TensorFlow cannot run this model's step inside a loop of steps (--steps_per_loop > 1): its memory "
+                    f"optimiser leaves a temporary variable of a recurrent layer's gradient alive between calls "
+                    f"({str(e).strip().splitlines()[-1][:160]}...). Rerun with --steps_per_loop=1 (the default); the "
+                    "run resumes from its last checkpoint.") from None
         try:
             result = self._train_fn(iterator, num_steps)
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError, tf.errors.InternalError) as e:
             log.warning("XLA compilation failed under %s (%s); training without XLA.",
                         type(self.strategy).__name__, str(e).splitlines()[0][:200])
             self.xla = False
-            self._train_fn = self._build_train_fn()
+            self._train_fn = self._build_train_fn(2 if self._train_fn_loops else 1)
             result = self._train_fn(iterator, num_steps)
         self._xla_checked = True
         return result.numpy()
