@@ -1,4 +1,4 @@
-"""Input pipeline throughput of every problem, raw files vs prepared shards, against what training consumes.
+"""Input pipeline throughput of every problem, raw files vs prepared arrays, against what training consumes.
 
     python bench/input_pipeline.py              # all problems; tiny and base training rates measured here
     python bench/input_pipeline.py --skip_base  # skip the (slow) base-model step measurement

@@ -34,7 +34,7 @@ def streamed(problem, data_dir, batch_size, skip_batches):
     from imgtf.data import prepared
 
     meta = problem.prepared("train", data_dir)
-    ds = problem._streamed_order(prepared.read(meta), "train", data_dir, batch_size, True, True, 0, skip_batches, 0, 1)
+    ds = problem._streamed_order(prepared.indexed(meta).dataset(), "train", data_dir, batch_size, True, True, 0, skip_batches, 0, 1)
     return ds.batch(batch_size, drop_remainder=True)
 
 

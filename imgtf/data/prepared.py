@@ -4,8 +4,8 @@ Layout: DATA_DIR/<problem>/<split>.<feature>.bin (the feature of every example, 
 fixed-size record after another; `numpy.memmap` or tf.data.FixedLengthRecordDataset read them) and
 DATA_DIR/<problem>/<split>.json (count, shapes, dtypes, the problem's options), written last (atomically): it marks
 the split complete, so a half-written preparation is never read. Reading by index is what lets training resume at any
-step at once (imgtf.data.order). Preparations of earlier versions (sharded TFRecord files, listed as "shards") are
-still read, in order only.
+step at once (imgtf.data.order). Preparations of earlier versions (sharded TFRecord files) are refused with a message
+to prepare again.
 """
 import json
 import os
@@ -32,7 +32,10 @@ def find(data_dir, problem_name, split):
         with open(path) as f:
             meta = json.load(f)
         meta["directory"] = os.path.dirname(path)
-        files = [s for s in meta["shards"]] if "shards" in meta else [f["file"] for f in meta["features"].values()]
+        if "shards" in meta:
+            raise CorruptDataError(f"{path}: prepared by an earlier imgtf version (sharded TFRecord files), which this "
+                                   "version does not read. Run imgtf-datagen again: it writes arrays read by index.")
+        files = [f["file"] for f in meta["features"].values()]
         missing = [s for s in files if not os.path.exists(os.path.join(meta["directory"], s))]
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CorruptDataError(f"{path}: unreadable preparation metadata ({e}); run imgtf-datagen again.") from e
@@ -95,37 +98,10 @@ def write(problem, split, raw_dir, out_dir):
 
 
 def indexed(meta):
-    """The prepared split as an IndexedExamples over memory-mapped files, or None for an earlier, sharded one."""
+    """The prepared split as an IndexedExamples over memory-mapped files."""
     from imgtf.data.indexed import IndexedExamples
 
-    if "features" not in meta:
-        return None
     arrays = {name: np.memmap(os.path.join(meta["directory"], f["file"]), dtype=f["dtype"], mode="r",
                               shape=(meta["count"], *f["shape"]))
               for name, f in meta["features"].items()}
     return IndexedExamples.from_arrays(arrays)
-
-
-def read(meta):
-    """Unbatched features of a prepared split, in order."""
-    table = indexed(meta)
-    return table.dataset() if table is not None else _read_shards(meta)
-
-
-def _read_shards(meta):
-    """An earlier version's sharded TFRecord preparation (examples written round-robin over the shards)."""
-    import tensorflow as tf
-
-    shapes = meta["shapes"]
-    spec = {k: tf.io.FixedLenFeature([], tf.int64 if k == "label" else tf.string) for k in shapes}
-
-    def parse(record):
-        parsed = tf.io.parse_single_example(record, spec)
-        return {key: tf.cast(parsed[key], tf.int32) if key == "label" else
-                tf.reshape(tf.io.decode_raw(parsed[key], tf.uint8), shape) for key, shape in shapes.items()}
-
-    files = [os.path.join(meta["directory"], s) for s in meta["shards"]]
-    ds = tf.data.Dataset.from_tensor_slices(files).interleave(
-        tf.data.TFRecordDataset, cycle_length=len(files), block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True)
-    return ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

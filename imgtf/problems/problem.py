@@ -132,7 +132,7 @@ class Problem:
         return meta
 
     def split_size(self, split, data_dir):
-        """Examples in `split` as `dataset` reads it: the prepared shards' count if imgtf-datagen prepared it
+        """Examples in `split` as `dataset` reads it: the prepared arrays' count if imgtf-datagen prepared it
         under data_dir (the raw files need not be there), else num_examples of the raw files."""
         meta = self.prepared(split, data_dir)
         return meta["count"] if meta else self.num_examples(split, data_dir)
@@ -162,8 +162,7 @@ class Problem:
             ds = ds.batch(batch_size).map(table.gather, num_parallel_calls=tf.data.AUTOTUNE,
                                           deterministic=True).unbatch()
         else:
-            ds = (table.dataset() if table is not None else
-                  prepared_lib.read(meta) if meta else self.examples(split, data_dir))
+            ds = table.dataset() if table is not None else self.examples(split, data_dir)
             ds = self._streamed_order(ds, split, data_dir, batch_size, shuffle, repeat, seed, skip_batches,
                                       pipeline, pipelines)
         if not meta:
