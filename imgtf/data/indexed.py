@@ -46,11 +46,7 @@ class IndexedExamples:
         spec = {k: tf.TensorSpec(arrays[k].shape[1:], tf.as_dtype(arrays[k].dtype)) for k in names}
 
         def read(indices):
-            order = np.argsort(indices)  # in file order: sequential reads where the indices allow
-            rows = [np.empty((len(indices),) + arrays[k].shape[1:], arrays[k].dtype) for k in names]
-            for row, k in zip(rows, names):
-                row[order] = arrays[k][indices[order]]
-            return rows
+            return [np.asarray(arrays[k][indices]) for k in names]
 
         def gather(indices):
             rows = tf.numpy_function(read, [indices], [spec[k].dtype for k in names], stateful=False)

@@ -42,7 +42,7 @@ def find(data_dir, problem_name, split):
     if missing:
         raise CorruptDataError(f"{path} lists files that are missing ({', '.join(missing[:3])}); "
                                "run imgtf-datagen again.")
-    for name, feature in meta.get("features", {}).items():
+    for name, feature in meta["features"].items():
         file = os.path.join(meta["directory"], feature["file"])
         expected = meta["count"] * _record_bytes(feature)
         if os.path.getsize(file) != expected:

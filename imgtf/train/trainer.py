@@ -156,11 +156,11 @@ class Trainer:
         ds = self.problem.dataset(split, self.data_dir, self.eval_batch_size * self.strategy.num_replicas_in_sync)
         return self.strategy.experimental_distribute_dataset(ds)
 
-    def _build_train_fn(self, steps_per_loop):
-        """The compiled training call: (iterator, num_steps) -> the steps' losses. With steps_per_loop 1, a plain step:
-        a step inside a tf.while_loop is a different graph, and at paper size TensorFlow's memory optimiser rewrites
-        some gradient sums of the Diagonal BiLSTM's scan there into temporary variables that outlive the call (the
-        second call fails with AlreadyExistsError); the plain step does not meet that."""
+    def _build_train_fn(self, loop):
+        """The compiled training call: (iterator, num_steps) -> the steps' losses; a tf.range loop of steps, or without
+        `loop` (steps_per_loop 1) a plain step. A step inside a tf.while_loop is a different graph: at paper size
+        TensorFlow's memory optimiser rewrites some gradient sums of the Diagonal BiLSTM's scan there into temporary
+        variables that outlive the call (the second call fails with AlreadyExistsError); the plain step avoids that."""
         model, optimizer, strategy, dims = self.model, self.optimizer, self.strategy, self.dims
         global_batch = self.global_batch_size
 
@@ -198,7 +198,7 @@ class Trainer:
                 losses = losses.write(i, one_step(iterator))
             return losses.stack()
 
-        return train_loop if steps_per_loop > 1 else train_step
+        return train_loop if loop else train_step
 
     def train(self, train_steps, checkpoint_every=1000, log_every=50, on_step=None, time_limit_s=None,
               sample_every=0, steps_per_loop=1):
@@ -220,7 +220,8 @@ class Trainer:
             log.info("Resuming at step %d of %d.", start, train_steps)
         iterator = iter(self._dataset(self.problem.train_split, train=True, start_step=start))
         if self._train_fn is None or self._train_fn_loops != (steps_per_loop > 1):
-            self._train_fn, self._train_fn_loops = self._build_train_fn(steps_per_loop), steps_per_loop > 1
+            self._train_fn_loops = steps_per_loop > 1
+            self._train_fn = self._build_train_fn(self._train_fn_loops)
         last_saved, window_start, window_steps, window_loss = start, time.time(), 0, 0.0
         previous_handler = self._catch_sigterm()
         deadline = None if time_limit_s is None else time.time() + time_limit_s
@@ -336,7 +337,7 @@ class Trainer:
             log.warning("XLA compilation failed under %s (%s); training without XLA.",
                         type(self.strategy).__name__, str(e).splitlines()[0][:200])
             self.xla = False
-            self._train_fn = self._build_train_fn(2 if self._train_fn_loops else 1)
+            self._train_fn = self._build_train_fn(self._train_fn_loops)
             result = self._train_fn(iterator, num_steps)
         self._xla_checked = True
         return result.numpy()
