@@ -115,20 +115,52 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
                 features = {"inputs": first["inputs"][:num_samples]}
                 originals = first["targets"][:num_samples].numpy()
             elif getattr(trainer.model, "class_embedding", None) is not None:
-                features = {"label": np.arange(num_samples, dtype=np.int32) % trainer.problem.num_classes}
+                # num_samples of every class, one row per class
+                labels = np.repeat(np.arange(trainer.problem.num_classes, dtype=np.int32), num_samples)
+                features = {"label": labels}
             start = time.time()
-            samples = cached_sample(trainer.model, num_samples, 1.0, seed, features=features).numpy()
-            result["sample_s_per_image"] = (time.time() - start) / num_samples  # includes compilation
+            count_samples = len(features["label"]) if features and "label" in features else num_samples
+            samples = cached_sample(trainer.model, count_samples, 1.0, seed, features=features).numpy()
+            result["sample_s_per_image"] = (time.time() - start) / count_samples  # includes compilation
             path = os.path.join(out_dir, f"samples_{set_name}.png")
             if originals is not None:
                 low = features["inputs"].numpy()
                 result["consistency"] = float(np.mean(consistency(low, samples)))
                 outputs.save_png(outputs.comparison_grid(low, samples[:, None], originals), path)
             else:
-                outputs.save_png(outputs.sample_grid(samples), path)
+                if features and "label" in features:
+                    result.update(class_colour_agreement(samples, features["label"], trainer.problem, data_dir))
+                outputs.save_png(outputs.sample_grid(samples, columns=num_samples), path)
             result["samples_png"] = path
         result["peak_rss_mib"] = peak_rss_mib()
         print(json.dumps(result))
+
+
+def class_colour_agreement(samples, labels, problem, data_dir, permutations=2000):
+    """Do the samples differ by class the way real images do? Per class, the mean colour (R, G, B) of its samples
+    and of the real test images of that class, each minus its all-class mean; the Pearson correlation of the two
+    over the 10 x 3 values (1: every class's samples are off the overall colour the way its real images are; about
+    0: the label does not change the samples). The p-value is the share of random relabellings of the samples that
+    correlate at least as well (how often chance alone gives this)."""
+    import numpy as np
+
+    images, classes = [], []
+    for batch in problem.dataset("test", data_dir, 256):
+        images.append(batch["targets"].numpy().reshape(len(batch["label"]), -1, 3).mean(axis=1))
+        classes.append(batch["label"].numpy())
+    real_means, real_labels = np.concatenate(images), np.concatenate(classes)
+    sample_means = samples.reshape(len(samples), -1, 3).mean(axis=1)
+
+    def deviation(means, which):
+        per_class = np.stack([means[which == c].mean(axis=0) for c in range(problem.num_classes)])
+        return (per_class - per_class.mean(axis=0)).reshape(-1)
+
+    real = deviation(real_means, real_labels)
+    observed = float(np.corrcoef(deviation(sample_means, labels), real)[0, 1])
+    rng = np.random.default_rng(0)
+    chance = [np.corrcoef(deviation(sample_means, rng.permutation(labels)), real)[0, 1] for _ in range(permutations)]
+    return {"class_colour_correlation": observed,
+            "class_colour_p": float((np.sum(np.array(chance) >= observed) + 1) / (permutations + 1))}
 
 
 # -- the plot, drawn with Pillow (no plotting dependency) ------------------------------------------------------
@@ -185,11 +217,11 @@ def table(results, points):
     lines = ["| hparams set | problem | parameters | steps x batch | "
              + " | ".join(f"bits/dim @{p}" for p in points)
              + " | below uniform (last) | training images/s | minus unconditional (each point) | consistency "
-             "| wrong label minus own label (last) |",
-             "|---|---|---:|---:|" + "---:|" * len(points) + "---:|---:|---|---:|---:|"]
+             "| wrong label minus own label (last) | class colours: samples vs real (r, p) |",
+             "|---|---|---:|---:|" + "---:|" * len(points) + "---:|---:|---|---:|---:|---:|"]
     for r in results:
         if "error" in r:
-            lines.append(f"| `{r['set']}` | {r.get('problem', '')} | {r['error']} |" + " |" * (len(points) + 6))
+            lines.append(f"| `{r['set']}` | {r.get('problem', '')} | {r['error']} |" + " |" * (len(points) + 7))
             continue
         curve = {int(k): v for k, v in r["curve"].items()}
         last = curve[max(curve)]
@@ -202,7 +234,8 @@ def table(results, points):
         cells += [f"{curve[p]:.3f}" if p in curve else "" for p in points]
         cells += [f"{UNIFORM - last:.2f} ({last / UNIFORM:.1%} of uniform)", f"{r['images_per_sec']:.1f}", compared,
                   f"{r['consistency']:.4f}" if "consistency" in r else "",
-                  f"{r['wrong_label_bits_per_dim'] - last:+.3f}" if "wrong_label_bits_per_dim" in r else ""]
+                  f"{r['wrong_label_bits_per_dim'] - last:+.3f}" if "wrong_label_bits_per_dim" in r else "",
+                  f"{r['class_colour_correlation']:.2f}, p={r['class_colour_p']:.3f}" if "class_colour_p" in r else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -259,7 +292,8 @@ def main():
           f"{UNCONDITIONAL}) at every point: negative means the 8x8 input (the label) helps. Consistency: mean "
           "squared difference (on [0, 1]) between the input and the bicubic 8x8 downsample of the sample (paper 5.3). "
           "Wrong label: bits/dim of the same test images each given the next class, minus with their own label "
-          "(positive: the model uses the label).")
+          "(positive: the model uses the label). Class colours: correlation of each class's mean sample colour with "
+          "its real test images' (each minus the all-class mean), p = share of random relabellings doing as well.")
     for r in results:
         if r.get("note") or "imagenet" in r["set"]:
             print(f"* `{r['set']}`: {problem_for(r['set'])[2]}.")

@@ -131,6 +131,30 @@ def test_super_resolution_window_reads_the_input_under_each_unit(attention_type)
     assert corner.all(axis=2).sum() == 4 and corner[:2, :2].all()
 
 
+@pytest.mark.parametrize("attention_type", ["local_1d", "local_2d"])
+def test_super_resolution_decoder_inputs_carry_the_input_at_each_target(attention_type):
+    """decoder_input_conditioning: the encoder output added to the decoder input of generation step t comes from
+    the low-resolution pixel under the target unit, same channel ("nearest"), or is the bilinear mix of the 2x2
+    pixels around it (weights summing to one; clamped at the border)."""
+    encoded = np.random.default_rng(0).normal(size=(2, (MICRO_SIZE // 4) ** 2 * 3, 16)).astype("float32")
+    size, low = MICRO_SIZE, MICRO_SIZE // 4
+    for mode in ("nearest", "bilinear"):
+        model, _ = build("img2img_transformer_celeba_1d_tiny", f"{MICRO},attention_type={attention_type},"
+                         f"decoder_input_conditioning={mode}", image_size=MICRO_SIZE)
+        added = ops.convert_to_numpy(model.conditioning_inputs(encoded))
+        raster = model.geometry.order  # sub-pixel index in the [12, 36] grid at each generation step
+        row, col = raster // (3 * size), raster % (3 * size)
+        rows, cols = model.upsampling_matrices()
+        assert np.allclose(rows.sum(axis=1), 1) and np.allclose(cols.sum(axis=1), 1)
+        mixed = np.einsum("Hh,Ww,bhwcd->bHWcd", rows, cols, encoded.reshape(2, low, low, 3, 16))
+        assert np.allclose(added, mixed[:, row, col // 3, col % 3], atol=1e-5)
+        if mode == "nearest":
+            unit = (row // 4) * low * 3 + (col // 3 // 4) * 3 + col % 3
+            assert np.array_equal(added, encoded[:, unit])
+        else:  # a target pixel between two input pixels mixes them; one at the border is its input pixel's own
+            assert np.allclose(rows[0], [1, 0, 0]) and np.allclose(rows[4], [0.375, 0.625, 0])
+
+
 def test_class_conditional_model_starts_as_the_unconditional_one(cifar_dir):
     """Its class embedding starts at zero and draws no random numbers: from the same seed, the untrained
     class-conditional model computes exactly what the unconditional one does (paper 5.2: it must be no worse)."""

@@ -14,6 +14,7 @@ OLD_BEHAVIOUR = {
         "encoder_coordinates": "index",  # encoder inputs at their own grid indices
         "class_embedding": "unit",  # class embedding std d**-0.5 (times the embedding scale)
         "encoder_decoder_window": -1,  # encoder-decoder attention over the whole input
+        "decoder_input_conditioning": "none",  # the encoder is read through attention only
         "num_mixtures": 10,
         "class_conditional": False,
         "num_encoder_layers": 0,

@@ -128,8 +128,8 @@ class ImageTransformer(AutoregressiveImageModel):
             return y if g.num_slots == g.length else y[:, : g.length]
         return ops.take(y, index, axis=1)
 
-    def decoder_inputs(self, features):
-        """Right-shifted unit embeddings + coordinates (+ class) in slot layout: [B, S, d]."""
+    def decoder_inputs(self, features, encoder_output=None):
+        """Right-shifted unit embeddings + coordinates (+ class, + aligned encoder outputs) in slot layout: [B, S, d]."""
         g = self.geometry
         x = self.embed(ops.reshape(features["targets"], (-1, *self.image_shape)))  # [B, R, C, d]
         d = x.shape[-1]
@@ -145,7 +145,14 @@ class ImageTransformer(AutoregressiveImageModel):
         seq = seq + ops.cast(positions if raster else ops.take(positions, order, axis=0), seq.dtype)[None]
         if self.class_embedding is not None:
             seq = seq + self.class_vector(features)[:, None, :]
+        conditioning = self.conditioning_inputs(encoder_output)
+        if conditioning is not None:
+            seq = seq + conditioning
         return self._to_slots(seq)
+
+    def conditioning_inputs(self, encoder_output):
+        """[B, L, d] in generation order, added to the decoder's inputs (img2img_transformer), or None."""
+        return None
 
     def class_vector(self, features):
         """[B, d]: the embedding of features["label"] (times the embedding scale for kind "unit")."""
@@ -165,7 +172,7 @@ class ImageTransformer(AutoregressiveImageModel):
         if not isinstance(features, dict):
             features = {"targets": features}
         encoder_output = self.encode(features, training=training)
-        x = self.input_dropout(self.decoder_inputs(features), training=training)
+        x = self.input_dropout(self.decoder_inputs(features, encoder_output), training=training)
         for block in self.decoder:
             if self.uses_encoder:
                 x = self.checkpointed(
@@ -179,9 +186,14 @@ class ImageTransformer(AutoregressiveImageModel):
 
     # -- incremental decoding (used by imgtf.sampling) -------------------------------------------------
     def empty_cache(self, features, batch):
-        """Per-layer key/value caches, with encoder keys/values computed once for conditional models."""
+        """Per-layer key/value caches, with encoder keys/values (and inputs added to the decoder's, in generation
+        order) computed once for conditional models."""
         encoder_output = self.encode(features) if self.uses_encoder else None
-        return [block.empty_cache(batch, encoder_output) for block in self.decoder]
+        cache = {"layers": [block.empty_cache(batch, encoder_output) for block in self.decoder]}
+        conditioning = self.conditioning_inputs(encoder_output)
+        if conditioning is not None:
+            cache["inputs"] = conditioning
+        return cache
 
     def unit_embedding(self, values, raster_index):
         """Embedding of one generated unit: a sub-pixel value [B] at grid index `raster_index` (its channel is
@@ -205,14 +217,16 @@ class ImageTransformer(AutoregressiveImageModel):
         x = content + ops.cast(ops.take(positions, ops.take(order, t), axis=0), content.dtype)[None]
         if self.class_embedding is not None:
             x = x + self.class_vector(features)
+        if "inputs" in cache:
+            x = x + ops.take(cache["inputs"], t, axis=1)
         slot = ops.take(g.real_slots.astype("int32"), t)
         block, offset = slot // g.query_length, slot % g.query_length
         encoder_allowed = None if self.encoder_allowed is None else ops.take(self.encoder_allowed, slot, axis=0)
         new_cache = []
-        for layer, layer_cache in zip(self.decoder, cache):
+        for layer, layer_cache in zip(self.decoder, cache["layers"]):
             if self.uses_encoder:
                 x, layer_cache = layer.step(x, layer_cache, slot, block, offset, encoder_allowed)
             else:
                 x, layer_cache = layer.step(x, layer_cache, slot, block, offset)
             new_cache.append(layer_cache)
-        return ops.cast(self.output_layer(x), "float32"), new_cache
+        return ops.cast(self.output_layer(x), "float32"), {**cache, "layers": new_cache}

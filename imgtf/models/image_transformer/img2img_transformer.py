@@ -7,6 +7,12 @@ of the image in encoder and decoder (input row 2 is target rows 8-11, not target
 super-resolution sets) gives it the decoder's coordinates of the centre of the target pixels it summarises (row
 4i+1.5 and column 4j+1.5 at 8->32, same channel), so a decoder position finds its input by matching coordinates,
 which attention does from the start instead of having to learn a rescaling.
+
+hparam `decoder_input_conditioning` ("none" | "nearest" | "bilinear"): also add to every decoder input the encoder's
+output upsampled to the target's place (same channel; DMOL: the mean of the pixel's three): from the low-resolution
+pixel it lies in ("nearest") or interpolated between the 2x2 around it ("bilinear"). Every decoder layer then starts
+with its input's summary instead of having to find it through encoder-decoder attention first. "none", the value
+when the key is absent (runs saved before it existed), reads the encoder through attention only.
 """
 import keras
 import numpy as np
@@ -46,6 +52,10 @@ class Img2imgTransformer(ImageTransformer):
                                                         name="encoder_coordinates")
         self.encoder_window = int(hp.encoder_decoder_window)
         self.encoder_allowed = self.local_encoder_allowed(self.encoder_window) if self.encoder_window >= 0 else None
+        self.input_conditioning = hp.decoder_input_conditioning
+        if self.input_conditioning not in ("none", "nearest", "bilinear"):
+            raise ValueError(f"hparam decoder_input_conditioning={self.input_conditioning!r}: use 'bilinear', "
+                             "'nearest' or 'none'.")
         self.encoder_dropout = keras.layers.Dropout(hp.dropout)
         self.encoder = [
             EncoderBlock(d, hp.filter_size, self.attention, hp.dropout, hp.relu_dropout, self.initializer_gain,
@@ -81,6 +91,41 @@ class Img2imgTransformer(ImageTransformer):
         mask = ((np.abs(row_lo[:, None] - key_row[None, :]) <= window)
                 & (np.abs(col_lo[:, None] - key_col[None, :]) <= window))
         return mask | (g.slots < 0)[:, None]
+
+    def upsampling_matrices(self):
+        """([H, h], [W, w]) numpy: how each target row (column) of pixels mixes the low-resolution rows (columns).
+        "nearest": the one it lies in; "bilinear": the two around its centre, linearly weighted (edges clamped)."""
+        def matrix(big, small):
+            out = np.zeros((big, small), "float32")
+            if self.input_conditioning == "nearest":
+                out[np.arange(big), np.arange(big) * small // big] = 1.0
+                return out
+            x = np.clip((np.arange(big) + 0.5) * small / big - 0.5, 0, small - 1)
+            lo = np.floor(x).astype(int)
+            hi = np.minimum(lo + 1, small - 1)
+            np.add.at(out, (np.arange(big), lo), 1 - (x - lo))
+            np.add.at(out, (np.arange(big), hi), x - lo)
+            return out
+
+        (h, w, _), (big_h, big_w, _) = self.input_shape_, self.image_shape
+        return matrix(big_h, h), matrix(big_w, w)
+
+    def conditioning_inputs(self, encoder_output):
+        """The encoder's output upsampled to the target grid, each sub-pixel from its own channel (DMOL's pixels:
+        the mean of the three), in generation order: [B, L, d]."""
+        if self.input_conditioning == "none" or encoder_output is None:
+            return None
+        (h, w, c), d = self.input_shape_, encoder_output.shape[-1]
+        rows, cols = (ops.cast(m, encoder_output.dtype) for m in self.upsampling_matrices())
+        x = ops.reshape(encoder_output, (-1, h, w, c, d))
+        x = ops.einsum("Hh,bhwcd->bHwcd", rows, x)
+        x = ops.einsum("Ww,bHwcd->bHWcd", cols, x)
+        if self.likelihood.unit != "subpixel":
+            x = ops.mean(x, axis=3)
+        x = ops.reshape(x, (-1, self.geometry.length, d))  # raster order of the unit grid
+        if np.array_equal(self.geometry.order, np.arange(self.geometry.length)):
+            return x
+        return ops.take(x, self.geometry.order.astype("int32"), axis=1)
 
     def encode(self, features, training=False):
         """Low-resolution inputs [B, h, w, 3] -> [B, h*w*3, d]: channel embeddings + 2D coordinates."""
