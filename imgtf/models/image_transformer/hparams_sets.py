@@ -47,8 +47,8 @@ def image_transformer_base():
         # img2img_transformer: encoder-decoder attention sees the input pixels within this many low-resolution
         # pixels of the target unit's own (-1: every input position, the value of runs saved before this key)
         encoder_decoder_window=-1,
-        # img2img_transformer: "aligned" = every decoder input also gets the encoder output of the low-resolution
-        # unit its target lies in; none = the encoder is read through encoder-decoder attention only
+        # img2img_transformer: "nearest" / "bilinear" = every decoder input also gets the encoder's output upsampled
+        # to its target (the input pixel it lies in / the 2x2 around it); none = read through attention only
         decoder_input_conditioning="none",
     ).items():
         hp.add(key, value)
