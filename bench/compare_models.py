@@ -29,6 +29,9 @@ FAMILIES = [  # model, tiny hparams set, problem
     ("row_lstm", "row_lstm_cifar10_tiny", "image_cifar10"),
     ("diagonal_bilstm", "diagonal_bilstm_cifar10_tiny", "image_cifar10"),
     ("multiscale_pixelrnn", "multiscale_pixelrnn_cifar10_tiny", "image_cifar10"),
+    ("gated_pixelcnn", "gated_pixelcnn_cifar10_tiny", "image_cifar10"),
+    ("pixelcnn_pp", "pixelcnn_pp_cifar10_tiny", "image_cifar10"),
+    ("pixelsnail", "pixelsnail_cifar10_tiny", "image_cifar10"),
     ("img2img_transformer", "img2img_transformer_celeba_1d_tiny", "img2img_cifar10"),
 ]
 

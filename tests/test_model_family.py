@@ -14,6 +14,7 @@ MICRO = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=1,attenti
          "query_block_length=40,memory_length=80,query_shape=[4,8],memory_flange=[2,4],num_mixtures=3")
 MICRO_SIZE = 12
 FIT_SIZE = 16  # the overfitting check: real 16x16 crops
+FIT_SMALLER = {"num_decoder_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # keys a tiny set may have
 
 CONDITIONING = {  # hparams set providing the structure, extra overrides
     "none": ("imagetransformer_cifar10_tiny", ""),
@@ -90,9 +91,11 @@ def test_tiny_set_overfits_a_fixed_batch_of_real_images(cifar_dir, set_name):
     keras.utils.set_random_seed(0)
     from imgtf import catalog, registry
 
-    # one transformer layer is enough to overfit; the (cheap) tiny PixelCNN keeps its 3 layers
-    model, problem = build(set_name, "num_decoder_layers=1" if "num_decoder_layers" in registry.hparams(set_name) else "",
-                           image_size=FIT_SIZE)
+    # one transformer layer (PixelCNN++: two resolutions, PixelSNAIL: one block) is enough to overfit; the (cheap)
+    # tiny PixelCNNs keep their layers
+    hp = registry.hparams(set_name)
+    smaller = [f"{key}={value}" for key, value in FIT_SMALLER.items() if key in hp]
+    model, problem = build(set_name, ",".join(smaller), image_size=FIT_SIZE)
     features = real_features(problem, cifar_dir, n=2, split="train", size=FIT_SIZE)
     # through Keras's own compile/fit: every family trains with its default loss (the negative log-likelihood)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))

@@ -16,8 +16,9 @@ def training_params():
         batch_size=8,  # images per replica per step; global batch = batch_size * replicas
         eval_batch_size=0,  # images per replica per evaluation batch; 0 = 4 x batch_size (no gradients to keep)
         learning_rate=1.0,
-        learning_rate_schedule="rsqrt_decay",  # rsqrt_decay | constant
+        learning_rate_schedule="rsqrt_decay",  # rsqrt_decay | constant | exponential_decay
         learning_rate_warmup_steps=4000,
+        learning_rate_decay_rate=1.0,  # exponential_decay: the rate is multiplied by this at every step
         optimizer="adam",  # adam | rmsprop
         optimizer_adam_beta1=0.9,
         optimizer_adam_beta2=0.98,

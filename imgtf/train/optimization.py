@@ -30,7 +30,13 @@ def learning_rate(hp, model_width=512):
         return RsqrtDecay(hp.learning_rate, model_width, hp.learning_rate_warmup_steps)
     if hp.learning_rate_schedule == "constant":
         return hp.learning_rate
-    raise ValueError(f"hparam learning_rate_schedule={hp.learning_rate_schedule!r}: use rsqrt_decay or constant.")
+    if hp.learning_rate_schedule == "exponential_decay":  # PixelCNN++ / PixelSNAIL: lr * rate**step
+        rate = hp.get("learning_rate_decay_rate", 1.0)
+        if not 0.0 < rate <= 1.0:
+            raise ValueError(f"hparam learning_rate_decay_rate={rate}: the per-step factor must be in (0, 1].")
+        return keras.optimizers.schedules.ExponentialDecay(hp.learning_rate, decay_steps=1, decay_rate=rate)
+    raise ValueError(f"hparam learning_rate_schedule={hp.learning_rate_schedule!r}: use rsqrt_decay, constant or "
+                     "exponential_decay.")
 
 
 def build_optimizer(hp, model_width=512):

@@ -1,0 +1,79 @@
+"""PixelSNAIL (Chen et al., ICML 2018): gated causal convolutions interleaved with causal self-attention over every
+earlier pixel; a discretised logistic mixture per pixel (imgtf.likelihoods.dmol).
+
+One stream, ul, that sees the rows above and the pixels to the left (as PixelCNN++'s). `num_blocks` blocks, each:
+`num_resnets` gated ResNets with [2, 2] down-right-shifted convolutions; keys (hparam attention_key_size) and
+values (attention_value_size) from a 1x1 gated ResNet over [image, ul, position] and queries from one over
+[ul, position] (position: row and column, each (i - n/2) / n); single-head attention of every pixel to the
+strictly earlier ones (imgtf.layers.causal_attention); a 1x1 gated ResNet adding the attended values to ul.
+Output: a 1x1 of elu(ul) to the mixture's parameters. This is the authors' `h12_noup_smallkey` configuration.
+Not reproduced: weight normalisation with data-dependent initialisation, and Polyak averaging. The authors' code has
+no class conditioning; hparam class_conditional adds a class bias to every gated ResNet, as PixelCNN++'s.
+"""
+import keras
+from keras import ops
+
+from imgtf.layers.causal_attention import CausalAttention
+from imgtf.layers.gated_resnet import GatedResnet
+from imgtf.layers.shifted_conv import DownShift, ShiftedConv2D, right_shift
+from imgtf.likelihoods.dmol import DiscretizedMixtureOfLogistics
+from imgtf.models.gated_cnn.base import RowCachedImageModel
+from imgtf.registry import register_model
+
+
+@register_model("pixelsnail")
+@keras.saving.register_keras_serializable("imgtf")
+class PixelSNAIL(RowCachedImageModel):
+    """PixelSNAIL: blocks of gated ResNets and causal attention; DMOL."""
+
+    hparams_family = "gated_cnn"
+
+    def __init__(self, hparams, problem_info, **kwargs):
+        super().__init__(hparams, problem_info, **kwargs)
+        hp = self.hparams
+        self.likelihood = DiscretizedMixtureOfLogistics.from_hparams(hp, self.num_levels)
+        self.init_geometry()
+        k = self.init_conditioning()
+        f, dk, dv, c = hp.hidden_size, hp.attention_key_size, hp.attention_value_size, self.image_shape[-1]
+        nl, p = hp.nonlinearity, hp.dropout
+
+        self.shift = DownShift(name="down_shift")
+        self.init_above = ShiftedConv2D(f, (1, 3), "down", name="init_above")
+        self.init_left = ShiftedConv2D(f, (2, 1), "down_right", name="init_left")
+        self.resnets = [GatedResnet(f, (2, 2), "down_right", nl, p, False, k, name=f"block_{b}_resnet_{i}")
+                        for b in range(hp.num_blocks) for i in range(hp.num_resnets)]
+        self.key_value_resnets = [GatedResnet(c + f + 2, (1, 1), "down", nl, p, False, k, name=f"block_{b}_kv_resnet")
+                                  for b in range(hp.num_blocks)]
+        self.key_value_nins = [keras.layers.Dense(dk + dv, name=f"block_{b}_kv") for b in range(hp.num_blocks)]
+        self.query_resnets = [GatedResnet(f + 2, (1, 1), "down", nl, p, False, k, name=f"block_{b}_query_resnet")
+                              for b in range(hp.num_blocks)]
+        self.query_nins = [keras.layers.Dense(dk, name=f"block_{b}_query") for b in range(hp.num_blocks)]
+        self.attention = CausalAttention(dk, dv, name="causal_attention")
+        self.out_resnets = [GatedResnet(f, (1, 1), "down", nl, p, True, k, name=f"block_{b}_out_resnet")
+                            for b in range(hp.num_blocks)]
+        self.output_nin = keras.layers.Dense(self.likelihood.params_per_unit, name="output_nin")
+
+    def position(self, run, images):
+        """[1 or B, rows, W, 2]: (row - H/2) / H and (col - W/2) / W of each computed position."""
+        h, w, _ = self.image_shape
+        rows = (ops.cast(run.rows(h), images.dtype) - h / 2) / h
+        cols = (ops.cast(ops.arange(w), images.dtype) - w / 2) / w
+        grid = ops.stack([ops.broadcast_to(rows[:, None], (rows.shape[0], w)),
+                          ops.broadcast_to(cols[None, :], (rows.shape[0], w))], axis=-1)
+        return ops.broadcast_to(grid[None], (ops.shape(images)[0], rows.shape[0], w, 2))
+
+    def network(self, run, images, label, training=False):
+        args = dict(label=label, run=run, training=training)
+        dk = self.hparams.attention_key_size
+        x = ops.concatenate([images, ops.ones_like(images[..., :1])], axis=-1)
+        ul = run(self.shift, run(self.init_above, x)) + right_shift(run(self.init_left, x))
+        position = self.position(run, images)
+        n = self.hparams.num_resnets
+        for b in range(self.hparams.num_blocks):
+            for resnet in self.resnets[b * n:(b + 1) * n]:
+                ul = resnet(ul, **args)
+            kv = self.key_value_nins[b](self.key_value_resnets[b](ops.concatenate([images, ul, position], -1), **args))
+            query = self.query_nins[b](self.query_resnets[b](ops.concatenate([ul, position], -1), **args))
+            attended = run(self.attention, query, key=kv[..., :dk], value=kv[..., dk:])
+            ul = self.out_resnets[b](ul, aux=attended, **args)
+        return self.output_nin(ops.elu(ul))
