@@ -29,7 +29,7 @@ def main():
     from common import cifar_model_and_problem
     from imgtf import catalog, registry
     from imgtf.sampling import cached_sample
-    from imgtf.sampling.sampler import _dynamic_update, _to_images
+    from imgtf.sampling.sampler import _dynamic_update, _to_images, _unit_layout
 
     catalog.load_builtins()
     hp = registry.hparams(args.hparams_set)
@@ -39,8 +39,10 @@ def main():
     model = registry.model(model_name)(hp, registry.problem(problem_name).info)
     model({"targets": np.zeros((1, 32, 32, 3), np.uint8)})
     units = model.num_units
-    shape = (f"{hp.num_decoder_layers} layers, d={hp.hidden_size}, {hp.attention_type}" if "num_decoder_layers" in hp
-             else f"{hp.num_layers} layers, h={hp.hidden_size}")
+    depth = next((f"{hp.get(key)} {what}" for key, what in (
+        ("num_decoder_layers", "layers"), ("num_layers", "layers"), ("num_blocks", "blocks"),
+        ("num_resnets", "gated ResNets per resolution")) if key in hp), "")
+    shape = f"{depth}, width {hp.hidden_size}" + (f", {hp.attention_type}" if "attention_type" in hp else "")
     print(f"{args.hparams_set} ({model_name}): {shape}, {model.count_params():,} parameters, {units} steps per image, "
           f"{os.cpu_count()} CPUs")
 
@@ -58,7 +60,7 @@ def main():
 
     steps = args.naive_steps or units
     order = model.geometry.order
-    canvas = tf.zeros([1, units], tf.int32)
+    canvas = tf.zeros(_unit_layout(model, 1), tf.int32)  # [1, units] sub-pixels or [1, units, 3] pixels
 
     @tf.function
     def unit_params(canvas, t):
@@ -71,7 +73,8 @@ def main():
                                          tf.constant(1.0))
         canvas = _dynamic_update(canvas, values, int(order[t]))
     naive_seconds = (time.time() - start) * units / steps
-    same = np.array_equal(canvas.numpy()[0, order[:steps]], cached[0].reshape(-1)[order[:steps]])
+    cached_units = cached[0].reshape(canvas.shape[1:])
+    same = np.array_equal(canvas.numpy()[0][order[:steps]], cached_units[order[:steps]])
     note = "" if steps == units else f" (timed {steps} of {units} steps, extrapolated)"
     print(f"naive,  batch  1: {naive_seconds:.1f} s/image{note}; same image as cached (seed 1, first image): {same}")
     print(f"cached is {naive_seconds / rates[1]:.0f}x faster than naive at batch 1 "

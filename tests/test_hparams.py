@@ -66,3 +66,18 @@ def test_optimizers_adam_and_rmsprop(builtins):
         build_optimizer(hp)
     with pytest.raises(ValueError, match="model's width .* has none: use learning_rate_schedule=constant"):
         build_optimizer(builtins.hparams("imagetransformer_cifar10_tiny"), model_width=None)
+
+
+def test_exponential_decay_multiplies_the_rate_every_step(builtins):
+    """PixelCNN++'s schedule (its authors' code): lr * 0.999995^step; a factor outside (0, 1] is refused."""
+    from imgtf.train.optimization import build_optimizer
+
+    optimizer = build_optimizer(builtins.hparams("pixelcnn_pp_cifar10"))
+    schedule = optimizer._learning_rate
+    assert optimizer.beta_1 == 0.95 and optimizer.beta_2 == 0.9995
+    assert float(schedule(0)) == pytest.approx(1e-3, rel=1e-6)
+    assert float(schedule(10000)) == pytest.approx(1e-3 * 0.999995 ** 10000, rel=1e-4)  # float32 powers
+    hp = builtins.hparams("pixelsnail_cifar10_tiny")
+    hp.parse("learning_rate_decay_rate=1.5")
+    with pytest.raises(ValueError, match="learning_rate_decay_rate=1.5: the per-step factor must be in"):
+        build_optimizer(hp)
