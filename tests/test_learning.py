@@ -61,6 +61,19 @@ def test_pixelcnn_learns(builtins, cifar_dir, tmp_path):
     assert bits < PIXELCNN_MAX, f"{bits:.3f} bits/dim after {PIXELCNN_STEPS} steps (uniform: 8)"
 
 
+# Measured on the same 64 test images: PixelCNN++ (two resolutions) 6.835 after 40 steps, Gated PixelCNN 7.413 after
+# 60 (PixelCNN: 7.36 after 80).
+GATED_FAMILY = {"pixelcnn_pp": ("batch_size=8,num_resolutions=2", 40, 7.2),
+                "gated_pixelcnn": ("batch_size=8", 60, 7.7)}
+
+
+@pytest.mark.parametrize("model", sorted(GATED_FAMILY))
+def test_gated_convolution_models_learn(builtins, cifar_dir, tmp_path, model):
+    overrides, steps, limit = GATED_FAMILY[model]
+    bits = train_and_evaluate(cifar_dir, tmp_path, "image_cifar10", model, f"{model}_cifar10_tiny", overrides, steps)
+    assert bits < limit, f"{bits:.3f} bits/dim after {steps} steps (uniform: 8)"
+
+
 def test_super_resolution_uses_its_input(builtins, cifar_dir, tmp_path, unconditional):
     bits = train_and_evaluate(cifar_dir, tmp_path, "img2img_cifar10", "img2img_transformer",
                               "img2img_transformer_celeba_1d_tiny", TRANSFORMER, STEPS)
