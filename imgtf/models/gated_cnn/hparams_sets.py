@@ -15,8 +15,6 @@ def gated_cnn_base():
     for key, value in dict(
         hidden_size=128,  # feature maps per layer (Gated PixelCNN: p; PixelCNN++ / PixelSNAIL: filters)
         class_conditional=False,  # a class-dependent bias in every layer (needs a `label` feature)
-        dropout=0.0,  # on the residual path of every gated ResNet, after its first convolution
-        recompute=False,  # recompute activations in the backward pass (not used by this family)
     ).items():
         hp.add(key, value)
     return hp
@@ -73,7 +71,8 @@ def pixelcnn_pp_base():
     hp = gated_cnn_base()
     hp.update(learning_rate=1e-3, learning_rate_schedule="exponential_decay", learning_rate_decay_rate=0.999995,
               optimizer_adam_beta1=0.95, optimizer_adam_beta2=0.9995, optimizer_adam_epsilon=1e-8, batch_size=12)
-    for key, value in dict(num_resnets=5, num_resolutions=3, num_mixtures=10, nonlinearity="concat_elu").items():
+    for key, value in dict(num_resnets=5, num_resolutions=3, num_mixtures=10, nonlinearity="concat_elu",
+                           dropout=0.0).items():  # dropout: on each gated ResNet's residual path
         hp.add(key, value)
     return hp
 
@@ -113,7 +112,7 @@ def pixelsnail_base():
     hp.update(learning_rate=1e-3, learning_rate_schedule="exponential_decay", learning_rate_decay_rate=0.999998,
               optimizer_adam_beta1=0.95, optimizer_adam_beta2=0.9995, optimizer_adam_epsilon=1e-6, batch_size=8)
     for key, value in dict(num_blocks=12, num_resnets=4, num_mixtures=10, nonlinearity="elu", attention_key_size=16,
-                           attention_value_size=128).items():
+                           attention_value_size=128, dropout=0.0).items():
         hp.add(key, value)
     return hp
 
