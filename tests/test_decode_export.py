@@ -155,10 +155,25 @@ def test_export_loads_without_imgtf_and_matches_trainer_and_decoder(runs, cifar_
 
 
 def test_decoder_and_export_sample_agree(runs, tmp_path):
-    """imgtf-decoder --seed and the SavedModel's sample signature give the same images."""
+    """imgtf-decoder --seed and the SavedModel's sample signature give the same images; an export never replaces
+    what is in its folder without --overwrite, never deletes a run, and --overwrite replaces the folder whole."""
     plain = runs["plain"].output_dir
     cli("decoder", f"--output_dir={plain}", f"--decode_dir={tmp_path / 'd'}", "--num_samples=2", "--seed=21")
-    cli("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}")
+    # a folder already holding something (an older export, anything) is refused and left as it was
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "stale.txt").write_text("from an older export")
+    refused = subprocess.run([sys.executable, "-m", "imgtf.commands.exporter", f"--output_dir={plain}",
+                              f"--export_dir={tmp_path / 'e'}"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert refused.returncode == 1 and "is not empty" in refused.stderr and "--overwrite" in refused.stderr
+    assert os.listdir(tmp_path / "e") == ["stale.txt"]
+    into_run = subprocess.run([sys.executable, "-m", "imgtf.commands.exporter", f"--output_dir={plain}",
+                               f"--export_dir={plain}", "--overwrite"], capture_output=True, text=True, timeout=300,
+                              cwd=REPO)
+    assert into_run.returncode == 1 and "would delete the run's checkpoints" in into_run.stderr
+    assert tf.train.latest_checkpoint(plain) is not None  # the run is intact
+    cli("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--overwrite")
+    assert sorted(os.listdir(tmp_path / "e")) == ["model.keras", "saved_model"]
+    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
     loaded = tf.saved_model.load(str(tmp_path / "e" / "saved_model"))
     images = loaded.signatures["sample"](num_samples=tf.constant(2), temperature=tf.constant(1.0),
                                          seed=tf.constant(21))["images"].numpy()
@@ -172,21 +187,6 @@ def test_decoder_and_export_sample_agree(runs, tmp_path):
         with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be"):
             loaded.signatures["sample"](num_samples=tf.constant(1), temperature=tf.constant(temperature),
                                         seed=tf.constant(0))
-    # an existing export is never replaced without --overwrite, and --overwrite replaces it whole
-    before = os.stat(tmp_path / "e" / "saved_model" / "saved_model.pb").st_mtime_ns
-    refused = subprocess.run([sys.executable, "-m", "imgtf.commands.exporter", f"--output_dir={plain}",
-                              f"--export_dir={tmp_path / 'e'}"], capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert refused.returncode == 1 and "is not empty" in refused.stderr and "--overwrite" in refused.stderr
-    assert os.stat(tmp_path / "e" / "saved_model" / "saved_model.pb").st_mtime_ns == before
-    into_run = subprocess.run([sys.executable, "-m", "imgtf.commands.exporter", f"--output_dir={plain}",
-                               f"--export_dir={plain}", "--overwrite"], capture_output=True, text=True, timeout=300,
-                              cwd=REPO)
-    assert into_run.returncode == 1 and "would delete the run's checkpoints" in into_run.stderr
-    assert tf.train.latest_checkpoint(plain) is not None  # the run is intact
-    (tmp_path / "e" / "stale.txt").write_text("from an older export")
-    cli("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--overwrite")
-    assert sorted(os.listdir(tmp_path / "e")) == ["model.keras", "saved_model"]
-    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
 
 
 def test_checkpoint_average_is_exact_and_usable(runs, cifar_dir, tmp_path):
