@@ -32,7 +32,8 @@ def train_run(directory, data_dir, problem, model, hparams_set, extra="", steps=
     return trainer
 
 
-@pytest.fixture(scope="module")
+# session, not module: a worker that runs other modules' tests in between would otherwise train them again
+@pytest.fixture(scope="session")
 def runs(tmp_path_factory, cifar_dir):
     import imgtf.catalog
 

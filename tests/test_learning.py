@@ -45,7 +45,8 @@ def train_and_evaluate(cifar_dir, output_dir, problem, model, hparams_set, overr
     return trainer.evaluate("test", eval_steps=EVAL_BATCHES)["bits_per_dim"]
 
 
-@pytest.fixture(scope="module")
+# session, not module: a worker that runs other modules' tests in between would otherwise train it again
+@pytest.fixture(scope="session")
 def unconditional(builtins, cifar_dir, tmp_path_factory):
     return train_and_evaluate(cifar_dir, tmp_path_factory.mktemp("unconditional"), "image_cifar10", "image_transformer",
                               "imagetransformer_cifar10_tiny", TRANSFORMER, STEPS)
