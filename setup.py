@@ -20,9 +20,7 @@ setup(
         "tensorboard",  # TF 2.21 no longer installs it; tf.summary needs it
         "importlib_resources",  # tensorflow-datasets 4.9.10 needs it but does not declare it
     ],
-    # pytest < 9.2: with 9.2, xdist (3.8) silently stops grouping tests by xdist_group (pytest-xdist issue 1386), and
-    # the shared trained runs of test_learning and test_decode_export are trained again on each worker
-    extras_require={"test": ["pytest>=7,<9.2", "pytest-xdist>=3.5"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3.5"]},
     entry_points={"console_scripts": [
         "imgtf-trainer=imgtf.commands.trainer:run_main",
         "imgtf-datagen=imgtf.commands.datagen:run_main",

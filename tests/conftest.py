@@ -128,3 +128,36 @@ def imagenet_dir(tmp_path_factory, zebra):
 def celeba_dir():
     """40 real CelebA JPEGs and a trimmed list_eval_partition.txt (tests/data/README.md)."""
     return os.path.dirname(_shipped(os.path.join(CELEBA_DIR, "img_align_celeba"), "real CelebA fixture"))
+
+
+# Runs trained once per session and shared by every test and xdist worker (tests/helpers/shared.py): tiny Image
+# Transformers of each conditioning, with checkpoints at every step and an evaluation of the first 8 test images.
+SHARED_RUNS = {  # name: problem, model, hparams set, extra overrides, steps
+    "plain": ("image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny", "", 3),
+    "class": ("image_cifar10", "image_transformer", "imagetransformer_cifar10_cond_tiny", ",likelihood=dmol,num_mixtures=2", 2),
+    "sr": ("img2img_cifar10", "img2img_transformer", "img2img_transformer_celeba_2d_tiny", "", 2),
+}
+SHARED_RUN_OVERRIDES = TINY_OVERRIDES + ",query_shape=[4,16],memory_flange=[2,8]"
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, cifar_dir, builtins):
+    """trained_run(name) -> the path of a shared trained run (read it; copy it with helpers.shared.copy to write)."""
+    from helpers import shared
+
+    def make(name):
+        problem, model, hparams_set, extra, steps = SHARED_RUNS[name]
+
+        def train(path):
+            from imgtf.train import run_dir
+            from imgtf.train.trainer import Trainer
+
+            spec = run_dir.resolve(str(path), problem, model, hparams_set, SHARED_RUN_OVERRIDES + extra)
+            run_dir.save(spec, str(path))
+            trainer = Trainer(spec, str(path), cifar_dir)
+            trainer.train(steps, checkpoint_every=1)
+            trainer.evaluate("test", eval_steps=2)  # batch 4: the first 8 test images, in metrics.jsonl
+
+        return str(shared.directory(tmp_path_factory, f"run_{name}", train))
+
+    return make

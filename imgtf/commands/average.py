@@ -7,27 +7,37 @@ from absl import flags
 
 from imgtf.commands import common
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "The trained run directory.")
-flags.DEFINE_string("to_dir", None, "New run directory for the averaged checkpoint.")
-flags.DEFINE_integer("num_last", 5, "How many of the newest checkpoints to average.")
-common.define_registry_flags()
+
+def define_flags(fv):
+    flags.DEFINE_string("output_dir", None, "The trained run directory.", flag_values=fv)
+    flags.DEFINE_string("to_dir", None, "New run directory for the averaged checkpoint.", flag_values=fv)
+    flags.DEFINE_integer("num_last", 5, "How many of the newest checkpoints to average.", flag_values=fv)
+    common.define_registry_flags(fv)
 
 
-def run():
-    if not common.load_registry():
-        return
-    common.require_flags("output_dir", "to_dir")
+def run(args):
+    if not common.load_registry(args):
+        return 0
+    common.require_flags(args, "output_dir", "to_dir")
     from imgtf.train import run_lock
     from imgtf.train.averaging import average_checkpoints
 
-    run_lock.acquire(FLAGS.to_dir)
-    paths, saved = average_checkpoints(FLAGS.output_dir, FLAGS.to_dir, FLAGS.num_last)
+    run_lock.acquire(args.to_dir)
+    try:
+        paths, saved = average_checkpoints(args.output_dir, args.to_dir, args.num_last)
+    finally:
+        run_lock.release(args.to_dir)
     print(f"averaged {len(paths)} checkpoints ({', '.join(p.rsplit('/', 1)[-1] for p in paths)}) -> {saved}")
+    return 0
+
+
+def main(argv=None):
+    """Run imgtf-average with `argv` (the arguments after the program name); returns its exit status."""
+    return common.main("imgtf-average", __doc__, define_flags, run, argv)
 
 
 def run_main():
-    common.run_command("imgtf-average", __name__, __doc__, run)
+    common.console_entry(main)
 
 
 if __name__ == "__main__":

@@ -1,61 +1,72 @@
-"""Flags, logging and error handling shared by every imgtf command."""
+"""What every imgtf command shares: its own flag values, logging, clear errors, and two ways in.
+
+Each command module defines `define_flags(flag_values)` and `run(flags) -> int | None`, and exposes
+`main(argv) -> int` (callable in-process: tests and scripts call it and read its output) and `run_main()` (the
+console script, the only place that ends the process).
+"""
+import contextlib
 import logging
 import os
 import sys
+import traceback
 
-from absl import app, flags  # noqa: F401  (app: commands raise app.UsageError)
+from absl import flags
 
-FLAGS = flags.FLAGS
+HELP_FLAGS = ("--help", "-h", "--helpfull", "--helpshort", "-?")
 
 
-def define_registry_flags():
+class UsageError(Exception):
+    """A command line that cannot run as given (a missing or contradictory flag)."""
+
+
+def define_registry_flags(flag_values):
     flags.DEFINE_string("usr_dir", None, "Directory of the user's modules to import, so that their "
-                        "@register_problem/@register_model/@register_hparams take effect.")
-    flags.DEFINE_bool("registry_help", False, "Print every registered problem, model and hparams set, then exit.")
+                        "@register_problem/@register_model/@register_hparams take effect.", flag_values=flag_values)
+    flags.DEFINE_bool("registry_help", False, "Print every registered problem, model and hparams set, then exit.",
+                      flag_values=flag_values)
 
 
-def adopt_flags_for_help(module_names, doc):
-    """Make `--help` list this command's flags when it runs as a console script (absl lists the flags of
-    the module named by argv[0]; ours are defined in imgtf.commands.*)."""
-    main = sys.modules.get("__main__")
-    if main is not None:
-        main.__doc__ = doc
-    by_module = FLAGS.flags_by_module_dict()
-    for module_name in module_names:
-        for flag in by_module.get(module_name, []):
-            FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-
-
-def setup_logging():
+@contextlib.contextmanager
+def command_logging():
+    """imgtf's progress lines on the current stderr while a command runs, and TensorFlow's own INFO lines silenced;
+    the "imgtf" logger is as it was afterwards (an in-process caller's handlers, level and propagation)."""
     from absl import logging as absl_logging
 
-    absl_logging.set_verbosity(absl_logging.WARNING)  # TensorFlow's own INFO lines drown our progress
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    if not flags.FLAGS.is_parsed():  # absl would otherwise warn that logging started before flag parsing
+        flags.FLAGS.mark_as_parsed()
     logger = logging.getLogger("imgtf")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[imgtf %(asctime)s] %(message)s", "%H:%M:%S"))
-        logger.addHandler(handler)
+    saved = logger.level, logger.propagate
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[imgtf %(asctime)s] %(message)s", "%H:%M:%S"))
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
-def load_registry():
+def load_registry(flag_values):
     """Import built-ins and --usr_dir; handle --registry_help. Returns False if the command should stop."""
     from imgtf import catalog, registry
 
     catalog.load_builtins()
-    registry.import_usr_dir(FLAGS.usr_dir)
-    if FLAGS.registry_help:
+    registry.import_usr_dir(flag_values.usr_dir)
+    if flag_values.registry_help:
         print(registry.registry_help())
         return False
     return True
 
 
-def require_flags(*names):
+def require_flags(flag_values, *names):
     """A usage error naming every required flag that is missing."""
-    missing = [f"--{name}" for name in names if not getattr(FLAGS, name)]
+    missing = [f"--{name}" for name in names if not getattr(flag_values, name)]
     if missing:
-        raise app.UsageError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required.")
+        raise UsageError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required.")
 
 
 def user_errors():
@@ -63,49 +74,63 @@ def user_errors():
     from imgtf.data.errors import DataError
     from imgtf.hparams.hparams import HParamsError
     from imgtf.registry import RegistryError
-    from imgtf.train.run_dir import RunDirError
     from imgtf.train.checkpoints import CheckpointError
+    from imgtf.train.run_dir import RunDirError
     from imgtf.train.run_lock import RunLockedError
 
-    errors = (CheckpointError, DataError, HParamsError, RegistryError, RunDirError, RunLockedError, ValueError)
+    errors = (UsageError, CheckpointError, DataError, HParamsError, RegistryError, RunDirError, RunLockedError,
+              ValueError)
     if "imgtf.train.trainer" in sys.modules:
         errors += (sys.modules["imgtf.train.trainer"].TrainingError,)
     return errors
 
 
-def run_guarded(program, fn):
-    """Run fn(); known user errors print one clear line and exit 1 instead of a traceback."""
+def main(program, doc, define_flags, run, argv=None):
+    """Parse `argv` (the arguments after the program name; default sys.argv[1:]) into a fresh set of this command's
+    flags and run it. Returns the exit status: 0 done, 1 refused with one line on stderr saying why (a bad flag or
+    value, missing data, a locked run...), 130 interrupted, or the status `run` returns. Errors that are not the
+    user's (bugs) propagate with their traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    flag_values = flags.FlagValues()
+    define_flags(flag_values)
+    if any(arg in HELP_FLAGS for arg in argv):
+        text = flag_values.get_help(include_special_flags=False)  # grouped under module paths: drop those lines
+        print(f"{doc.strip()}\n\nflags:\n" + "\n".join(line for line in text.splitlines() if line.startswith(" ")))
+        return 0
     try:
-        return fn()
+        rest = flag_values([program, *argv])
+        if len(rest) > 1:
+            raise UsageError(f"unexpected arguments: {' '.join(rest[1:])} (flags look like --name=value).")
+    except (flags.Error, UsageError) as e:
+        print(f"{program}: error: {e}\nSee {program} --help.", file=sys.stderr)
+        return 1
+    try:
+        with command_logging():
+            code = run(flag_values)
     except KeyboardInterrupt:
         print(f"{program}: interrupted.", file=sys.stderr)
-        sys.exit(130)
+        return 130
     except Exception as e:  # noqa: BLE001 - filtered just below
         if isinstance(e, user_errors()):
             print(f"{program}: error: {e}", file=sys.stderr)
-            exit_now(1)
+            return 1
         raise
+    return 0 if code is None else int(code)
 
 
-def exit_now(code):
-    """Exit without running interpreter finalisers. After an error raised inside a tf.data pipeline, the
-    destructor of its (multi-device) iterator can block forever at interpreter shutdown: the message was
-    printed, yet the process never ended. Everything worth keeping is already written (checkpoints are saved
-    synchronously, metrics flushed per record, the run lock is released by the OS)."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    logging.shutdown()
-    os._exit(code)
-
-
-def run_command(program, module_name, doc, run):
-    """The console-script entry point of a command: absl flags, logging, clear errors, then `run()`."""
-
-    def main(argv):
-        if len(argv) > 1:
-            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])} (flags look like --name=value).")
-        setup_logging()
-        run_guarded(program, run)
-
-    adopt_flags_for_help([module_name, __name__], doc)
-    app.run(main)
+def console_entry(main_fn):
+    """The console script: run `main_fn(sys.argv[1:])` and end the process with its status. After a failure the
+    process ends without interpreter finalisers: after an error raised inside a tf.data pipeline, the destructor of
+    its (multi-device) iterator can block forever at shutdown. Everything worth keeping is written by then
+    (checkpoints are saved synchronously, metrics flushed per record, the run lock is released by the OS)."""
+    try:
+        code = main_fn(sys.argv[1:])
+    except Exception:  # a bug: its traceback, then the same prompt exit
+        traceback.print_exc()
+        code = 1
+    if code:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+    sys.exit(0)

@@ -10,37 +10,47 @@ from absl import flags
 
 from imgtf.commands import common
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("problem", None, "Registered problem name.")
-flags.DEFINE_string("problem_options", "", "Settings of configurable problems (e.g. image_folder).")
-flags.DEFINE_string("tmp_dir", None, "Where the raw, official files are (what --data_dir would be without datagen).")
-flags.DEFINE_string("data_dir", None, "Where to write the prepared arrays (DATA_DIR/<problem>/<split>.<feature>.bin).")
-flags.DEFINE_list("splits", [], "Splits to prepare (default: all of the problem's splits).")
-common.define_registry_flags()
+
+def define_flags(fv):
+    flags.DEFINE_string("problem", None, "Registered problem name.", flag_values=fv)
+    flags.DEFINE_string("problem_options", "", "Settings of configurable problems (e.g. image_folder).",
+                        flag_values=fv)
+    flags.DEFINE_string("tmp_dir", None, "Where the raw, official files are (what --data_dir would be without "
+                        "datagen).", flag_values=fv)
+    flags.DEFINE_string("data_dir", None, "Where to write the prepared arrays "
+                        "(DATA_DIR/<problem>/<split>.<feature>.bin).", flag_values=fv)
+    flags.DEFINE_list("splits", [], "Splits to prepare (default: all of the problem's splits).", flag_values=fv)
+    common.define_registry_flags(fv)
 
 
-def run():
-    if not common.load_registry():
-        return
-    common.require_flags("problem", "tmp_dir", "data_dir")
+def run(args):
+    if not common.load_registry(args):
+        return 0
+    common.require_flags(args, "problem", "tmp_dir", "data_dir")
     from imgtf import registry
     from imgtf.data import prepared
     from imgtf.data.errors import reraise_from_pipeline
 
-    problem = registry.problem(FLAGS.problem)
-    problem.configure(FLAGS.problem_options)
-    problem.bind(FLAGS.tmp_dir)
-    for split in FLAGS.splits or problem.splits:
+    problem = registry.problem(args.problem)
+    problem.configure(args.problem_options)
+    problem.bind(args.tmp_dir)
+    for split in args.splits or problem.splits:
         start = time.time()
-        print(f"{problem.name} {split}: preparing from {FLAGS.tmp_dir} ...", flush=True)
+        print(f"{problem.name} {split}: preparing from {args.tmp_dir} ...", flush=True)
         with reraise_from_pipeline():
-            meta = prepared.write(problem, split, FLAGS.tmp_dir, FLAGS.data_dir)
-        print(f"{problem.name} {split}: {meta['count']} examples -> {FLAGS.data_dir}/{problem.name}/ "
+            meta = prepared.write(problem, split, args.tmp_dir, args.data_dir)
+        print(f"{problem.name} {split}: {meta['count']} examples -> {args.data_dir}/{problem.name}/ "
               f"({meta['count'] / max(time.time() - start, 1e-9):.0f} examples/s)")
+    return 0
+
+
+def main(argv=None):
+    """Run imgtf-datagen with `argv` (the arguments after the program name); returns its exit status."""
+    return common.main("imgtf-datagen", __doc__, define_flags, run, argv)
 
 
 def run_main():
-    common.run_command("imgtf-datagen", __name__, __doc__, run)
+    common.console_entry(main)
 
 
 if __name__ == "__main__":

@@ -8,47 +8,68 @@ from absl import flags
 
 from imgtf.commands import common
 
-FLAGS = flags.FLAGS
-flags.DEFINE_string("output_dir", None, "The trained run directory (hparams.json and checkpoints).")
-flags.DEFINE_string("checkpoint_path", None, "A specific checkpoint (default: the latest in --output_dir).")
-flags.DEFINE_string("data_dir", None, "Data for completion / super-resolution inputs taken from a split.")
-flags.DEFINE_string("decode_dir", None, "Where to write samples.png, samples.npy and decode.json.")
-flags.DEFINE_enum("mode", "auto", ["auto", "unconditional", "class", "completion", "super_resolution"],
-                  "auto: super_resolution for img2img models, class for class-conditional ones, else unconditional.")
-flags.DEFINE_integer("num_samples", 8, "Images to sample (or inputs to complete / super-resolve).")
-flags.DEFINE_integer("samples_per_input", 1, "Completion / super-resolution: samples drawn per input.")
-flags.DEFINE_float("temperature", 1.0, "Sampling temperature: logits are divided by it (the paper uses 0.8-1.0).")
-flags.DEFINE_integer("batch_size", 8, "Images sampled together.")
-flags.DEFINE_integer("seed", 0, "Random seed: the same seed gives the same images.")
-flags.DEFINE_list("labels", [], "Class ids for class-conditional sampling (cycled); default: every class in turn.")
-flags.DEFINE_string("split", None, "Split for completion / super-resolution inputs (default: the evaluation split).")
-flags.DEFINE_list("input_images", [], "Your own image files to super-resolve (centre-cropped, area-resized to the "
-                  "model's input size).")
-common.define_registry_flags()
+
+def define_flags(fv):
+    def string(name, default, text):
+        flags.DEFINE_string(name, default, text, flag_values=fv)
+
+    def integer(name, default, text):
+        flags.DEFINE_integer(name, default, text, flag_values=fv)
+
+    string("output_dir", None, "The trained run directory (hparams.json and checkpoints).")
+    string("checkpoint_path", None, "A specific checkpoint (default: the latest in --output_dir).")
+    string("data_dir", None, "Data for completion / super-resolution inputs taken from a split.")
+    string("decode_dir", None, "Where to write samples.png, samples.npy and decode.json.")
+    flags.DEFINE_enum("mode", "auto", ["auto", "unconditional", "class", "completion", "super_resolution"],
+                      "auto: super_resolution for img2img models, class for class-conditional ones, else "
+                      "unconditional.", flag_values=fv)
+    integer("num_samples", 8, "Images to sample (or inputs to complete / super-resolve).")
+    integer("samples_per_input", 1, "Completion / super-resolution: samples drawn per input.")
+    flags.DEFINE_float("temperature", 1.0, "Sampling temperature: logits are divided by it (the paper uses "
+                       "0.8-1.0).", flag_values=fv)
+    integer("batch_size", 8, "Images sampled together.")
+    integer("seed", 0, "Random seed: the same seed gives the same images.")
+    flags.DEFINE_list("labels", [], "Class ids for class-conditional sampling (cycled); default: every class in "
+                      "turn.", flag_values=fv)
+    string("split", None, "Split for completion / super-resolution inputs (default: the evaluation split).")
+    flags.DEFINE_list("input_images", [], "Your own image files to super-resolve (centre-cropped, area-resized to "
+                      "the model's input size).", flag_values=fv)
+    flags.DEFINE_bool("xla", True, "Compile the sampling loop with XLA (much faster on CPU; the images are the same "
+                      "without it).", flag_values=fv)
+    common.define_registry_flags(fv)
 
 
-def run():
-    if not common.load_registry():
-        return
-    common.require_flags("output_dir", "decode_dir")
+def run(args):
+    if not common.load_registry(args):
+        return 0
+    common.require_flags(args, "output_dir", "decode_dir")
+    from imgtf.api import load_run
     from imgtf.sampling.decode import decode
     from imgtf.sampling.sampler import check_sampling_settings
-    from imgtf.api import load_run
 
-    check_sampling_settings(FLAGS.num_samples, FLAGS.temperature, FLAGS.batch_size, FLAGS.samples_per_input)
-
-    trained = load_run(FLAGS.output_dir, FLAGS.checkpoint_path, FLAGS.data_dir)  # weights only
-    summary = decode(trained.model, trained.problem, FLAGS.decode_dir, data_dir=FLAGS.data_dir, mode=FLAGS.mode,
-                     num_samples=FLAGS.num_samples, temperature=FLAGS.temperature, seed=FLAGS.seed,
-                     batch_size=FLAGS.batch_size, labels=[int(v) for v in FLAGS.labels], split=FLAGS.split,
-                     input_images=FLAGS.input_images, samples_per_input=FLAGS.samples_per_input)
+    check_sampling_settings(args.num_samples, args.temperature, args.batch_size, args.samples_per_input)
+    try:
+        labels = [int(v) for v in args.labels]
+    except ValueError:
+        raise common.UsageError(f"--labels={','.join(args.labels)}: class ids are integers, e.g. --labels=3,7.")
+    trained = load_run(args.output_dir, args.checkpoint_path, args.data_dir)  # weights only
+    summary = decode(trained.model, trained.problem, args.decode_dir, data_dir=args.data_dir, mode=args.mode,
+                     num_samples=args.num_samples, temperature=args.temperature, seed=args.seed,
+                     batch_size=args.batch_size, labels=labels, split=args.split, input_images=args.input_images,
+                     samples_per_input=args.samples_per_input, jit_compile=args.xla)
     extra = f", consistency {summary['consistency']:.4f}" if "consistency" in summary else ""
     print(f"{summary['num_images']} images ({summary['mode']}) in {summary['seconds']:.1f} s "
-          f"({summary['seconds_per_image']:.2f} s/image{extra}) -> {FLAGS.decode_dir}/samples.png")
+          f"({summary['seconds_per_image']:.2f} s/image{extra}) -> {args.decode_dir}/samples.png")
+    return 0
+
+
+def main(argv=None):
+    """Run imgtf-decoder with `argv` (the arguments after the program name); returns its exit status."""
+    return common.main("imgtf-decoder", __doc__, define_flags, run, argv)
 
 
 def run_main():
-    common.run_command("imgtf-decoder", __name__, __doc__, run)
+    common.console_entry(main)
 
 
 if __name__ == "__main__":

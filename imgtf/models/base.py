@@ -67,6 +67,13 @@ class AutoregressiveImageModel(keras.Model):
         params = self(features, training=training) if params is None else params
         return -ops.sum(self.likelihood.log_prob(params, features["targets"]), axis=(1, 2, 3))
 
+    def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
+        """Keras's `fit`. `shuffle` defaults to False for datasets (problem.dataset is already in its training order,
+        and Keras ignores the flag for them, with a warning) and to True for arrays, as in Keras."""
+        if shuffle is None:
+            shuffle = not hasattr(x, "element_spec")
+        return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras's loss hook: the mean negative log-likelihood in nats per sub-pixel when `compile` was given no
         loss (the default), plus any layer losses; a loss passed to `compile` is used as Keras would."""

@@ -91,16 +91,17 @@ def _in_batches(mode, count, batch_size, per_item, draw_batch):
     return np.concatenate(results)
 
 
-def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch_size=8):
+def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch_size=8, jit_compile=True):
     """Images from the model alone; batch i is drawn with seed + its first index, so a seed fixes every image."""
     def draw_batch(first, n):
-        return model.sample(n, temperature, seed + first)
+        return model.sample(n, temperature, seed + first, jit_compile=jit_compile)
 
     return Decoded("unconditional", _in_batches("unconditional", num_samples, batch_size, 1, draw_batch),
                    num_levels=model.num_levels)
 
 
-def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.0, seed=0, batch_size=8):
+def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.0, seed=0, batch_size=8,
+                   jit_compile=True):
     """Class-conditional images: `labels` (default: every class of the problem) cycled over num_samples."""
     if model.class_embedding is None:
         raise ValueError("--mode=class needs a class-conditional model (hparams class_conditional=true).")
@@ -108,25 +109,26 @@ def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.
     labels = [labels[i % len(labels)] for i in range(num_samples)]
 
     def draw_batch(first, n):
-        return model.sample(n, temperature, seed + first, label=np.array(labels[first:first + n], np.int32))
+        return model.sample(n, temperature, seed + first, label=np.array(labels[first:first + n], np.int32),
+                            jit_compile=jit_compile)
 
     return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels,
                    num_levels=model.num_levels)
 
 
 def complete(model, problem, *, data_dir=None, split=None, num_samples=8, samples_per_input=1, temperature=1.0,
-             seed=0, batch_size=8):
+             seed=0, batch_size=8, jit_compile=True):
     """Paper Tables 1-2: the top half of num_samples real images of `split` is given, the bottom half sampled."""
     originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
     samples = _sample_per_input(model, "completion", len(originals), low=low, labels=labels, known=originals,
                                 samples_per_input=samples_per_input, temperature=temperature, seed=seed,
-                                batch_size=batch_size)
+                                batch_size=batch_size, jit_compile=jit_compile)
     return Decoded("completion", samples, inputs=originals * _top_half(originals), originals=originals,
                    num_levels=model.num_levels)
 
 
 def super_resolve(model, problem, *, data_dir=None, split=None, input_images=None, num_samples=8,
-                  samples_per_input=1, temperature=1.0, seed=0, batch_size=8):
+                  samples_per_input=1, temperature=1.0, seed=0, batch_size=8, jit_compile=True):
     """High-resolution samples of the user's `input_images` (files), or else of num_samples inputs of `split`."""
     if not model.uses_encoder:
         raise ValueError("--mode=super_resolution needs an image-to-image model (img2img_transformer).")
@@ -137,7 +139,7 @@ def super_resolve(model, problem, *, data_dir=None, split=None, input_images=Non
         originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
     samples = _sample_per_input(model, "super_resolution", len(low), low=low, labels=labels, known=None,
                                 samples_per_input=samples_per_input, temperature=temperature, seed=seed,
-                                batch_size=batch_size)
+                                batch_size=batch_size, jit_compile=jit_compile)
     flat = samples.reshape(-1, *samples.shape[2:])
     score = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat, model.num_levels)))
     return Decoded("super_resolution", samples, inputs=low, originals=originals, consistency=score,
@@ -159,7 +161,8 @@ def _top_half(images):
     return mask
 
 
-def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_input, temperature, seed, batch_size):
+def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_input, temperature, seed, batch_size,
+                      jit_compile=True):
     """[count, samples_per_input, H, W, C]: an input's samples are drawn in one batch, each with its own draws.
     The model is conditioned on what it was trained with (inputs, label); `known` images keep their top half."""
     def per_sample(values, first, n):
@@ -175,7 +178,7 @@ def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_inp
             known_batch = per_sample(known, first, n)
             known_mask = _top_half(known_batch)  # model.sample reduces it to one entry per generation unit
         drawn = model.sample(n * samples_per_input, temperature, seed + first, known=known_batch,
-                             known_mask=known_mask, **features)
+                             known_mask=known_mask, jit_compile=jit_compile, **features)
         return drawn.reshape(n, samples_per_input, *drawn.shape[1:])
 
     return _in_batches(mode, count, batch_size, samples_per_input, draw_batch)
@@ -196,7 +199,7 @@ def _run_mode(mode, model, problem, *, labels, input_images, data_dir, split, sa
 
 
 def decode(model, problem, decode_dir, *, data_dir=None, mode="auto", num_samples=8, temperature=1.0, seed=0,
-           batch_size=8, labels=None, split=None, input_images=None, samples_per_input=1):
+           batch_size=8, labels=None, split=None, input_images=None, samples_per_input=1, jit_compile=True):
     """imgtf-decoder's work: sample in `mode`, write samples.npy / samples.png (and inputs.npy, originals.npy) and
     decode.json to decode_dir; return the summary written to decode.json."""
     check_sampling_settings(num_samples, temperature, batch_size, samples_per_input)
@@ -207,5 +210,5 @@ def decode(model, problem, decode_dir, *, data_dir=None, mode="auto", num_sample
     started = time.time()
     decoded = _run_mode(mode, model, problem, labels=labels, input_images=input_images, data_dir=data_dir,
                         split=split, samples_per_input=samples_per_input, num_samples=num_samples,
-                        temperature=temperature, seed=seed, batch_size=batch_size)
+                        temperature=temperature, seed=seed, batch_size=batch_size, jit_compile=jit_compile)
     return outputs.write_decoded(decoded, decode_dir, temperature=temperature, seed=seed, started=started)

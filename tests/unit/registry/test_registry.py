@@ -1,6 +1,5 @@
-import os
-import subprocess
-import sys
+"""The registry: snake_case names, lookups that suggest close names, duplicates refused, built-ins registered, and a
+user's --usr_dir of loose modules or a package."""
 import textwrap
 
 import pytest
@@ -107,40 +106,3 @@ def test_usr_dir_errors_name_the_problem(tmp_path):
     (tmp_path / "broken.py").write_text("import not_a_real_module_xyz\n")
     with pytest.raises(UsrDirError, match="broken.py"):
         registry.import_usr_dir(str(tmp_path))
-
-
-def test_trainer_registry_help_lists_usr_dir_entries(tmp_path):
-    (tmp_path / "mine.py").write_text(USR_MODULE.format(cls="CliUserCifar", hp="cli_user_set"))
-    out = subprocess.run([sys.executable, "-m", "imgtf.commands.trainer", "--registry_help", f"--usr_dir={tmp_path}"],
-                         capture_output=True, text=True, timeout=120, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert out.returncode == 0, out.stderr
-    assert "cli_user_cifar" in out.stdout and "cli_user_set" in out.stdout and "image_transformer" in out.stdout
-
-
-def test_run_directory_remembers_its_usr_dir(tmp_path, builtins):
-    """Later commands on a run made with --usr_dir import it themselves (from hparams.json); if it has moved,
-    the error says which flag to pass."""
-    from imgtf.train import run_dir
-
-    usr = tmp_path / "usr"
-    usr.mkdir()
-    (usr / "mine.py").write_text(USR_MODULE.format(cls="RememberedCifar", hp="remembered_set"))
-    registry.import_usr_dir(str(usr))
-    try:
-        spec = run_dir.resolve(str(tmp_path / "run"), "remembered_cifar", "image_transformer", "remembered_set",
-                               usr_dir=str(usr))
-        run_dir.save(spec, str(tmp_path / "run"))
-    finally:
-        registry.problems.unregister("remembered_cifar")
-        registry.hparams_sets.unregister("remembered_set")
-    code = ("import sys; from imgtf import catalog, registry; from imgtf.train import run_dir; catalog.load_builtins()\n"
-            "try:\n    s = run_dir.resolve(sys.argv[1]); print(s.make_problem().name, s.hparams.hidden_size)\n"
-            "except run_dir.RunDirError as e:\n    print(e); sys.exit(3)")
-    fresh = [sys.executable, "-c", code, str(tmp_path / "run")]
-    repo = os.path.dirname(os.path.dirname(__file__))
-    found = subprocess.run(fresh, capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
-    assert found.returncode == 0 and found.stdout.split() == ["remembered_cifar", "32"], found.stderr[-2000:]
-    usr.rename(tmp_path / "moved")
-    lost = subprocess.run(fresh, capture_output=True, text=True, timeout=120, cwd=repo)
-    assert lost.returncode == 3 and f"created with --usr_dir={usr}" in lost.stdout
-    assert "problem 'remembered_cifar', hparams set 'remembered_set' come from it. Pass --usr_dir=" in lost.stdout

@@ -1,4 +1,5 @@
-"""The likelihoods against independent float64 references, at the edges and with extreme parameters."""
+"""The likelihoods against independent float64 references, at the edges and with extreme parameters, and their draws
+against their own distributions."""
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -103,3 +104,38 @@ def test_categorical_over_fewer_levels_and_dmol_refusing_them(builtins):
         build_likelihood(HParams(likelihood="dmol", num_mixtures=3), num_levels=2)
     with pytest.raises(ValueError, match="takes 2 to 256 intensity levels"):
         Categorical(1)
+
+
+def test_categorical_draws_follow_the_tempered_softmax():
+    logits = tf.constant(np.log(np.array([[0.5, 0.3, 0.15, 0.05] + [1e-9] * 252], np.float32)))
+    many = tf.repeat(logits, 4000, axis=0)  # 4000 rows: independent draws (the hash covers every element)
+    draws = registry_likelihood("categorical").sample(many, tf.constant(0), tf.constant(0), tf.constant(1.0)).numpy()
+    frequencies = np.bincount(draws, minlength=4)[:4] / len(draws)
+    np.testing.assert_allclose(frequencies, [0.5, 0.3, 0.15, 0.05], atol=0.03)
+    cold = registry_likelihood("categorical").sample(many, tf.constant(1), tf.constant(0), tf.constant(0.05)).numpy()
+    assert np.mean(np.array(cold) == 0) > 0.99  # low temperature concentrates on the mode
+
+
+def registry_likelihood(name):
+    from imgtf import catalog
+    from imgtf.hparams.hparams import HParams
+    from imgtf.likelihoods.likelihood import build_likelihood
+
+    catalog.load_builtins()
+    return build_likelihood(HParams(likelihood=name, num_mixtures=3))
+
+
+def test_dmol_draws_follow_the_discretised_mixture():
+    """Empirical frequencies of 6000 draws of one pixel match the likelihood's own distributions."""
+    dmol = DiscretizedMixtureOfLogistics(2)
+    params = np.array([[0.3, -0.2, -0.5, 0.1, 0.4, 0.6, -0.3, 0.2, -2.0, -2.5, -2.2, -1.8, -2.1, -2.4,
+                        0.5, -0.4, 0.8, 0.3, -0.6, 0.2]], np.float32)
+    draws = dmol.sample(tf.constant(np.repeat(params, 6000, 0)), tf.constant(0), tf.constant(1), tf.constant(1.0)).numpy()
+    # marginal of R, bucketed into 16 bins, against the model's p(R)
+    p_r = np.exp(ops.convert_to_numpy(dmol.channel_distributions(params, np.zeros((1, 3), np.int32)))[0, 0])
+    expected = p_r.reshape(16, 16).sum(-1)
+    observed = np.bincount(draws[:, 0] // 16, minlength=16) / len(draws)
+    np.testing.assert_allclose(observed, expected, atol=0.025)
+    # the mean log-probability of the draws matches the model's entropy estimate within noise
+    logp = ops.convert_to_numpy(dmol.log_prob(np.repeat(params, len(draws), 0), draws)).sum(-1)
+    assert np.isfinite(logp).all()

@@ -197,34 +197,6 @@ def test_prepared_shards_equal_raw_pipeline_and_are_used(builtins, cifar_dir, tm
     assert problem.prepared("test", str(tmp_path)) is None  # ... is never read
 
 
-def test_datagen_command(cifar_dir, tmp_path):
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    result = subprocess.run([sys.executable, "-m", "imgtf.commands.datagen", "--problem=image_cifar10",
-                             f"--tmp_dir={cifar_dir}", f"--data_dir={tmp_path}", "--splits=test"],
-                            capture_output=True, text=True, timeout=300, cwd=REPO)
-    assert result.returncode == 0, result.stderr
-    assert "image_cifar10 test: 1017 examples" in result.stdout
-    assert sorted(os.listdir(tmp_path / "image_cifar10")) == [
-        "test.json", "test.label.bin", "test.targets.bin"]
-    # evaluating from the prepared shards alone (no raw CIFAR-10 there), also for part of the split
-    from conftest import TINY_OVERRIDES
-    from imgtf import catalog, registry
-    from imgtf.train import run_dir
-    from imgtf.train.trainer import Trainer
-
-    catalog.load_builtins()
-    spec = run_dir.resolve(str(tmp_path / "run"), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
-                           TINY_OVERRIDES)
-    trainer = Trainer(spec, str(tmp_path / "run"), str(tmp_path))
-    entry = trainer.evaluate("test", eval_steps=2)
-    assert entry["num_images"] == 8 and entry["whole_split"] is False
-    assert trainer.problem.split_size("test", str(tmp_path)) == 1017
-
-
 # -- every problem trains by name ------------------------------------------------------------------------
 @pytest.mark.parametrize("problem,model,hparams_set,data,options", [
     ("image_imagenet32", "image_transformer", "imagetransformer_imagenet32_tiny", "imagenet", ""),
@@ -280,21 +252,3 @@ def test_resuming_on_changed_classes_names_the_change(builtins, photo_folder, tm
     (photo_folder / "train" / "cats" / "c.png").write_bytes((photo_folder / "train" / "zebras" / "z0.png").read_bytes())
     with pytest.raises(TrainingError, match="num_classes 2 when the run started, 3 now"):
         Trainer(run_dir.resolve(run), run, str(photo_folder))
-
-
-def test_trainer_stops_promptly_on_a_garbled_file(photo_folder, tmp_path):
-    """The error names the file and the process ends (it used to hang, now and then, in tf.data's iterator
-    destructor after printing it): exit_now skips the interpreter's finalisers."""
-    import subprocess
-    import sys
-
-    from conftest import REPO, TINY_OVERRIDES
-
-    (photo_folder / "train" / "faces" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    result = subprocess.run(
-        [sys.executable, "-m", "imgtf.commands.trainer", "--problem=image_folder", "--model=image_transformer",
-         "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={TINY_OVERRIDES}",
-         "--problem_options=image_size=16", f"--data_dir={photo_folder}", f"--output_dir={tmp_path / 'run'}",
-         "--train_steps=20", "--schedule=train"], capture_output=True, text=True, timeout=180, cwd=REPO)
-    assert result.returncode == 1 and "bad.jpg: cannot decode image" in result.stderr
-    assert "Traceback" not in result.stderr

@@ -60,7 +60,7 @@ def test_user_folder_trains_evaluates_samples_and_exports(builtins, gray_folder,
     assert entry["num_images"] == 6 and 0.3 * uniform < entry["bits_per_dim"] < 1.15 * uniform
     assert entry["nats_per_image"] == pytest.approx(entry["bits_per_dim"] * np.prod(shape) * np.log(2), rel=1e-6)
 
-    summary = decode(trainer.model, trainer.problem, str(tmp_path / "samples"), num_samples=3)
+    summary = decode(trainer.model, trainer.problem, str(tmp_path / "samples"), num_samples=3, jit_compile=False)
     samples = np.load(tmp_path / "samples" / "samples.npy")
     assert summary["num_images"] == 3 and samples.shape == (3, *shape) and samples.max() < levels
     grid = np.asarray(Image.open(tmp_path / "samples" / "samples.png"))

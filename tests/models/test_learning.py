@@ -14,7 +14,6 @@ from imgtf.train import run_dir
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 intensities
 SEED = 0
 EVAL_BATCHES = 2  # of 32 images (the evaluation batch: 4 x batch 8): the first 64 test images
-pytestmark = pytest.mark.xdist_group("learning")  # one worker trains the shared unconditional model once
 
 # The tiny sets' structure and recipe (embedding scale, optimiser, learning rate), narrower and shallower, and a
 # warm-up shortened in proportion to the few steps a unit test can afford.
@@ -45,11 +44,14 @@ def train_and_evaluate(cifar_dir, output_dir, problem, model, hparams_set, overr
     return trainer.evaluate("test", eval_steps=EVAL_BATCHES)["bits_per_dim"]
 
 
-# session, not module: a worker that runs other modules' tests in between would otherwise train it again
 @pytest.fixture(scope="session")
 def unconditional(builtins, cifar_dir, tmp_path_factory):
-    return train_and_evaluate(cifar_dir, tmp_path_factory.mktemp("unconditional"), "image_cifar10", "image_transformer",
-                              "imagetransformer_cifar10_tiny", TRANSFORMER, STEPS)
+    """The unconditional model's bits/dim, measured once per session for every worker (tests/helpers/shared.py)."""
+    from helpers import shared
+
+    return shared.value(tmp_path_factory, "learning_unconditional", lambda: train_and_evaluate(
+        cifar_dir, tmp_path_factory.mktemp("unconditional"), "image_cifar10", "image_transformer",
+        "imagetransformer_cifar10_tiny", TRANSFORMER, STEPS))
 
 
 def test_image_transformer_learns(unconditional):

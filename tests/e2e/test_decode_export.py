@@ -1,0 +1,140 @@
+"""Decoder, exporter and checkpoint averaging on the session's shared trained runs (tiny models trained briefly on
+real CIFAR-10: conftest.SHARED_RUNS), each command called in this process; the exports are loaded by a fresh
+process that never imports imgtf."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import shared
+from helpers.commands import command
+from imgtf.train.metrics import read_metrics
+
+
+def test_decoder_completion_keeps_the_top_half(trained_run, cifar_dir, tmp_path):
+    command("decoder", f"--output_dir={trained_run('plain')}", f"--data_dir={cifar_dir}", f"--decode_dir={tmp_path}",
+            "--mode=completion", "--num_samples=2", "--samples_per_input=2", "--noxla")
+    samples, originals = np.load(tmp_path / "samples.npy"), np.load(tmp_path / "originals.npy")
+    assert samples.shape == (2, 2, 32, 32, 3)
+    np.testing.assert_array_equal(samples[:, :, :16], np.repeat(originals[:, None, :16], 2, axis=1))
+
+
+def test_decoder_super_resolves_user_images_with_consistency(trained_run, celeba_dir, tmp_path):
+    files = [os.path.join(celeba_dir, "img_align_celeba", f"00000{i}.jpg") for i in (1, 2)]
+    out = command("decoder", f"--output_dir={trained_run('sr')}", f"--decode_dir={tmp_path}",
+                  f"--input_images={','.join(files)}", "--noxla")
+    summary = json.load(open(tmp_path / "decode.json"))
+    assert summary["mode"] == "super_resolution" and 0.0 <= summary["consistency"] < 1.0
+    assert "consistency" in out.stdout
+    assert np.load(tmp_path / "inputs.npy").shape == (2, 8, 8, 3)
+
+
+FRESH_PROCESS = r'''
+import json, sys
+import numpy as np, tensorflow as tf
+m = tf.saved_model.load(sys.argv[1])
+args = json.loads(sys.argv[2])
+cond = {k: tf.constant(np.array(v, dtype=np.uint8 if k == "inputs" else np.int32)) for k, v in args["cond"].items()}
+images = tf.constant(np.load(sys.argv[3]))
+out = {"bits_per_dim": m.signatures["bits_per_dim"](images=images, **cond)["bits_per_dim"].numpy().tolist(),
+       "log_prob": float(tf.reduce_sum(m.signatures["log_prob"](images=images, **cond)["log_prob"]).numpy())}
+sample_cond = {k: v[: args["n"]] for k, v in cond.items()}
+out["sample"] = m.signatures["sample"](num_samples=tf.constant(args["n"]), temperature=tf.constant(1.0),
+                                       seed=tf.constant(args["seed"]), **sample_cond)["images"].numpy().tolist()
+out["imgtf_imported"] = "imgtf" in sys.modules
+print(json.dumps(out))
+'''
+
+
+@pytest.mark.parametrize("name", ["plain", "class", "sr"])
+def test_export_loads_without_imgtf_and_matches_trainer_and_decoder(trained_run, cifar_dir, tmp_path, name):
+    """The decoder samples in the run's own mode (unconditional, class, super-resolution), and the export, loaded by a
+    process that never imports imgtf, gives the trainer's bits/dim on the first 8 test images and, for a seed, the
+    decoder's images (with the same conditioning)."""
+    import imgtf
+
+    run = trained_run(name)
+    command("exporter", f"--output_dir={run}", f"--export_dir={tmp_path / 'export'}", "--noxla")
+    assert sorted(os.listdir(tmp_path / "export")) == ["model.keras", "saved_model"]
+    problem = imgtf.load_run(run, data_dir=cifar_dir).problem
+    batch = {k: v.numpy() for k, v in next(iter(problem.dataset("test", cifar_dir, 8))).items()}
+    np.save(tmp_path / "images.npy", batch["targets"])
+    cond, decoder_flags = {}, []
+    if "label" in batch and name == "class":
+        cond["label"] = batch["label"].tolist()
+        decoder_flags.append(f"--labels={batch['label'][0]},{batch['label'][1]}")
+    if name == "sr":
+        cond["inputs"] = batch["inputs"].tolist()
+        decoder_flags.append(f"--data_dir={cifar_dir}")  # its inputs: the first of the test split
+    decoded = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'd'}", "--num_samples=2",
+                      "--seed=9", "--noxla", *decoder_flags)
+    mode = {"plain": "unconditional", "class": "class", "sr": "super_resolution"}[name]
+    assert f"2 images ({mode})" in decoded.stdout and os.path.getsize(tmp_path / "d" / "samples.png") > 1000
+    summary = json.load(open(tmp_path / "d" / "decode.json"))
+    assert summary["mode"] == mode and (name != "class" or summary["labels"] == cond["label"][:2])
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(tmp_path / "export" / "saved_model"),
+                             json.dumps({"cond": cond, "n": 2, "seed": 9}), str(tmp_path / "images.npy")],
+                            capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    exported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not exported["imgtf_imported"]
+    evaluated = read_metrics(run)[-1]  # the trainer's evaluation of the same first 8 test images
+    assert evaluated["num_images"] == 8
+    assert np.mean(exported["bits_per_dim"]) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)
+    assert -exported["log_prob"] / (8 * 3072 * np.log(2)) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)
+    decoded = np.load(tmp_path / "d" / "samples.npy").reshape(2, 32, 32, 3)  # [inputs, samples per input, ...] for SR
+    np.testing.assert_array_equal(np.array(exported["sample"], np.uint8), decoded)
+
+
+def test_export_refuses_to_replace_anything_and_checks_its_inputs(trained_run, tmp_path):
+    """An export never replaces what is in its folder without --overwrite, never deletes a run, and --overwrite
+    replaces the folder whole; the signatures check what they are given, with a message naming what they expect."""
+    plain = str(shared.copy(trained_run("plain"), tmp_path / "run"))
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "stale.txt").write_text("from an older export")
+    refused = command("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--noxla", expect=1)
+    assert "is not empty" in refused.stderr and "--overwrite" in refused.stderr
+    assert os.listdir(tmp_path / "e") == ["stale.txt"]
+    into_run = command("exporter", f"--output_dir={plain}", f"--export_dir={plain}", "--overwrite", "--noxla",
+                       expect=1)
+    assert "would delete the run's checkpoints" in into_run.stderr
+    assert tf.train.latest_checkpoint(plain) is not None  # the run is intact
+    command("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--overwrite", "--noxla")
+    assert sorted(os.listdir(tmp_path / "e")) == ["model.keras", "saved_model"]
+    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
+    loaded = tf.saved_model.load(str(tmp_path / "e" / "saved_model"))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be uint8 \[batch, 32, 32, 3\]"):
+        loaded.signatures["bits_per_dim"](images=tf.zeros([1, 32, 32, 1], tf.uint8))  # grayscale
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be uint8 \[batch, 32, 32, 3\]"):
+        loaded.signatures["log_prob"](images=tf.zeros([1, 16, 16, 3], tf.uint8))
+    for temperature in (0.0, -1.0, float("nan")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="temperature must be"):
+            loaded.signatures["sample"](num_samples=tf.constant(1), temperature=tf.constant(temperature),
+                                        seed=tf.constant(0))
+
+
+def test_checkpoint_average_is_exact_and_usable(trained_run, cifar_dir, tmp_path):
+    plain = trained_run("plain")  # checkpoints at steps 1, 2, 3
+    command("average", f"--output_dir={plain}", f"--to_dir={tmp_path / 'avg'}", "--num_last=3")
+    state = tf.train.get_checkpoint_state(plain)
+    paths = list(state.all_model_checkpoint_paths)[-3:]
+    readers = [tf.train.load_checkpoint(p) for p in paths]
+    averaged = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(tmp_path / "avg")))
+    not_weights = ("optimizer/_variables/", "optimizer/_iterations", "optimizer/_learning_rate", "step/", "save_counter",
+                   "rng_state", "_CHECKPOINTABLE_OBJECT_GRAPH")
+    keys = [k for k in readers[0].get_variable_to_shape_map() if not k.startswith(not_weights)]
+    import imgtf
+
+    assert len(keys) == len(imgtf.load_run(plain).model.trainable_variables)
+    for key in keys:
+        values = [r.get_tensor(key).astype(np.float64) for r in readers]
+        expected = (sum(values) / 3).astype(np.float32)
+        np.testing.assert_array_equal(averaged.get_tensor(key), expected)
+    assert not np.array_equal(readers[0].get_tensor(keys[0]), readers[2].get_tensor(keys[0]))
+    out = command("trainer", f"--output_dir={tmp_path / 'avg'}", f"--data_dir={cifar_dir}", "--schedule=eval",
+                  "--eval_steps=2")
+    assert "bits_per_dim" in out.stdout

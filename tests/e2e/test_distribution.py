@@ -1,0 +1,119 @@
+"""tf.distribute strategies on this CPU: mirrored over two logical devices and two local workers. Both need processes
+of their own (TensorFlow fixes its devices at start-up); every process is bounded by a timeout and ends by itself."""
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, TINY_OVERRIDES
+from imgtf.train import run_dir
+
+# Adam with a large epsilon moves weights in proportion to the gradient, so equal gradients <=> equal weights
+LINEAR_ADAM = ",optimizer_adam_epsilon=1.0,learning_rate_schedule=constant,learning_rate=0.5"
+
+MIRRORED_SCRIPT = r'''
+import json, sys
+import numpy as np
+import imgtf
+from imgtf.train import distribution
+distribution.split_cpu(2)
+import tensorflow as tf
+from imgtf import catalog, registry
+from imgtf.train import run_dir
+from imgtf.train.trainer import Trainer
+catalog.load_builtins()
+cifar, out, overrides = sys.argv[1:4]
+
+def train(strategy, per_replica, directory):
+    spec = run_dir.resolve(directory, "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
+                           overrides + f",batch_size={per_replica}")
+    trainer = Trainer(spec, directory, cifar, strategy=strategy, seed=1)
+    initial = [w.numpy().copy() for w in trainer.model.trainable_weights]
+    trainer.train(2, checkpoint_every=10**9, log_every=10**9)
+    return initial, [w.numpy() for w in trainer.model.trainable_weights], trainer.strategy.num_replicas_in_sync
+
+init_m, mirrored, replicas = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), 2, out + "/mirrored")
+init_s, single, _ = train(tf.distribute.OneDeviceStrategy("/cpu:0"), 4, out + "/single")
+print(json.dumps({"replicas": replicas,
+                  "init_diff": max(float(np.abs(a - b).max()) for a, b in zip(init_m, init_s)),
+                  "diff": max(float(np.abs(a - b).max()) for a, b in zip(mirrored, single)),
+                  "moved": max(float(np.abs(a - b).max()) for a, b in zip(init_s, single))}))
+'''
+
+
+def run_python(code, *args, env=None, timeout=600):
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
+                            cwd=REPO, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_mirrored_over_two_cpu_devices_equals_one_device_on_the_same_global_batch(cifar_dir, tmp_path):
+    out = run_python(MIRRORED_SCRIPT, cifar_dir, str(tmp_path), TINY_OVERRIDES + LINEAR_ADAM)
+    assert out["replicas"] == 2 and out["init_diff"] == 0.0
+    assert out["moved"] > 1e-3  # the steps really changed the weights ...
+    assert out["diff"] < 1e-5  # ... identically, whether the batch was split over 2 replicas or not
+
+
+WORKER_SCRIPT = r'''
+import json, os, sys
+import numpy as np
+import imgtf
+import tensorflow as tf
+from imgtf import catalog, registry
+from imgtf.train import run_dir
+from imgtf.train.distribution import make_strategy
+from imgtf.train.trainer import Trainer
+catalog.load_builtins()
+cifar, out, overrides, index = sys.argv[1:5]
+strategy = make_strategy("multi_worker")
+spec = run_dir.resolve(out, "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny", overrides)
+trainer = Trainer(spec, out, cifar, strategy=strategy, seed=1)
+trainer.train(3, checkpoint_every=2, log_every=10**9)
+np.savez(os.path.join(out, f"weights_{index}.npz"), *[w.numpy() for w in trainer.model.trainable_weights])
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "chief": trainer.chief,
+                  "global_batch": trainer.global_batch_size}))
+'''
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def test_multi_worker_mirrored_with_two_local_workers(cifar_dir, tmp_path):
+    workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
+                                                     "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, cifar_dir, str(tmp_path),
+                                       TINY_OVERRIDES, str(index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True, cwd=REPO, env=env))
+    outputs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=600)
+            assert proc.returncode == 0, err[-3000:]
+            outputs.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert [o["chief"] for o in outputs] == [True, False]
+    assert all(o["replicas"] == 2 and o["global_batch"] == 8 for o in outputs)
+    a, b = np.load(tmp_path / "weights_0.npz"), np.load(tmp_path / "weights_1.npz")
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-3")  # the chief wrote the checkpoints
+    assert not [d for d in os.listdir(tmp_path) if d.startswith(".worker_")]  # scratch saves cleaned up

@@ -1,0 +1,181 @@
+"""Where the process is the point: the installed console scripts, signals and hard kills, the run lock across
+processes, a process that must end promptly after a data error, and a fresh process resolving a remembered --usr_dir.
+Every process is bounded by a timeout and ends by itself."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+from conftest import REPO, TINY_OVERRIDES
+from imgtf.train import run_dir, run_lock
+
+COMMANDS = ["trainer", "datagen", "decoder", "exporter", "average"]
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_console_scripts_are_installed_and_exit_with_their_status(name, tmp_path):
+    """Each `imgtf-<name>` on PATH: --help exits 0; a bad flag exits 1 with one line saying so, no traceback."""
+    script = shutil.which(f"imgtf-{name}", path=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    assert script, f"imgtf-{name} is not installed (pip install -e .)"
+    helped = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert helped.returncode == 0 and f"imgtf-{name}" in helped.stdout
+    bad = subprocess.run([script, "--no_such_flag=1"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode == 1 and "no_such_flag" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def trainer_process(output_dir, data_dir, steps, every, extra=()):
+    return subprocess.Popen(
+        [sys.executable, "-m", "imgtf.commands.trainer", "--problem=image_cifar10", "--model=image_transformer",
+         "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={TINY_OVERRIDES}", f"--data_dir={data_dir}",
+         f"--output_dir={output_dir}", f"--train_steps={steps}", f"--checkpoint_every_steps={every}",
+         "--log_every_steps=1", "--schedule=train", *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+
+
+def wait_for_step(proc, step, timeout=300):
+    """Read the trainer's log until it reports `step` (or more); returns the step seen."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if not line and proc.poll() is not None:
+            raise AssertionError("trainer exited early")
+        if "| loss" in line and line.split("step ")[1].split("/")[0].isdigit():
+            seen = int(line.split("step ")[1].split("/")[0])
+            if seen >= step:
+                return seen
+    proc.kill()
+    raise AssertionError("trainer did not reach the step in time")
+
+
+def latest_step(directory):
+    path = tf.train.latest_checkpoint(str(directory))
+    return int(path.rsplit("-", 1)[1]) if path else 0
+
+
+def test_sigterm_saves_then_rerun_finishes_the_same_number_of_steps(cifar_dir, tmp_path):
+    proc = trainer_process(tmp_path, cifar_dir, 60, 1000)
+    try:
+        seen = wait_for_step(proc, 5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-2000:]
+    assert "rerun the same command to resume" in err
+    stopped = latest_step(tmp_path)
+    assert seen <= stopped < 60  # the checkpoint holds every step done before the signal
+    rerun = trainer_process(tmp_path, cifar_dir, 60, 1000)
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err[-2000:]
+    assert f"Resuming at step {stopped} of 60" in err and latest_step(tmp_path) == 60
+
+
+def test_a_second_trainer_is_refused_and_a_hard_kill_loses_only_the_steps_since_the_last_checkpoint(
+        cifar_dir, tmp_path):
+    """While a trainer runs, a second one on its run directory is refused and touches nothing; after the first is
+    killed (SIGKILL: no chance to save), its lock is gone with it and a rerun resumes from its newest checkpoint."""
+    first = trainer_process(tmp_path, cifar_dir, 10000, 5)
+    try:
+        wait_for_step(first, 2)
+        before = sorted(os.listdir(tmp_path))
+        second = trainer_process(tmp_path, cifar_dir, 10000, 1, extra=["--random_seed=3"])
+        _, err = second.communicate(timeout=300)
+        assert second.returncode == 1, err[-2000:]
+        assert f"in use by another imgtf process (pid {first.pid} on host" in err
+        assert "Restored" not in err and "step 1/" not in err
+        assert first.poll() is None  # the live run goes on
+        new = set(os.listdir(tmp_path)) - set(before)  # at most the first trainer's checkpoints (every 5 steps)
+        assert all(re.fullmatch(r"ckpt-\d*[05]\.(index|data-.*)|checkpoint", name) for name in new), new
+        seen = wait_for_step(first, latest_step(tmp_path) + 8)  # a line written after now: the log is caught up
+        first.kill()
+        first.communicate(timeout=60)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    saved = latest_step(tmp_path)
+    assert seen - 5 <= saved <= seen + 1 and saved % 5 == 0
+    assert run_lock.acquire(str(tmp_path)) is not None  # the lock died with its holder
+    run_lock.release(str(tmp_path))
+    rerun = trainer_process(tmp_path, cifar_dir, saved + 3, 5)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0 and f"Resuming at step {saved}" in err and latest_step(tmp_path) == saved + 3
+
+
+def test_lock_refuses_a_second_holder_across_processes(tmp_path):
+    run_lock.acquire(str(tmp_path))
+    try:
+        code = ("import sys; from imgtf.train import run_lock\ntry:\n    run_lock.acquire(sys.argv[1])\n"
+                "except run_lock.RunLockedError as e:\n    print(e); sys.exit(3)")
+        other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                               cwd=REPO, timeout=60)
+        assert other.returncode == 3 and f"pid {os.getpid()}" in other.stdout
+    finally:
+        run_lock.release(str(tmp_path))
+
+
+def test_trainer_stops_promptly_on_a_garbled_file(celeba_dir, tmp_path):
+    """The error names the file and the process ends (it used to hang, now and then, in tf.data's iterator
+    destructor after printing it): the console entry ends the process without the interpreter's finalisers."""
+    folder = tmp_path / "images"
+    for split in ("train", "test"):
+        (folder / split).mkdir(parents=True)
+        for name in sorted(os.listdir(os.path.join(celeba_dir, "img_align_celeba")))[:4]:
+            shutil.copy(os.path.join(celeba_dir, "img_align_celeba", name), folder / split)
+    (folder / "train" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    result = subprocess.run(
+        [sys.executable, "-m", "imgtf.commands.trainer", "--problem=image_folder", "--model=image_transformer",
+         "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={TINY_OVERRIDES}",
+         "--problem_options=image_size=16", f"--data_dir={folder}", f"--output_dir={tmp_path / 'run'}",
+         "--train_steps=20", "--schedule=train"], capture_output=True, text=True, timeout=180, cwd=REPO)
+    assert result.returncode == 1 and "bad.jpg: cannot decode image" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+USR_MODULE = '''
+from imgtf.registry import register_hparams, register_problem
+from imgtf.problems.cifar10 import ImageCifar10
+from imgtf.models.image_transformer.hparams_sets import imagetransformer_cifar10_tiny
+
+@register_problem
+class RememberedCifar(ImageCifar10):
+    """A user's problem: CIFAR-10 under another name."""
+
+@register_hparams
+def remembered_set():
+    hp = imagetransformer_cifar10_tiny()
+    hp.hidden_size = 32
+    return hp
+'''
+
+
+def test_a_fresh_process_imports_the_usr_dir_a_run_remembers(tmp_path, builtins):
+    """Later commands on a run made with --usr_dir import it themselves (from hparams.json); if it has moved,
+    the error says which flag to pass."""
+    usr = tmp_path / "usr"
+    usr.mkdir()
+    (usr / "mine.py").write_text(USR_MODULE)
+    builtins.import_usr_dir(str(usr))
+    try:
+        spec = run_dir.resolve(str(tmp_path / "run"), "remembered_cifar", "image_transformer", "remembered_set",
+                               usr_dir=str(usr))
+        run_dir.save(spec, str(tmp_path / "run"))
+    finally:
+        builtins.problems.unregister("remembered_cifar")
+        builtins.hparams_sets.unregister("remembered_set")
+    code = ("import sys; from imgtf import catalog, registry; from imgtf.train import run_dir; catalog.load_builtins()\n"
+            "try:\n    s = run_dir.resolve(sys.argv[1]); print(s.make_problem().name, s.hparams.hidden_size)\n"
+            "except run_dir.RunDirError as e:\n    print(e); sys.exit(3)")
+    fresh = [sys.executable, "-c", code, str(tmp_path / "run")]
+    found = subprocess.run(fresh, capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
+    assert found.returncode == 0 and found.stdout.split() == ["remembered_cifar", "32"], found.stderr[-2000:]
+    usr.rename(tmp_path / "moved")
+    lost = subprocess.run(fresh, capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert lost.returncode == 3 and f"created with --usr_dir={usr}" in lost.stdout
+    assert "problem 'remembered_cifar', hparams set 'remembered_set' come from it. Pass --usr_dir=" in lost.stdout

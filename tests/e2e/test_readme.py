@@ -1,0 +1,104 @@
+"""The README's worked example and Python block run as written.
+
+The worked example's shell lines are run in this process, each as its shell would: `python - <<'PY'` blocks are
+executed, `cat > FILE <<'PY'` writes the file, `mkdir -p` makes folders, and every `imgtf-<name> ...` line calls that
+command's `main` with the line's arguments (the console scripts themselves run as processes in test_processes.py).
+A line of any other form fails the test, so the README cannot drift beyond what is checked."""
+import contextlib
+import io
+import os
+import re
+import shlex
+import sys
+
+from conftest import REPO
+
+
+def readme_section(marker, language):
+    readme = open(os.path.join(REPO, "README.md")).read()
+    section = readme.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return "\n".join(re.findall(rf"```{language}\n(.*?)```", section, flags=re.S))
+
+
+def shell_statements(script):
+    """(kind, text, body) for each statement: comments dropped, continuation lines joined, heredoc bodies kept."""
+    lines, statements, i = script.splitlines(), [], 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if not line or line.startswith("#"):
+            continue
+        while line.endswith("\\"):
+            line = line[:-1] + " " + lines[i].strip()
+            i += 1
+        heredoc = re.search(r"<<'(\w+)'$", line)
+        body = None
+        if heredoc:
+            end = lines.index(heredoc.group(1), i)
+            body, i = "\n".join(lines[i:end]) + "\n", end + 1
+            line = line[:heredoc.start()].strip()
+        statements.append((line, body))
+    return statements
+
+
+def run_worked_example(script):
+    """Run the statements; returns what they printed on stdout."""
+    printed = io.StringIO()
+    for line, body in shell_statements(script):
+        words = shlex.split(line)
+        if words == ["python", "-"]:
+            with contextlib.redirect_stdout(printed):
+                exec(compile(body, "README.md worked-example", "exec"), {"__name__": "__main__"})
+        elif words[:2] == ["mkdir", "-p"]:
+            for folder in words[2:]:
+                os.makedirs(folder, exist_ok=True)
+        elif words[0] == "cat" and words[1] == ">" and len(words) == 3:
+            with open(words[2], "w") as f:
+                f.write(body)
+        elif words[0].startswith("imgtf-"):
+            module = __import__(f"imgtf.commands.{words[0][len('imgtf-'):]}", fromlist=["main"])
+            with contextlib.redirect_stdout(printed):
+                code = module.main(words[1:])
+            assert code == 0, f"{line!r} exited {code}"
+        else:
+            raise AssertionError(f"the worked example has a line this test cannot run: {line!r}")
+    return printed.getvalue()
+
+
+def test_readme_worked_example_runs_as_written(tmp_path, monkeypatch, builtins):
+    os.symlink(os.path.join(REPO, "examples"), tmp_path / "examples")  # "from the repository root"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path)] + sys.path)
+    try:
+        out = run_worked_example(readme_section("worked-example", "bash"))
+    finally:
+        for table, name in ((builtins.problems, "cats_and_dogs"), (builtins.hparams_sets, "cats_and_dogs_tiny")):
+            if name in table:
+                table.unregister(name)
+    assert len(re.findall(r"^bits_per_dim [0-9.]+ .*on test", out, flags=re.M)) == 3  # 2 trainings, 1 evaluation
+    assert os.path.exists(tmp_path / "my_project" / "run" / "hparams.json")
+    assert len(os.listdir(tmp_path / "my_project" / "images" / "train" / "cat")) > 100
+    # the binary problem: samples as a PNG grid, and the SavedModel's bits/dim equal to the trainer's evaluation
+    assert os.path.exists(tmp_path / "my_project" / "binary" / "samples" / "samples.png")
+    exported, trained = re.search(r"SavedModel: ([0-9.]+) bits/dim on \d+ test images; imgtf-trainer: ([0-9.]+)",
+                                  out).groups()
+    assert exported == trained and 0.05 < float(trained) < 1.0  # below the uniform 1 bit/dim of binary images
+
+
+def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys, trained_run):
+    """The README's Python block, on a briefly trained run in runs/quickstart: load_run, fit (bits/dim falls),
+    evaluate, sample, log_prob, build_model."""
+    from helpers import shared
+
+    code = readme_section("python-example", "python")
+    os.symlink(os.path.join(REPO, "examples"), tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    shared.copy(trained_run("plain"), tmp_path / "runs" / "quickstart")
+    exec(compile(code, "README.md python-example", "exec"), {"__name__": "readme_example"})
+    out = capsys.readouterr().out
+    per_epoch = [float(v) for v in re.search(r"train bits/dim per epoch: \[(.*?)\]", out).group(1).split(",")]
+    assert per_epoch[1] < per_epoch[0] < 8.2  # it learns from Python, from the restored weights
+    test_bpd = float(re.search(r"'bits_per_dim': ([0-9.]+)", out).group(1))
+    assert 4.0 < test_bpd < 8.2
+    assert 0.0 < float(re.search(r"samples' own bits/dim: ([0-9.]+)", out).group(1)) < 9.0
+    assert re.search(r"ImageTransformer \d+ parameters", out)

@@ -1,0 +1,143 @@
+"""The model harness: every registered `_tiny` set, whatever its family, on real CIFAR-10 crops.
+
+For each set: causality of every unit and channel (and the conditioning reaching the first unit), normalised
+distributions, the sampler's incremental step equal to the whole model at every step, cached sampling drawing exactly
+the naive sampler's images, the `.keras` round trip, Keras `fit` lowering the loss, and, where the family has it,
+recomputation giving the same loss and gradients. A new model family is covered by registering its tiny set."""
+import types
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from helpers.models import (assert_causal, build, conditioning, dtype_policy, enliven, full_params, predictions,
+                            real_features, teacher_forced_params, tiny_sets)
+
+SIZE = 8  # real 8x8 crops (2x2 low-resolution inputs): two halvings for PixelCNN++, several rows for every kernel
+SAMPLE_SIZE = 4  # the naive sampler runs the whole model once per unit: 48 units
+FIT_SIZE, FIT_STEPS = 8, 30
+FIT_SMALLER = {"num_decoder_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # shrunk where a set has the key
+
+SETS = tiny_sets()
+
+
+@pytest.fixture(scope="module", params=SETS)
+def tiny(request, cifar_dir):
+    """One set's model at SIZE, in float64, with every all-zero weight made random (see enliven), and real features for
+    it; shared by the checks that do not change the model (pytest groups this module's tests by set). Float64: in
+    float32 one image's predictions move by up to ~1e-4 with the batch it is computed in (the kernels differ by batch
+    shape), which would hide a leak of that size; in float64 they agree to ~1e-12."""
+    model, problem = build(request.param, image_size=SIZE, seed=0, dtype="float64")
+    enliven(model)
+    features = real_features(problem, cifar_dir, size=SIZE)
+    return types.SimpleNamespace(name=request.param, model=model, problem=problem, features=features)
+
+
+def test_causal_in_every_unit_and_channel(tiny):
+    model, features = tiny.model, tiny.features
+    base = assert_causal(model, features)
+    for key, value in conditioning(model, features).items():  # the conditioning reaches even the first unit
+        other = dict(features, **{key: (value + 1) % 10 if key == "label" else 255 - value})
+        moved = np.abs(predictions(model, {k: v[:1] for k, v in other.items()})[0] - base)
+        assert moved[0].max() > 1e-4, f"the first unit ignores {key}"
+
+
+def test_distributions_are_normalised_and_log_prob_is_their_entry(tiny):
+    model, features = tiny.model, tiny.features
+    params = model(features)
+    dist = ops.convert_to_numpy(model.likelihood.channel_distributions(params, features["targets"]))
+    np.testing.assert_allclose(np.exp(dist).sum(-1), 1.0, atol=1e-4)
+    log_prob = ops.convert_to_numpy(model.log_prob(features))  # the chosen value's entry (the chain rule, for DMOL)
+    chosen = np.take_along_axis(dist, features["targets"][..., None].astype(int), axis=-1)[..., 0]
+    np.testing.assert_allclose(log_prob, chosen, atol=1e-4)
+
+
+def test_sampler_steps_equal_the_whole_model(tiny):
+    """At every step the incremental `step` (caches, carried states) gives the whole model's parameters for the unit,
+    fed the real image's values."""
+    model, features = tiny.model, tiny.features
+    stepped = teacher_forced_params(model, features["targets"], conditioning(model, features))
+    np.testing.assert_allclose(stepped, full_params(model, features), rtol=1e-4, atol=1e-4)
+
+
+def test_keras_save_and_reload_identical(tiny, tmp_path):
+    model, features = tiny.model, tiny.features
+    path = str(tmp_path / f"{tiny.name}.keras")
+    model.save(path)
+    with dtype_policy("float64"):  # the policy it was built under (its layers take the global one)
+        restored = keras.saving.load_model(path)
+    assert type(restored) is type(model) and restored.hparams == model.hparams
+    np.testing.assert_array_equal(ops.convert_to_numpy(restored(features)), ops.convert_to_numpy(model(features)))
+
+
+@pytest.mark.parametrize("set_name", SETS)
+def test_cached_sampling_equals_naive_sampling(set_name):
+    """In float64 (the cached and naive passes sum in different orders; in float32 their parameters differ in the
+    last bits, enough to move a draw across a rounding boundary now and then) the cached sampler draws exactly the
+    naive sampler's images for a seed, another seed others, and the conditioning changes the draws."""
+    from imgtf.sampling import cached_sample, naive_sample
+
+    model, _ = build(set_name, image_size=SAMPLE_SIZE, seed=0, dtype="float64")
+    enliven(model)
+    features = {}
+    if model.class_embedding is not None:
+        features["label"] = np.array([1, 8])
+    if model.uses_encoder:
+        features["inputs"] = np.random.RandomState(0).randint(0, 256, (2, *model.problem_info["input_shape"]))
+        features["inputs"] = features["inputs"].astype(np.uint8)
+    cached = cached_sample(model, 2, 1.0, 3, features=features or None, jit_compile=False).numpy()
+    np.testing.assert_array_equal(cached, naive_sample(model, 2, 1.0, 3, features=features or None).numpy())
+    assert cached.dtype == np.uint8 and cached.shape == (2, *model.image_shape)
+    assert len(np.unique(cached)) > 5, "not really sampled: nearly constant images"
+    assert not np.array_equal(cached, cached_sample(model, 2, 1.0, 4, features=features or None,
+                                                    jit_compile=False).numpy())
+    for key in features:  # change the first image's conditioning only: its draws change, the second's do not
+        other = dict(features)
+        other[key] = features[key].copy()
+        other[key][0] = (other[key][0] + 1) % 10 if key == "label" else 255 - other[key][0]
+        moved = cached_sample(model, 2, 1.0, 3, features=other, jit_compile=False).numpy()
+        assert not np.array_equal(moved[0], cached[0]) and np.array_equal(moved[1], cached[1]), key
+
+
+@pytest.mark.parametrize("set_name", SETS)
+def test_keras_fit_lowers_the_loss_on_real_images(cifar_dir, set_name):
+    """Through Keras's own compile/fit, every family trains with its default loss (the negative log-likelihood):
+    a fixed batch of two real crops is overfitted (one transformer layer, two PixelCNN++ resolutions, one PixelSNAIL
+    block: enough for that)."""
+    from imgtf import registry
+
+    hp = registry.hparams(set_name)
+    smaller = ",".join(f"{key}={value}" for key, value in FIT_SMALLER.items() if key in hp)
+    model, problem = build(set_name, smaller, image_size=FIT_SIZE, seed=0)
+    features = real_features(problem, cifar_dir, n=2, split="train", size=FIT_SIZE)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(tf.data.Dataset.from_tensors(features).repeat(), steps_per_epoch=1, epochs=FIT_STEPS,
+                        verbose=0)
+    losses = history.history["bits_per_dim"]  # one step per epoch: each step's bits/dim before its update
+    assert len(losses) == FIT_STEPS and np.allclose(np.array(history.history["loss"]) / np.log(2), losses)
+    assert losses[-1] < losses[0] - 1.0, f"bits/dim {losses[0]:.2f} -> {losses[-1]:.2f}"
+
+
+@pytest.mark.parametrize("set_name", SETS)
+def test_recompute_gives_the_same_loss_and_gradients(cifar_dir, set_name):
+    """One model with recompute=true, its loss and gradients computed with the recomputation switched off and on
+    (eagerly: the trainer's compiled step with recomputation is tested in tests/unit/train)."""
+    from imgtf import registry
+
+    if "recompute" not in registry.hparams(set_name):
+        pytest.skip(f"{set_name}: its family has no hparam recompute")
+    model, problem = build(set_name, "recompute=true", image_size=SIZE, seed=0)
+    features = real_features(problem, cifar_dir, size=SIZE)
+    results = []
+    for recompute in (False, True):
+        model.recompute = recompute
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model.negative_log_likelihood(features, training=True))
+        results.append((float(loss), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss,
+                                                                                            model.trainable_weights)]))
+    (loss, grads), (loss_recomputed, grads_recomputed) = results
+    assert loss == pytest.approx(loss_recomputed, rel=1e-6)
+    for g, h in zip(grads, grads_recomputed):
+        np.testing.assert_allclose(h, g, rtol=1e-5, atol=1e-6)

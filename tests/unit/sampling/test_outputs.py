@@ -1,0 +1,34 @@
+"""What the decoder writes and checks: sample grids of any channel count, the super-resolution consistency score,
+and sampling settings refused before anything is loaded."""
+import numpy as np
+import pytest
+
+
+@pytest.mark.parametrize("flag", ["--temperature=0", "--temperature=-1", "--temperature=nan", "--num_samples=0"])
+def test_bad_sampling_settings_are_refused_with_the_flag_named(flag):
+    from imgtf.sampling.sampler import check_sampling_settings
+
+    name, value = flag[2:].split("=")
+    settings = {"num_samples": 1, "temperature": 1.0, name: float(value) if name == "temperature" else int(value)}
+    with pytest.raises(ValueError, match=f"--{name}=.*must be"):
+        check_sampling_settings(**settings)
+
+
+def test_consistency_metric_is_zero_for_a_matching_image():
+    from imgtf.sampling.decode import consistency
+
+    flat = np.full((1, 32, 32, 3), 77, np.uint8)
+    assert consistency(np.full((1, 8, 8, 3), 77, np.uint8), flat)[0] == pytest.approx(0.0, abs=1e-10)
+    assert consistency(np.full((1, 8, 8, 3), 0, np.uint8), flat)[0] == pytest.approx((77 / 255) ** 2, rel=1e-5)
+
+
+def test_grids_show_grayscale_images():
+    """Grayscale (C = 1) samples, inputs and originals make RGB grids."""
+    from imgtf.sampling import outputs
+
+    gray = np.random.RandomState(0).randint(0, 256, (3, 6, 5, 1)).astype(np.uint8)
+    picture = outputs.sample_grid(gray, columns=2, scale=2)
+    assert picture.shape == (2 * 12 + 2, 2 * 10 + 2, 3)
+    np.testing.assert_array_equal(picture[:12, :10], np.repeat(outputs.upscale(gray[:1], 2)[0], 3, axis=-1))
+    both = outputs.comparison_grid(gray, gray[:, None].repeat(2, axis=1), gray, scale=2)
+    assert both.shape[-1] == 3 and both.shape[0] == 3 * 12 + 2 * 2
