@@ -6,6 +6,7 @@ Samplers (imgtf.sampling) need, besides these, `geometry` (generation order), `e
 `step(cache, previous, t, features)`; trainer, evaluator and exporter need only `call` and `log_prob`.
 """
 import math
+import warnings
 
 import keras
 import numpy as np
@@ -73,6 +74,13 @@ class AutoregressiveImageModel(keras.Model):
         if shuffle is None:
             shuffle = not hasattr(x, "element_spec")
         return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        """Keras's `evaluate`. Keras 3 warns "Your input ran out of data" whenever a dataset of unknown length ends,
+        which is how an evaluation of a whole (or `take(n)` of a) split ends: that one warning is not shown."""
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+            return super().evaluate(x, y, *args, **kwargs)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras's loss hook: the mean negative log-likelihood in nats per sub-pixel when `compile` was given no

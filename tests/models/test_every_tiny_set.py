@@ -18,7 +18,7 @@ from helpers.models import (assert_causal, build, conditioning, dtype_policy, en
 SIZE = 8  # real 8x8 crops (2x2 low-resolution inputs): two halvings for PixelCNN++, several rows for every kernel
 SAMPLE_SIZE = 4  # the naive sampler runs the whole model once per unit: 48 units
 FIT_SIZE, FIT_STEPS = 8, 30
-FIT_SMALLER = {"num_decoder_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # shrunk where a set has the key
+FIT_SMALLER = {"num_decoder_layers": 1, "num_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # where a set has it
 
 SETS = tiny_sets()
 
