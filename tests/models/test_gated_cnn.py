@@ -1,10 +1,9 @@
 """Gated PixelCNN, PixelCNN++ and PixelSNAIL beyond the harness (tests/models/test_every_tiny_set.py, which checks the
 sets as registered): the row-cached sampler with class biases and without skips, class-conditional sampling, size and
-label errors, and a class-conditional model trained by name and exported."""
+label errors, and a class-conditional model trained by name (its export: tests/unit/export)."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from keras import ops
 
 from imgtf import catalog, registry
@@ -76,25 +75,3 @@ def test_class_conditional_model_trains_and_evaluates_by_name(builtins, cifar_di
     assert trainer.train(2, log_every=1) == 2
     entry = trainer.evaluate("test", eval_steps=1)
     assert entry["num_images"] == 4 and 5.0 < entry["bits_per_dim"] < 9.0
-
-
-def test_class_conditional_export_scores_and_samples_by_label(tmp_path):
-    """The SavedModel of a class-conditional model (class biases in every layer) takes labels: its bits/dim are the
-    model's, and for a seed and labels it draws the cached sampler's images."""
-    from imgtf.export.saved_model import export_saved_model
-    from imgtf.sampling import cached_sample
-
-    model = small_model("gated_pixelcnn_cifar10_tiny", (4, 4, 3), "class_conditional=true", num_classes=10)
-    for weight in model.trainable_weights:
-        if "class_bias" in weight.path:
-            weight.assign(np.random.RandomState(1).randn(*weight.shape).astype("float32"))
-    loaded = tf.saved_model.load(export_saved_model(model, str(tmp_path / "export"), jit_compile=False))
-    images = np.random.RandomState(2).randint(0, 256, (2, 4, 4, 3)).astype(np.uint8)
-    label = np.array([3, 5], np.int32)
-    bits = loaded.signatures["bits_per_dim"](images=images, label=label)["bits_per_dim"].numpy()
-    expected = -ops.convert_to_numpy(model.log_prob({"targets": images, "label": label})).sum(axis=(1, 2, 3))
-    np.testing.assert_allclose(bits, expected / (48 * np.log(2)), rtol=1e-5)
-    sample = loaded.signatures["sample"](num_samples=tf.constant(2), temperature=tf.constant(1.0), seed=tf.constant(3),
-                                         label=tf.constant(label))["images"].numpy()
-    drawn = cached_sample(model, 2, 1.0, 3, features={"label": label}, jit_compile=False).numpy()
-    np.testing.assert_array_equal(sample, drawn)
