@@ -33,7 +33,7 @@ def gray_folder(tmp_path_factory, cifar_dir):
 
 # one model of each family (the suite's time budget): grayscale 8-bit squares, and binary non-square images (which
 # cover one channel for the Image Transformer too); the
-# recurrent models' one-channel (and binary) steps, causality and sampling are tested in tests/test_pixel_models.py
+# recurrent models' one-channel (and binary) steps, causality and sampling are tested in tests/models/test_pixel_rnn.py
 @pytest.mark.parametrize("model,hparams_set,overrides,options", [
     ("pixelcnn", "pixelcnn_cifar10_tiny", "", f"image_size={SIZE},channels=1"),
     ("image_transformer", "imagetransformer_cifar10_tiny", TINY_OVERRIDES,
