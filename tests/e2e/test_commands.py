@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from conftest import TINY_OVERRIDES
 from helpers.commands import command
+from helpers.usr import usr_module
 from imgtf.train.metrics import read_metrics
 
 
@@ -73,25 +74,10 @@ def test_every_command_explains_itself_and_names_missing_flags(name, tmp_path):
     assert "required" in refused.stderr and refused.stderr.startswith(f"imgtf-{name}: error: --")
 
 
-USR_MODULE = '''
-from imgtf.registry import register_hparams, register_problem
-from imgtf.problems.cifar10 import ImageCifar10
-from imgtf.models.image_transformer.hparams_sets import imagetransformer_cifar10_tiny
-
-@register_problem
-class CliUserCifar(ImageCifar10):
-    """A user's problem: CIFAR-10 under another name."""
-
-@register_hparams
-def cli_user_set():
-    hp = imagetransformer_cifar10_tiny()
-    hp.hidden_size = 32
-    return hp
-'''
 
 
 def test_registry_help_lists_usr_dir_entries(tmp_path, builtins):
-    (tmp_path / "mine.py").write_text(USR_MODULE)
+    (tmp_path / "mine.py").write_text(usr_module("CliUserCifar", "cli_user_set"))
     try:
         out = command("trainer", "--registry_help", f"--usr_dir={tmp_path}")
     finally:

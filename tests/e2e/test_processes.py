@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, TINY_OVERRIDES
+from helpers.usr import usr_module
 from imgtf.train import run_dir, run_lock
 
 COMMANDS = ["trainer", "datagen", "decoder", "exporter", "average"]
@@ -138,21 +139,6 @@ def test_trainer_stops_promptly_on_a_garbled_file(celeba_dir, tmp_path):
     assert "Traceback" not in result.stderr
 
 
-USR_MODULE = '''
-from imgtf.registry import register_hparams, register_problem
-from imgtf.problems.cifar10 import ImageCifar10
-from imgtf.models.image_transformer.hparams_sets import imagetransformer_cifar10_tiny
-
-@register_problem
-class RememberedCifar(ImageCifar10):
-    """A user's problem: CIFAR-10 under another name."""
-
-@register_hparams
-def remembered_set():
-    hp = imagetransformer_cifar10_tiny()
-    hp.hidden_size = 32
-    return hp
-'''
 
 
 def test_a_fresh_process_imports_the_usr_dir_a_run_remembers(tmp_path, builtins):
@@ -160,7 +146,7 @@ def test_a_fresh_process_imports_the_usr_dir_a_run_remembers(tmp_path, builtins)
     the error says which flag to pass."""
     usr = tmp_path / "usr"
     usr.mkdir()
-    (usr / "mine.py").write_text(USR_MODULE)
+    (usr / "mine.py").write_text(usr_module("RememberedCifar", "remembered_set"))
     builtins.import_usr_dir(str(usr))
     try:
         spec = run_dir.resolve(str(tmp_path / "run"), "remembered_cifar", "image_transformer", "remembered_set",

@@ -1,9 +1,8 @@
 """The registry: snake_case names, lookups that suggest close names, duplicates refused, built-ins registered, and a
 user's --usr_dir of loose modules or a package."""
-import textwrap
-
 import pytest
 
+from helpers.usr import usr_module
 from imgtf import catalog, registry
 from imgtf.registry import DuplicateNameError, Registry, UnknownNameError, UsrDirError, snake_case
 
@@ -58,25 +57,10 @@ def test_builtins_are_registered(builtins):
     assert "image_cifar10" in text and "imagetransformer_cifar10_tiny" in text
 
 
-USR_MODULE = textwrap.dedent('''
-    from imgtf.registry import register_hparams, register_problem
-    from imgtf.problems.cifar10 import ImageCifar10
-    from imgtf.models.image_transformer.hparams_sets import imagetransformer_cifar10_tiny
-
-    @register_problem
-    class {cls}(ImageCifar10):
-        """A user's problem: CIFAR-10 under another name."""
-
-    @register_hparams
-    def {hp}():
-        hp = imagetransformer_cifar10_tiny()
-        hp.hidden_size = 32
-        return hp
-''')
 
 
 def test_usr_dir_of_loose_modules_registers(tmp_path, builtins):
-    (tmp_path / "my_problems.py").write_text(USR_MODULE.format(cls="MyLooseCifar", hp="my_loose_set"))
+    (tmp_path / "my_problems.py").write_text(usr_module("MyLooseCifar", "my_loose_set"))
     registry.import_usr_dir(str(tmp_path))
     try:
         assert registry.problem("my_loose_cifar").num_classes == 10
@@ -91,7 +75,7 @@ def test_usr_dir_package_registers(tmp_path, builtins):
     package = tmp_path / "usr_pkg_for_test"
     package.mkdir()
     (package / "__init__.py").write_text("from . import problems\n")
-    (package / "problems.py").write_text(USR_MODULE.format(cls="MyPackagedCifar", hp="my_packaged_set"))
+    (package / "problems.py").write_text(usr_module("MyPackagedCifar", "my_packaged_set"))
     registry.import_usr_dir(str(package))
     try:
         assert "my_packaged_cifar" in registry.problems and "my_packaged_set" in registry.hparams_sets
