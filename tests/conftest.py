@@ -130,34 +130,59 @@ def celeba_dir():
     return os.path.dirname(_shipped(os.path.join(CELEBA_DIR, "img_align_celeba"), "real CelebA fixture"))
 
 
+@pytest.fixture(scope="session")
+def cifar_folder(tmp_path_factory, cifar_dir):
+    """The shipped CIFAR-10 sample as a user's image folder: 64 train and 16 test PNGs, one subfolder per class."""
+    from PIL import Image
+
+    from imgtf.data import cifar
+
+    root = tmp_path_factory.mktemp("cifar_folder")
+    for split, count in (("train", 64), ("test", 16)):
+        data = cifar.read_split(cifar_dir, split)
+        for i, (image, label) in enumerate(zip(data.images[:count], data.labels[:count])):
+            folder = root / split / f"class{label}"
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(folder / f"{i:03d}.png")
+    return str(root)
+
+
 # Runs trained once per session and shared by every test and xdist worker (tests/helpers/shared.py): tiny Image
 # Transformers of each conditioning, with checkpoints at every step and an evaluation of the first 8 test images.
-SHARED_RUNS = {  # name: problem, model, hparams set, extra overrides, steps
-    "plain": ("image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny", "", 3),
-    "class": ("image_cifar10", "image_transformer", "imagetransformer_cifar10_cond_tiny", ",likelihood=dmol,num_mixtures=2", 2),
-    "sr": ("img2img_cifar10", "img2img_transformer", "img2img_transformer_celeba_2d_tiny", "", 2),
+# "cifar" is the built-in 32x32 problem (the README's Python block runs on it); the others are 8x8 image-folder runs
+# (the sampler runs once per sub-pixel: 192 steps rather than 3072), super-resolution from 4x4.
+SHARED_RUNS = {  # name: problem, its options, model, hparams set, extra overrides, steps
+    "cifar": ("image_cifar10", "", "image_transformer", "imagetransformer_cifar10_tiny", "", 3),
+    "plain": ("image_folder", "image_size=8", "image_transformer", "imagetransformer_cifar10_tiny", "", 2),
+    "class": ("image_folder", "image_size=8,labels=true", "image_transformer", "imagetransformer_cifar10_cond_tiny",
+              ",likelihood=dmol,num_mixtures=2", 2),
+    "sr": ("image_folder", "image_size=8,input_size=4", "img2img_transformer", "img2img_transformer_celeba_2d_tiny",
+           "", 2),
 }
-SHARED_RUN_OVERRIDES = TINY_OVERRIDES + ",query_shape=[4,16],memory_flange=[2,8]"
+SHARED_RUN_OVERRIDES = TINY_OVERRIDES + ",query_shape=[4,8],memory_flange=[2,8]"
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, cifar_dir, builtins):
-    """trained_run(name) -> the path of a shared trained run (read it; copy it with helpers.shared.copy to write)."""
+def trained_run(tmp_path_factory, cifar_dir, cifar_folder, builtins):
+    """trained_run(name) -> (the path of a shared trained run, its data_dir); read it, or copy it with
+    helpers.shared.copy to write."""
     from helpers import shared
 
     def make(name):
-        problem, model, hparams_set, extra, steps = SHARED_RUNS[name]
+        problem, options, model, hparams_set, extra, steps = SHARED_RUNS[name]
+        data_dir = cifar_folder if problem == "image_folder" else cifar_dir
 
         def train(path):
             from imgtf.train import run_dir
             from imgtf.train.trainer import Trainer
 
-            spec = run_dir.resolve(str(path), problem, model, hparams_set, SHARED_RUN_OVERRIDES + extra)
-            run_dir.save(spec, str(path))
-            trainer = Trainer(spec, str(path), cifar_dir)
+            spec = run_dir.resolve(str(path), problem, model, hparams_set, SHARED_RUN_OVERRIDES + extra,
+                                   problem_options=options)
+            trainer = Trainer(spec, str(path), data_dir)
+            run_dir.save(spec, str(path))  # after the Trainer has recorded the data's info (classes), as imgtf-trainer
             trainer.train(steps, checkpoint_every=1)
             trainer.evaluate("test", eval_steps=2)  # batch 4: the first 8 test images, in metrics.jsonl
 
-        return str(shared.directory(tmp_path_factory, f"run_{name}", train))
+        return str(shared.directory(tmp_path_factory, f"run_{name}", train)), data_dir
 
     return make

@@ -93,7 +93,7 @@ def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys, tr
     code = readme_section("python-example", "python")
     os.symlink(os.path.join(REPO, "examples"), tmp_path / "examples")
     monkeypatch.chdir(tmp_path)
-    shared.copy(trained_run("plain"), tmp_path / "runs" / "quickstart")
+    shared.copy(trained_run("cifar")[0], tmp_path / "runs" / "quickstart")
     exec(compile(code, "README.md python-example", "exec"), {"__name__": "readme_example"})
     out = capsys.readouterr().out
     per_epoch = [float(v) for v in re.search(r"train bits/dim per epoch: \[(.*?)\]", out).group(1).split(",")]
