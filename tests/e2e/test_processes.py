@@ -60,7 +60,7 @@ def latest_step(directory):
 
 
 def test_sigterm_saves_then_rerun_finishes_the_same_number_of_steps(cifar_dir, tmp_path):
-    proc = trainer_process(tmp_path, cifar_dir, 60, 1000)
+    proc = trainer_process(tmp_path, cifar_dir, 30, 1000)
     try:
         seen = wait_for_step(proc, 5)
         proc.send_signal(signal.SIGTERM)
@@ -71,11 +71,11 @@ def test_sigterm_saves_then_rerun_finishes_the_same_number_of_steps(cifar_dir, t
     assert proc.returncode == 143, err[-2000:]
     assert "rerun the same command to resume" in err
     stopped = latest_step(tmp_path)
-    assert seen <= stopped < 60  # the checkpoint holds every step done before the signal
-    rerun = trainer_process(tmp_path, cifar_dir, 60, 1000)
+    assert seen <= stopped < 30  # the checkpoint holds every step done before the signal
+    rerun = trainer_process(tmp_path, cifar_dir, 30, 1000)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err[-2000:]
-    assert f"Resuming at step {stopped} of 60" in err and latest_step(tmp_path) == 60
+    assert f"Resuming at step {stopped} of 30" in err and latest_step(tmp_path) == 30
 
 
 def test_a_second_trainer_is_refused_and_a_hard_kill_loses_only_the_steps_since_the_last_checkpoint(
