@@ -130,21 +130,28 @@ def celeba_dir():
     return os.path.dirname(_shipped(os.path.join(CELEBA_DIR, "img_align_celeba"), "real CelebA fixture"))
 
 
-@pytest.fixture(scope="session")
-def cifar_folder(tmp_path_factory, cifar_dir):
-    """The shipped CIFAR-10 sample as a user's image folder: 64 train and 16 test PNGs, one subfolder per class."""
+def cifar_as_folder(root, cifar_dir, counts, by_class=False, mode=None):
+    """Write the shipped CIFAR-10 sample as a user's image folder: root/<split>/[class<label>/]<index>.png for the
+    first counts[split] images of each split (PIL `mode`, e.g. "L", converts them). Returns str(root)."""
     from PIL import Image
 
     from imgtf.data import cifar
 
-    root = tmp_path_factory.mktemp("cifar_folder")
-    for split, count in (("train", 64), ("test", 16)):
+    for split, count in counts.items():
         data = cifar.read_split(cifar_dir, split)
         for i, (image, label) in enumerate(zip(data.images[:count], data.labels[:count])):
-            folder = root / split / f"class{label}"
+            folder = root / split / (f"class{label}" if by_class else "")
             folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(folder / f"{i:03d}.png")
+            picture = Image.fromarray(image)
+            (picture.convert(mode) if mode else picture).save(folder / f"{i:04d}.png")
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def cifar_folder(tmp_path_factory, cifar_dir):
+    """The shipped CIFAR-10 sample as a user's image folder: 64 train and 16 test PNGs, one subfolder per class."""
+    return cifar_as_folder(tmp_path_factory.mktemp("cifar_folder"), cifar_dir, {"train": 64, "test": 16},
+                           by_class=True)
 
 
 # Runs trained once per session and shared by every test and xdist worker (tests/helpers/shared.py): tiny Image

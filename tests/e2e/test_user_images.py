@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import TINY_OVERRIDES
+from conftest import TINY_OVERRIDES, cifar_as_folder
 from imgtf.train import run_dir
 
 SIZE = 8
@@ -20,15 +20,7 @@ WIDE = 12  # non-square problems: SIZE x WIDE
 @pytest.fixture(scope="module")
 def gray_folder(tmp_path_factory, cifar_dir):
     """Real CIFAR-10 fixture images saved as 1-channel (L-mode) PNGs: 16 to train on, 6 to test."""
-    from imgtf.data import cifar
-
-    root = tmp_path_factory.mktemp("gray")
-    for split, count in (("train", 16), ("test", 6)):
-        folder = root / split
-        folder.mkdir()
-        for i, image in enumerate(cifar.read_split(cifar_dir, split).images[:count]):
-            Image.fromarray(image).convert("L").save(folder / f"{i:03d}.png")
-    return str(root)
+    return cifar_as_folder(tmp_path_factory.mktemp("gray"), cifar_dir, {"train": 16, "test": 6}, mode="L")
 
 
 # one model of each family (the suite's time budget): grayscale 8-bit squares, and binary non-square images (which

@@ -3,9 +3,9 @@ dozen steps, and a super-resolution model uses its input (clearly below the unco
 
 The images are the shipped CIFAR-10 sample area-resized to 16x16 (an image folder, as a user's own photos): a step
 costs a quarter of a 32x32 one, and the recipe (embedding scale, optimiser, learning rate) is what is tested. The
-thresholds come from measured runs with a safety margin, and were checked to fail with the recipe these sets had
-before (unscaled input embeddings, learning_rate=1.0, initializer_gain=1.0; for super-resolution also index encoder
-coordinates with global encoder-decoder attention). Everything runs through the Trainer and the problem's tf.data
+thresholds come from measured runs with a safety margin; the Image Transformer's were checked to fail with the
+recipe its sets had before (unscaled input embeddings, learning_rate=1.0, initializer_gain=1.0; for super-resolution
+also index encoder coordinates with global encoder-decoder attention). Everything runs through the Trainer and the problem's tf.data
 pipeline, as imgtf-trainer does.
 """
 import pytest
@@ -35,16 +35,10 @@ SUPER_RESOLUTION_MARGIN = 0.45  # below the unconditional model after the same s
 @pytest.fixture(scope="session")
 def folder16(tmp_path_factory, cifar_dir):
     """The shipped CIFAR-10 sample as an unlabelled image folder (read at 16x16 by problem option image_size)."""
-    from PIL import Image
+    from conftest import cifar_as_folder
 
-    from imgtf.data import cifar
-
-    root = tmp_path_factory.mktemp("learning_images")
-    for split, count in (("train", TRAIN_IMAGES), ("test", TEST_IMAGES)):
-        (root / split).mkdir()
-        for i, image in enumerate(cifar.read_split(cifar_dir, split).images[:count]):
-            Image.fromarray(image).save(root / split / f"{i:04d}.png")
-    return str(root)
+    return cifar_as_folder(tmp_path_factory.mktemp("learning_images"), cifar_dir,
+                           {"train": TRAIN_IMAGES, "test": TEST_IMAGES})
 
 
 def train_and_evaluate(data_dir, output_dir, model, hparams_set, overrides, steps, options=f"image_size={SIZE}"):
