@@ -86,9 +86,9 @@ class ExportModule(tf.Module):
                                             tf.zeros(shape[:2], tf.bool))}
 
         return {
-            "log_prob": tf.function(log_prob, input_signature=[images, *specs]),
-            "bits_per_dim": tf.function(bits_per_dim, input_signature=[images, *specs]),
-            "sample": tf.function(sample, input_signature=[*scalars, *specs]),
+            "log_prob": tf.function(log_prob, input_signature=[images, *specs], autograph=False),
+            "bits_per_dim": tf.function(bits_per_dim, input_signature=[images, *specs], autograph=False),
+            "sample": tf.function(sample, input_signature=[*scalars, *specs], autograph=False),
         }
 
 

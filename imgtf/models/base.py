@@ -70,9 +70,14 @@ class AutoregressiveImageModel(keras.Model):
 
     def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
         """Keras's `fit`. `shuffle` defaults to False for datasets (problem.dataset is already in its training order,
-        and Keras ignores the flag for them, with a warning) and to True for arrays, as in Keras."""
+        and Keras ignores the flag for them, with a warning) and to True for arrays, as in Keras. The optimizer is
+        built first, so that the training step is traced once (a step that creates variables is traced twice)."""
         if shuffle is None:
             shuffle = not hasattr(x, "element_spec")
+        if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+            # the optimizer's slots made now, not inside the first step: TensorFlow would trace that step twice
+            self.build_variables()
+            self.optimizer.build(self.trainable_variables)
         return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

@@ -89,7 +89,9 @@ def make_cached_sampler(model, jit_compile=True):
                                         maximum_iterations=num_units)
         return _to_images(model, canvas)
 
-    return tf.function(sample, jit_compile=jit_compile, reduce_retracing=True)
+    # autograph off: the loop is an explicit tf.while_loop and the models' code is plain ops (converting it is most
+    # of the tracing time)
+    return tf.function(sample, jit_compile=jit_compile, reduce_retracing=True, autograph=False)
 
 
 def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, samples_per_input=1):
@@ -141,7 +143,7 @@ def naive_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, k
     order = model.geometry.order
     canvas = tf.zeros(_unit_layout(model, num_samples), tf.int32)
 
-    @tf.function
+    @tf.function(autograph=False)
     def unit_params(canvas, t):
         return model.unit_params(model({**conditioning, "targets": _to_images(model, canvas)}), t)
 

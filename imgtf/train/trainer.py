@@ -164,6 +164,7 @@ class Trainer:
         model, optimizer, strategy, dims = self.model, self.optimizer, self.strategy, self.dims
         global_batch = self.global_batch_size
 
+        @tf.autograph.experimental.do_not_convert  # plain ops: converting the model's code only costs tracing time
         def replica_step(features):
             with tf.GradientTape() as tape:
                 nll = tf.reduce_sum(model.negative_log_likelihood(features, training=True))
@@ -174,7 +175,7 @@ class Trainer:
             return loss
 
         # XLA compiles the per-replica computation; reading the input iterator cannot be compiled
-        replica_fn = tf.function(replica_step, jit_compile=True) if self.xla else replica_step
+        replica_fn = tf.function(replica_step, jit_compile=True, autograph=False) if self.xla else replica_step
 
         def one_step(iterator):
             loss = strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(replica_fn, args=(next(iterator),)),
@@ -182,7 +183,7 @@ class Trainer:
             self.step.assign_add(1)
             return tf.cast(loss, tf.float32)
 
-        @tf.function
+        @tf.function(autograph=False)
         def train_step(iterator, num_steps):
             """One step (num_steps is 1), without a loop around it: see `_build_train_fn`."""
             return one_step(iterator)[None]
@@ -358,7 +359,7 @@ class Trainer:
             nll = tf.reduce_sum(model.negative_log_likelihood(features, training=False))
             return nll, tf.cast(tf.shape(features["targets"])[0], tf.float32)
 
-        @tf.function(input_signature=[element_spec])
+        @tf.function(input_signature=[element_spec], autograph=False)
         def eval_step(features):
             nll, count = strategy.run(replica_eval, args=(features,))
             return (strategy.reduce(tf.distribute.ReduceOp.SUM, nll, axis=None),

@@ -124,32 +124,49 @@ def change_unit(model, targets, step, channel=0):
 def assert_causal(model, features, steps=None, channels=None, leak=1e-5, depends=1e-6):
     """Changing the unit generated at step s (each channel of a pixel unit) changes no prediction made before it, nor
     its own pixel's channels up to the changed one, and changes some later prediction. Every step (or `steps`) and
-    channel is checked with one forward pass of a batch holding the image and one changed copy per case."""
+    channel is checked with one forward pass of a batch holding the image and one changed copy per case. Earlier
+    predictions are compared as the model's parameters (a unit's distribution is a function of its parameters and of
+    its own values, which the change leaves alone); a pixel unit's own channels, as its distributions. Returns the
+    image's predictions (see `predictions`)."""
     one = {k: v[:1] for k, v in features.items()}
-    length = model.num_units
-    unit_channels = model.image_shape[-1] if model.likelihood.unit == "pixel" else 1
+    length, levels = model.num_units, model.num_levels
+    pixel_unit = model.likelihood.unit == "pixel"
+    unit_channels = model.image_shape[-1] if pixel_unit else 1
     cases = [(s, c) for s in (range(length) if steps is None else steps) for c in (channels or range(unit_channels))]
     batch = {k: np.repeat(v, len(cases) + 1, axis=0) for k, v in one.items()}
     for i, (step, channel) in enumerate(cases, start=1):
         batch["targets"][i:i + 1] = change_unit(model, one["targets"], step, channel)
-    dist = predictions(model, batch)
-    levels = model.num_levels
+    params = full_params(model, batch)  # [1 + cases, L, P], generation order
+    if pixel_unit:  # each case's changed unit, and the image's same unit: their channel distributions
+        pixels = batch["targets"].reshape(len(params), -1, model.image_shape[-1])[:, model.geometry.order]
+
+        def distributions(rows):  # same-shaped calls: the likelihood's float32 kernels then agree to the last bit
+            dist = model.likelihood.channel_distributions(np.stack([params[i, s] for i, s in rows])[:, None, None],
+                                                          np.stack([pixels[i, s] for i, s in rows])[:, None, None])
+            return ops.convert_to_numpy(dist).reshape(len(rows), -1)
+
+        own = (distributions([(i, s) for i, (s, _) in enumerate(cases, start=1)]),
+               distributions([(0, s) for s, _ in cases]))
     for i, (step, channel) in enumerate(cases, start=1):
-        diff = np.abs(dist[i] - dist[0])  # [L, unit_channels * levels]
-        assert diff[:step].max(initial=0) <= leak, f"step {step} leaked into earlier predictions"
-        seen = (channel + 1) * levels  # a pixel's channels <= the changed one are predicted before it
-        assert diff[step, :seen].max() <= leak, f"step {step} channel {channel} leaked into its own prediction"
-        later = np.concatenate([diff[step, seen:], diff[step + 1:].ravel()])
+        diff = np.abs(params[i] - params[0])  # [L, P]
+        before = step if pixel_unit else step + 1  # a sub-pixel unit's parameters are its prediction
+        assert diff[:before].max(initial=0) <= leak, f"step {step} leaked into earlier predictions"
+        later = diff[step + 1:].ravel()
+        if pixel_unit:
+            own_diff = np.abs(own[0][i - 1] - own[1][i - 1])  # [unit_channels * levels]
+            seen = (channel + 1) * levels  # a pixel's channels <= the changed one are predicted before it
+            assert own_diff[:seen].max() <= leak, f"step {step} channel {channel} leaked into its own prediction"
+            later = np.concatenate([own_diff[seen:], later])
         if later.size:
             assert later.max() > depends, f"no prediction after step {step} channel {channel} depends on it"
-    return dist[0]
+    return predictions(model, one)[0]
 
 
 def teacher_forced_params(model, images, features=None):
     """Every step's parameters from the sampler's incremental `step`, fed the image's own values: [B, L, P]."""
     value_shape = model.likelihood.value_shape(model.image_shape[-1])
     units = images.reshape(len(images), model.num_units, *value_shape).astype(np.int32)  # raster order
-    step = tf.function(model.step)
+    step = tf.function(model.step, autograph=False)
     cache = model.empty_cache(features or None, len(images))
     previous, out = np.zeros_like(units[:, 0]), []
     for t in range(model.num_units):

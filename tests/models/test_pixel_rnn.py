@@ -37,7 +37,7 @@ def teacher_forced_logits(model, images):
     import tensorflow as tf
 
     units = images.reshape(len(images), -1).astype(np.int32)  # raster sub-pixels
-    step = tf.function(model.step)
+    step = tf.function(model.step, autograph=False)
     cache, previous, logits = model.empty_cache(None, len(images)), np.zeros(len(images), np.int32), []
     for t in range(model.num_units):
         params, cache = step(cache, tf.constant(previous), tf.constant(t), None)
