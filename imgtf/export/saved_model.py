@@ -19,7 +19,7 @@ class ExportModule(tf.Module):
     def __init__(self, model, jit_compile=True):
         super().__init__()
         self.model = model
-        self._sampler = make_cached_sampler(model, jit_compile)
+        self.jit_compile = jit_compile
         h, w, c = model.image_shape
         self._dims = float(h * w * c)
         self.conditioning = {}
@@ -57,6 +57,8 @@ class ExportModule(tf.Module):
                    tf.TensorSpec([], tf.int32, name="seed")]
         names = list(self.conditioning)
         specs = [self.conditioning[n] for n in names]
+        # a local, not an attribute: SavedModel would save a tracked tf.function on its own, tracing it again
+        sampler = make_cached_sampler(self.model, self.jit_compile)
 
         def log_prob(images, *cond):
             return {"log_prob": self._log_prob(images, dict(zip(names, cond)))}
@@ -82,8 +84,8 @@ class ExportModule(tf.Module):
                 num_samples = tf.identity(num_samples)
             shape = [num_samples, self.model.num_units, *self.model.likelihood.value_shape(self.model.image_shape[-1])]
             known = tf.zeros(shape, tf.int32)
-            return {"images": self._sampler(num_samples, temperature, seed, conditioning, known,
-                                            tf.zeros(shape[:2], tf.bool))}
+            return {"images": sampler(num_samples, temperature, seed, conditioning, known,
+                                       tf.zeros(shape[:2], tf.bool))}
 
         return {
             "log_prob": tf.function(log_prob, input_signature=[images, *specs], autograph=False),
