@@ -59,3 +59,99 @@ def cifar_model_and_problem(set_name):
     catalog.load_builtins()
     model = registry.model_and_problem_of(set_name)[0]
     return model, ("img2img_cifar10" if model == "img2img_transformer" else "image_cifar10")
+
+
+# -- results files: what the docs show ----------------------------------------------------------------------------
+RESULTS_DIR = os.path.join(REPO, "docs", "results")
+EXAMPLES_DATA = os.path.join(REPO, "examples", "data")
+
+
+def provenance(argv):
+    """Where a figure comes from: the command, commit, date, machine (CPU, cores, accelerator) and versions."""
+    import datetime
+    import platform
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO, timeout=30).stdout.strip()
+        except OSError:
+            return ""
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for module in ("tensorflow", "keras", "numpy"):
+        try:
+            versions[module] = __import__(module).__version__
+        except ImportError:
+            pass
+    accelerators = []
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        accelerators = [d.device_type for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
+    return {"command": "python " + " ".join(argv), "commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no")),
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": {"cpu": cpu, "cores": os.cpu_count(), "accelerators": accelerators or ["none"]},
+            "versions": versions}
+
+
+class _Tee:
+    def __init__(self, stream):
+        self.stream, self.parts = stream, []
+
+    def write(self, text):
+        self.parts.append(text)
+        return self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+
+def run_with_results(name, main):
+    """Run a benchmark's `main()`, its printed report also written as results: `--out=DIR` (default docs/results)
+    gets DIR/<name>.md (a provenance line, then the report as printed) and DIR/<name>.json (the provenance, the
+    report, and anything the benchmark passed to `record`). `--out=` (empty) writes nothing. docs/benchmarks.md
+    includes the .md files as written (`python bench/include_results.py` copies them in)."""
+    argv, out = [sys.argv[0]], RESULTS_DIR
+    for arg in sys.argv[1:]:
+        if arg.startswith("--out="):
+            out = arg.split("=", 1)[1]
+        else:
+            argv.append(arg)
+    command = [os.path.relpath(os.path.abspath(sys.argv[0]), REPO), *argv[1:]]
+    sys.argv = argv
+    if any(a == "--child" or a.startswith("--child=") for a in argv):
+        return main()
+    tee = sys.stdout = _Tee(sys.stdout)
+    try:
+        main()
+    finally:
+        sys.stdout = tee.stream
+    if not out:
+        return
+    meta = provenance(command)
+    report = "".join(tee.parts).strip()
+    os.makedirs(out, exist_ok=True)
+    machine = meta["machine"]
+    header = (f"`{meta['command']}` at commit {meta['commit']}{' (with uncommitted changes)' * meta['uncommitted_changes']}, "
+              f"{meta['date']}, on {machine['cpu']} ({machine['cores']} cores; accelerator: "
+              f"{', '.join(machine['accelerators'])}); " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    with open(os.path.join(out, f"{name}.md"), "w") as f:
+        f.write(f"{header}\n\n{report}\n")
+    with open(os.path.join(out, f"{name}.json"), "w") as f:
+        json.dump({"provenance": meta, "report": report, "data": _RECORDED}, f, indent=2, default=str)
+    print(f"\nresults: {os.path.join(out, name)}.md and .json", file=sys.stderr)
+
+
+_RECORDED = {}
+
+
+def record(**values):
+    """Figures a benchmark wants in its results JSON as data (besides its printed report)."""
+    _RECORDED.update(values)

@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child  # noqa: E402
+from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 FAMILIES = [  # model, tiny hparams set, problem
     ("image_transformer", "imagetransformer_cifar10_tiny", "image_cifar10"),
@@ -103,4 +103,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("compare_models", main)

@@ -1,15 +1,17 @@
-"""Print the README's table of registered hparams sets: model, problem, parameter count as built, target.
+"""The table of registered hparams sets in docs/hparams.md: one line per set, with its model, parameter count as
+built for its problem, and its docstring (the paper result it targets, how it differs).
 
-    python bench/hparams_table.py
+    python bench/hparams_table.py               # writes docs/results/hparams_table.md and .json
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import imgtf  # noqa: E402,F401
 from imgtf import catalog, registry  # noqa: E402
-from common import cifar_model_and_problem as model_and_problem  # noqa: E402
+from common import cifar_model_and_problem as model_and_problem, run_with_results  # noqa: E402
 
 
 def main():
@@ -30,4 +32,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("hparams_table", main)

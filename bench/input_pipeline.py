@@ -17,7 +17,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA  # noqa: E402
+from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
 
 sys.path.insert(0, REPO)
 
@@ -99,4 +99,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("input_pipeline", main)

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, cifar_model_and_problem, peak_rss_mib, run_child  # noqa: E402
+from common import REPO, SHARED_DATA, cifar_model_and_problem, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"  # what super-resolution sets are compared with
@@ -103,7 +103,7 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
                   "batch": trainer.global_batch_size, "params": int(trainer.model.count_params()),
                   "curve": curve, "eval_images": count, "compile_s": compile_s,
                   "images_per_sec": (steps - 1) * trainer.global_batch_size / max(train_s, 1e-9)}
-        if getattr(trainer.model, "class_embedding", None) is not None:
+        if trainer.model.uses_label:
             # does the model use its label? the same images, each given the next class instead of its own
             classes = trainer.problem.num_classes
             result["wrong_label_bits_per_dim"] = bits_per_dim(lambda y: (y + 1) % classes)
@@ -114,7 +114,7 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
             if trainer.model.uses_encoder:
                 features = {"inputs": first["inputs"][:num_samples]}
                 originals = first["targets"][:num_samples].numpy()
-            elif getattr(trainer.model, "class_embedding", None) is not None:
+            elif trainer.model.uses_label:
                 # num_samples of every class, one row per class
                 labels = np.repeat(np.arange(trainer.problem.num_classes, dtype=np.int32), num_samples)
                 features = {"label": labels}
@@ -304,4 +304,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("learning", main)

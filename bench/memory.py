@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child  # noqa: E402
+from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 CONFIGS = {  # name: (hparams set, overrides)
     "it_local_1d": ("imagetransformer_cifar10_base", "attention_type=local_1d"),
@@ -94,4 +94,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("memory", main)

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA  # noqa: E402
+from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
 
 
 def first_batch_seconds(make_dataset):
@@ -95,4 +95,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("resume", main)

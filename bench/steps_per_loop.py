@@ -3,7 +3,7 @@
     python bench/steps_per_loop.py                                   # tiny sets, N = 1, 8, 32, 64 timed steps
     python bench/steps_per_loop.py --sets=pixelcnn_cifar10_tiny --values=1,16 --steps=128
 
-Each value trains the set from the same seed on the real CIFAR-10 subset through the Trainer (a fresh Trainer per
+Each value trains the set from the same seed on real CIFAR-10 (the shipped sample by default) through the Trainer (a fresh Trainer per
 value, in one process so that each measures the same machine state); the first call of each (tracing) is not
 timed: every run first trains `max(values)` steps, then the timed --steps. Printed: steps/s per value and its ratio
 to N = 1. On a CPU a step of even the tiny sets lasts tens of milliseconds, so the host round trip that N removes is
@@ -16,7 +16,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, cifar_model_and_problem  # noqa: E402
+from common import EXAMPLES_DATA, REPO, cifar_model_and_problem, run_with_results  # noqa: E402
 
 
 def steps_per_second(set_name, per_loop, warmup, steps, data_dir):
@@ -38,7 +38,8 @@ def main():
     parser.add_argument("--sets", default="pixelcnn_cifar10_tiny,imagetransformer_cifar10_tiny")
     parser.add_argument("--values", default="1,8,32")
     parser.add_argument("--steps", type=int, default=64)
-    parser.add_argument("--data_dir", default=os.path.join(SHARED_DATA, "cifar10"))
+    parser.add_argument("--data_dir", default=os.path.join(EXAMPLES_DATA, "cifar10"),
+                        help="CIFAR-10 files (default: the sample shipped in examples/data)")
     args = parser.parse_args()
     sys.path.insert(0, REPO)
     import logging
@@ -58,4 +59,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("steps_per_loop", main)

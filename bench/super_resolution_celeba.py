@@ -25,7 +25,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA  # noqa: E402
+from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
 
 SETS = ["img2img_transformer_celeba_1d_tiny", "img2img_transformer_celeba_2d_tiny"]
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"
@@ -120,4 +120,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("super_resolution_celeba", main)

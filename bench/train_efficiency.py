@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child  # noqa: E402
+from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 
 def forward_flops_per_image(model):
@@ -122,4 +122,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("train_efficiency", main)

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA  # noqa: E402
+from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
 
 USR_MODULE = '''
 from imgtf.problems.image_folder import ImageFolderProblem
@@ -233,4 +233,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_with_results("user_images", main)

@@ -23,7 +23,7 @@ class ExportModule(tf.Module):
         h, w, c = model.image_shape
         self._dims = float(h * w * c)
         self.conditioning = {}
-        if model.class_embedding is not None:
+        if model.uses_label:
             self.conditioning["label"] = tf.TensorSpec([None], tf.int32, name="label")
         if model.uses_encoder:
             self.conditioning["inputs"] = tf.TensorSpec([None, *model.problem_info["input_shape"]], tf.uint8,

@@ -1,8 +1,7 @@
 """Input representations of images: per-channel intensity embeddings and 2D coordinate encodings.
 
-Scale of the inputs. Every layer here takes a `scale` (default 1.0, the behaviour of runs saved before it
-existed). Models pass sqrt(d) with hparam `multiply_embedding_mode="sqrt_depth"` (Vaswani et al.; Tensor2Tensor's
-channel embeddings): tables initialised with std d**-0.5 and multiplied by sqrt(d) give unit-variance vectors, of
+Scale of the inputs. Every layer here takes a `scale` (default 1.0). The Image Transformer passes sqrt(d) (Vaswani
+et al.; Tensor2Tensor's "sqrt_depth" channel embeddings): tables initialised with std d**-0.5 and multiplied by sqrt(d) give unit-variance vectors, of
 the size of the sinusoidal coordinates (amplitude 1). Unscaled, the content (|x| ~ 1) is swamped by the coordinates
 (|p| ~ sqrt(d/2)) and the first attention layer sees mostly positions: training stalls near uniform. The multiplier
 also raises the effective learning rate of the sparsely updated tables by sqrt(d).

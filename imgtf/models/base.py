@@ -1,9 +1,7 @@
 """What every imgtf model shares: construction from (hparams, problem_info), the features -> likelihood parameters
 contract, log_prob in nats per sub-pixel, its loss for Keras's `fit`/`evaluate` (and the trainer), `sample`, access
-to one generation unit's parameters, and its config.
-
-Samplers (imgtf.sampling) need, besides these, `geometry` (generation order), `empty_cache(features, batch)` and
-`step(cache, previous, t, features)`; trainer, evaluator and exporter need only `call` and `log_prob`.
+to one generation unit's parameters, and its config. The model protocol (what the trainer, evaluator, samplers,
+decoder and exporter read of a model) is declared on AutoregressiveImageModel.
 """
 import math
 import warnings
@@ -12,23 +10,32 @@ import keras
 import numpy as np
 from keras import ops
 
-from imgtf.hparams import compat
+from imgtf.hparams.hparams import HParams
 from imgtf.hparams.training import model_settings
+from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.recompute import recomputed
 
 
 class AutoregressiveImageModel(keras.Model):
     """Base of every model. `compile(optimizer=...)` then `fit(problem.dataset(...))` trains it on its negative
-    log-likelihood (the default loss; reported as `loss` in nats/dim and `bits_per_dim`); `sample` draws images."""
+    log-likelihood (the default loss; reported as `loss` in nats/dim and `bits_per_dim`); `sample` draws images.
+
+    The protocol, all that code outside a model reads of it:
+      call(features) -> parameters   features: "targets" uint8 [B, H, W, C], and what `conditioning_keys` names
+      likelihood                     its Likelihood, built by name (`build_likelihood`, hparam `likelihood`)
+      uses_label                     reads features["label"] (int32 [B]): class-conditional
+      uses_encoder                   reads features["inputs"] (uint8 [B, *input_shape]): super-resolution
+      geometry                       the generation order of its units (imgtf.layers.geometry)
+      empty_cache(features, batch), step(cache, previous, t, features)   the cached sampler's incremental step
+    A family sets uses_label / uses_encoder in its constructor (or as class attributes) and never elsewhere."""
 
     uses_encoder = False
-    class_embedding = None
-    hparams_family = None  # the key of imgtf.hparams.compat.OLD_BEHAVIOUR for this family
+    uses_label = False
 
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(**kwargs)
         # model settings only: a batch size or an optimiser is not part of what the model is (nor of its config)
-        self.hparams = compat.upgrade(model_settings(hparams), self.hparams_family)
+        self.hparams = HParams(**model_settings(hparams))
         self.problem_info = dict(problem_info)
         self.image_shape = tuple(self.problem_info["image_shape"])
         self.num_levels = int(self.problem_info.get("num_levels", 256))  # values 0 .. num_levels-1 per sub-pixel
@@ -37,6 +44,21 @@ class AutoregressiveImageModel(keras.Model):
         # hparam recompute: layers run through `checkpointed` keep only their inputs for the backward pass
         self.recompute = bool(self.hparams.get("recompute", False))
         self.recompute_seeds = keras.random.SeedGenerator(name="recompute_seeds") if self.recompute else None
+
+    @property
+    def conditioning_keys(self):
+        """The features besides "targets" that the model reads: ("label",), ("inputs",), both or none."""
+        return tuple(k for k, used in (("label", self.uses_label), ("inputs", self.uses_encoder)) if used)
+
+    def build_likelihood(self, allowed_units=("subpixel", "pixel")):
+        """The likelihood named by hparam `likelihood` (the likelihood registry) for this model's levels; a family
+        whose network can only produce some units (per sub-pixel, per pixel) names them, and another is refused."""
+        likelihood = build_likelihood(self.hparams, self.num_levels)
+        if likelihood.unit not in allowed_units:
+            raise ValueError(f"hparam likelihood={self.hparams.likelihood!r} models one {likelihood.unit} per step; "
+                             f"{type(self).__name__} predicts one {' or '.join(allowed_units)} per step. Use a "
+                             f"likelihood of that unit (imgtf-trainer --registry_help lists them).")
+        return likelihood
 
     @property
     def num_units(self):
@@ -142,8 +164,7 @@ class AutoregressiveImageModel(keras.Model):
 
         self.build_variables()
         features = {k: v for k, v in (("label", label), ("inputs", inputs)) if v is not None}
-        missing = [k for k, needed in (("label", self.class_embedding is not None), ("inputs", self.uses_encoder))
-                   if needed and k not in features]
+        missing = [k for k in self.conditioning_keys if k not in features]
         if missing:
             raise ValueError(f"this model is conditioned on {' and '.join(missing)}: pass {missing[0]}=... to sample.")
         if known_mask is not None:

@@ -48,7 +48,7 @@ def pick_mode(mode, model, problem):
         return mode
     if problem.input_shape and model.uses_encoder:
         return "super_resolution"
-    if model.class_embedding is not None:
+    if model.uses_label:
         return "class"
     return "unconditional"
 
@@ -103,7 +103,7 @@ def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch
 def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.0, seed=0, batch_size=8,
                    jit_compile=True):
     """Class-conditional images: `labels` (default: every class of the problem) cycled over num_samples."""
-    if model.class_embedding is None:
+    if not model.uses_label:
         raise ValueError("--mode=class needs a class-conditional model (hparams class_conditional=true).")
     labels = list(labels) if labels else list(range(problem.num_classes))
     labels = [labels[i % len(labels)] for i in range(num_samples)]
@@ -172,7 +172,7 @@ def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_inp
         features, known_batch, known_mask = {}, None, None
         if model.uses_encoder:
             features["inputs"] = per_sample(low, first, n)
-        if model.class_embedding is not None and labels is not None:
+        if model.uses_label and labels is not None:
             features["label"] = per_sample(labels, first, n)
         if known is not None:
             known_batch = per_sample(known, first, n)

@@ -3,7 +3,7 @@
 The first run writes it; every later command in the same `--output_dir` reloads it, so a resumed run
 trains the same model even if the named set has changed in code since. An override or name that
 conflicts with the saved run is refused: silently training a different model into old checkpoints
-would corrupt the run.
+would corrupt the run. The file carries a `format_version`; a run of another version is refused with what to do.
 """
 import dataclasses
 import json
@@ -13,6 +13,7 @@ from imgtf import registry
 from imgtf.hparams.hparams import HParams, check_ranges
 
 RUN_FILE = "hparams.json"
+FORMAT_VERSION = 1  # of hparams.json; raise it when a change would make an older file mean something else
 
 
 class RunDirError(ValueError):
@@ -32,7 +33,7 @@ class RunSpec:
     usr_dir_path: str = ""  # ... and as an absolute path: later commands import it themselves
 
     def to_json(self):
-        saved = {"problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
+        saved = {"format_version": FORMAT_VERSION, "problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
                  "overrides": self.overrides, "problem_options": self.problem_options, "hparams": self.hparams.values()}
         if self.problem_info is not None:
             saved["problem_info"] = self.problem_info
@@ -56,6 +57,14 @@ def load(output_dir):
     try:
         with open(path) as f:
             saved = json.load(f)
+    except ValueError as e:
+        raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
+    version = saved.get("format_version") if isinstance(saved, dict) else None
+    if version != FORMAT_VERSION:
+        raise RunDirError(f"{path} has format_version {version!r}; this imgtf reads format_version "
+                          f"{FORMAT_VERSION}. Train in a new --output_dir, or use the imgtf version "
+                          "that wrote the run.")
+    try:
         spec = RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
                        saved.get("overrides", ""), saved.get("problem_options", ""), saved.get("problem_info"),
                        saved.get("usr_dir", ""), saved.get("usr_dir_path", ""))

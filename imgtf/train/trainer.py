@@ -276,7 +276,7 @@ class Trainer:
         step, so successive grids show how the model improves, not a new draw). Conditional models are conditioned
         on the first images of the evaluation split (their labels, or their low-resolution inputs)."""
         conditioning = {}
-        if self.model.class_embedding is not None or self.model.uses_encoder:
+        if self.model.uses_label or self.model.uses_encoder:
             with reraise_from_pipeline():
                 batch = next(iter(self.problem.dataset(self.problem.eval_split, self.data_dir, num_samples)))
             conditioning = {k: batch[k].numpy() for k in ("label", "inputs") if k in batch}

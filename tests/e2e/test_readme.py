@@ -1,4 +1,4 @@
-"""The README's worked example and Python block run as written.
+"""The docs' worked example (docs/data.md) and the README's Python block run as written.
 
 The worked example's shell lines are run in this process, each as its shell would: `python - <<'PY'` blocks are
 executed, `cat > FILE <<'PY'` writes the file, `mkdir -p` makes folders, and every `imgtf-<name> ...` line calls that
@@ -14,8 +14,8 @@ import sys
 from conftest import REPO
 
 
-def readme_section(marker, language):
-    readme = open(os.path.join(REPO, "README.md")).read()
+def readme_section(marker, language, page="README.md"):
+    readme = open(os.path.join(REPO, page)).read()
     section = readme.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
     return "\n".join(re.findall(rf"```{language}\n(.*?)```", section, flags=re.S))
 
@@ -48,7 +48,7 @@ def run_worked_example(script):
         words = shlex.split(line)
         if words == ["python", "-"]:
             with contextlib.redirect_stdout(printed):
-                exec(compile(body, "README.md worked-example", "exec"), {"__name__": "__main__"})
+                exec(compile(body, "docs/data.md worked-example", "exec"), {"__name__": "__main__"})
         elif words[:2] == ["mkdir", "-p"]:
             for folder in words[2:]:
                 os.makedirs(folder, exist_ok=True)
@@ -70,7 +70,7 @@ def test_readme_worked_example_runs_as_written(tmp_path, monkeypatch, builtins):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [str(tmp_path)] + sys.path)
     try:
-        out = run_worked_example(readme_section("worked-example", "bash"))
+        out = run_worked_example(readme_section("worked-example", "bash", page="docs/data.md"))
     finally:
         for table, name in ((builtins.problems, "cats_and_dogs"), (builtins.hparams_sets, "cats_and_dogs_tiny")):
             if name in table:

@@ -84,8 +84,7 @@ def real_features(problem, cifar_dir, n=2, split="test", size=None):
 
 def conditioning(model, features):
     """The features besides the targets that `model` reads (its label, its low-resolution input)."""
-    keys = [k for k, used in (("label", model.class_embedding is not None), ("inputs", model.uses_encoder)) if used]
-    return {k: features[k] for k in keys}
+    return {k: features[k] for k in model.conditioning_keys}
 
 
 def enliven(model, seed=0, scale=0.5):

@@ -82,7 +82,7 @@ def test_cached_sampling_equals_naive_sampling(set_name):
     model, _ = build(set_name, image_size=SAMPLE_SIZE, seed=0, dtype="float64")
     enliven(model)
     features = {}
-    if model.class_embedding is not None:
+    if model.uses_label:
         features["label"] = np.array([1, 8])
     if model.uses_encoder:
         features["inputs"] = np.random.RandomState(0).randint(0, 256, (2, *model.problem_info["input_shape"]))

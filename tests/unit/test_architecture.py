@@ -96,12 +96,18 @@ def test_registry_imports_nothing_of_imgtf():
     assert import_graph()["imgtf.registry"] == set()
 
 
-def test_importing_the_hparams_container_registers_nothing():
-    code = ("from imgtf.hparams.hparams import HParams; from imgtf.hparams import training, compat; "
-            "from imgtf import registry; "
-            "print(len(registry.hparams_sets.names()), len(registry.models.names()), len(registry.problems.names()))")
+def test_the_public_names_load_without_tensorflow_and_register_nothing():
+    """What a user's problem and set need comes from `imgtf` alone, without TensorFlow: importing registers nothing
+    but the generic problem that ImageFolderProblem's module defines, and `imgtf.hparams_set` loads the registered
+    sets only (no model, no other problem, no TensorFlow)."""
+    code = ("import sys; from imgtf import (Problem, ImageFolderProblem, HParams, Likelihood, training_params, "
+            "register_problem, register_hparams, register_model, register_likelihood, hparams_set); "
+            "from imgtf import registry; before = len(registry.hparams_sets.names()); "
+            "hp = hparams_set('imagetransformer_cifar10_tiny'); "
+            "print(before, len(registry.models.names()), ','.join(registry.problems.names()), hp.hidden_size > 0, "
+            "'tensorflow' in sys.modules, 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert out.stdout.split() == ["0", "0", "0"], out.stderr[-2000:]
+    assert out.stdout.split() == ["0", "0", "image_folder", "True", "False", "False"], out.stderr[-2000:]
 
 
 def test_every_registered_set_declares_a_registered_model_and_problem(builtins):

@@ -7,7 +7,6 @@ computing every layer on row i only, reading the rows above from per-layer cache
 of a row first recomputes row i-1 from the finished canvas, so the caches hold every earlier row as the whole
 network computes it. A step costs one row of the network instead of the image: about H times less work.
 """
-import keras
 from keras import ops
 
 from imgtf.layers import geometry as geometry_lib
@@ -28,8 +27,7 @@ class RowCachedImageModel(AutoregressiveImageModel):
         if not num_classes:
             raise ValueError("hparam class_conditional=True needs a problem with labels (num_classes), e.g. "
                              "image_cifar10; this problem has none.")
-        self.class_embedding = keras.layers.Embedding(num_classes, num_classes, embeddings_initializer="identity",
-                                                      trainable=False, name="one_hot_label")
+        self.uses_label, self.num_classes = True, num_classes
         return num_classes
 
     def init_geometry(self):
@@ -46,11 +44,11 @@ class RowCachedImageModel(AutoregressiveImageModel):
         return ops.cast(images, self.compute_dtype) / half - 1.0
 
     def one_hot(self, features):
-        if self.class_embedding is None:
+        if not self.uses_label:
             return None
         if features is None or "label" not in features:
             raise ValueError("this model is class-conditional: features need a 'label'.")
-        return self.class_embedding(ops.cast(features["label"], "int32"))
+        return ops.one_hot(ops.cast(features["label"], "int32"), self.num_classes, dtype=self.compute_dtype)
 
     def call(self, features, training=False):
         """features["targets"] uint8 [B, H, W, C] (and "label" if class-conditional) -> likelihood parameters."""

@@ -15,7 +15,6 @@ from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.shifted_conv import DownShift, ShiftedConv2D
-from imgtf.likelihoods.categorical import Categorical
 from imgtf.models.gated_cnn.base import RowCachedImageModel
 from imgtf.registry import register_model
 
@@ -30,13 +29,11 @@ def gate(x):
 class GatedPixelCNN(RowCachedImageModel):
     """Gated PixelCNN: vertical + horizontal gated stacks, 256-way softmax per sub-pixel."""
 
-    hparams_family = "gated_cnn"
-
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
         c = self.image_shape[-1]
-        self.likelihood = Categorical(self.num_levels)
+        self.likelihood = self.build_likelihood(allowed_units=("subpixel",))  # channel-masked: see MaskedConv2D
         self.init_geometry()
         num_classes = self.init_conditioning()
         p, layers = hp.hidden_size, hp.num_layers
@@ -53,7 +50,7 @@ class GatedPixelCNN(RowCachedImageModel):
         self.skips = [MaskedConv2D(p, 1, "B", groups=c, name=f"skip_{i}")
                       for i in range(layers if hp.skip_connections else 0)]
         self.output_hidden = MaskedConv2D(hp.output_size, 1, "B", groups=c, name="output_1x1")
-        self.output_logits = MaskedConv2D(c * self.num_levels, 1, "B", groups=c, name="logits_1x1")
+        self.output_logits = MaskedConv2D(c * self.likelihood.params_per_unit, 1, "B", groups=c, name="logits_1x1")
 
     def network(self, run, images, label, training=False):
         v = h = images

@@ -23,8 +23,8 @@ def gated_cnn_base():
 # -- Gated PixelCNN ---------------------------------------------------------------------------------------
 def gated_pixelcnn_base():
     hp = gated_cnn_base()
-    for key, value in dict(num_layers=20, kernel_size=5, first_kernel_size=7, output_size=1024,
-                           skip_connections=True).items():
+    for key, value in dict(likelihood="categorical", num_layers=20, kernel_size=5, first_kernel_size=7,
+                           output_size=1024, skip_connections=True).items():
         hp.add(key, value)
     return hp
 
@@ -71,8 +71,8 @@ def pixelcnn_pp_base():
     hp = gated_cnn_base()
     hp.update(learning_rate=1e-3, learning_rate_schedule="exponential_decay", learning_rate_decay_rate=0.999995,
               optimizer_adam_beta1=0.95, optimizer_adam_beta2=0.9995, optimizer_adam_epsilon=1e-8, batch_size=12)
-    for key, value in dict(num_resnets=5, num_resolutions=3, num_mixtures=10, nonlinearity="concat_elu",
-                           dropout=0.0).items():  # dropout: on each gated ResNet's residual path
+    for key, value in dict(likelihood="dmol", num_resnets=5, num_resolutions=3, num_mixtures=10,
+                           nonlinearity="concat_elu", dropout=0.0).items():  # dropout: on each gated ResNet's residual path
         hp.add(key, value)
     return hp
 
@@ -111,8 +111,8 @@ def pixelsnail_base():
     hp = gated_cnn_base()
     hp.update(learning_rate=1e-3, learning_rate_schedule="exponential_decay", learning_rate_decay_rate=0.999998,
               optimizer_adam_beta1=0.95, optimizer_adam_beta2=0.9995, optimizer_adam_epsilon=1e-6, batch_size=8)
-    for key, value in dict(num_blocks=12, num_resnets=4, num_mixtures=10, nonlinearity="elu", attention_key_size=16,
-                           attention_value_size=128, dropout=0.0).items():
+    for key, value in dict(likelihood="dmol", num_blocks=12, num_resnets=4, num_mixtures=10, nonlinearity="elu",
+                           attention_key_size=16, attention_value_size=128, dropout=0.0).items():
         hp.add(key, value)
     return hp
 

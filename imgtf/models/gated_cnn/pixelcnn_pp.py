@@ -18,7 +18,6 @@ from keras import ops
 
 from imgtf.layers.gated_resnet import GatedResnet
 from imgtf.layers.shifted_conv import DownShift, ShiftedConv2D, ShiftedConvTranspose2D, right_shift
-from imgtf.likelihoods.dmol import DiscretizedMixtureOfLogistics
 from imgtf.models.gated_cnn.base import RowCachedImageModel
 from imgtf.registry import register_model
 
@@ -28,12 +27,10 @@ from imgtf.registry import register_model
 class PixelCNNPlusPlus(RowCachedImageModel):
     """PixelCNN++: two streams of gated ResNets over 3 resolutions (down, then up with short-cuts); DMOL."""
 
-    hparams_family = "gated_cnn"
-
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
-        self.likelihood = DiscretizedMixtureOfLogistics.from_hparams(hp, self.num_levels)
+        self.likelihood = self.build_likelihood(allowed_units=("pixel",))  # no channel masks: see the module
         self.init_geometry()
         num_classes = self.init_conditioning()
         f, n, levels = hp.hidden_size, hp.num_resnets, hp.num_resolutions

@@ -16,7 +16,6 @@ from keras import ops
 from imgtf.layers.causal_attention import CausalAttention
 from imgtf.layers.gated_resnet import GatedResnet
 from imgtf.layers.shifted_conv import DownShift, ShiftedConv2D, right_shift
-from imgtf.likelihoods.dmol import DiscretizedMixtureOfLogistics
 from imgtf.models.gated_cnn.base import RowCachedImageModel
 from imgtf.registry import register_model
 
@@ -26,12 +25,10 @@ from imgtf.registry import register_model
 class PixelSNAIL(RowCachedImageModel):
     """PixelSNAIL: blocks of gated ResNets and causal attention; DMOL."""
 
-    hparams_family = "gated_cnn"
-
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
-        self.likelihood = DiscretizedMixtureOfLogistics.from_hparams(hp, self.num_levels)
+        self.likelihood = self.build_likelihood(allowed_units=("pixel",))  # no channel masks: see the module
         self.init_geometry()
         k = self.init_conditioning()
         f, dk, dv, c = hp.hidden_size, hp.attention_key_size, hp.attention_value_size, self.image_shape[-1]

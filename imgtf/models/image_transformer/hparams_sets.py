@@ -30,22 +30,11 @@ def image_transformer_base():
         likelihood="categorical",  # categorical | dmol
         num_mixtures=10,  # dmol only
         class_conditional=False,  # add a learned class embedding to every position (needs a `label` feature)
-        # sqrt_depth: learned input vectors (unit embeddings, learned coordinates, class, encoder inputs) start at
-        # unit variance like the sinusoidal coordinates (std d**-0.5 times sqrt(d)), so content is not swamped by
-        # position; none (the value of runs saved before this key) leaves them unscaled
-        multiply_embedding_mode="sqrt_depth",
         # variance multiplier of the Glorot-uniform kernels (attention, feed-forward, output layers): 0.2 as
-        # Tensor2Tensor's image models and the reference PyTorch port; 1.0 (runs saved before this key) = Keras's
-        # default glorot_uniform, whose 5x larger variance slowed early learning (see imgtf/models/image_transformer.py)
+        # Tensor2Tensor's image models and the reference PyTorch port (1.0 = Keras's glorot_uniform)
         initializer_gain=0.2,
-        # img2img_transformer: aligned = each low-resolution input sub-pixel is encoded with the decoder's
-        # coordinates of the target pixels it covers; index (runs saved before this key) = its own grid indices
-        encoder_coordinates="aligned",
-        # class-conditional models: "zeros" = the class embedding starts at zero and is added unscaled, so the model
-        # starts as the unconditional one; "unit" (runs saved before this key) = std d**-0.5, times sqrt(d)
-        class_embedding="zeros",
         # img2img_transformer: encoder-decoder attention sees the input pixels within this many low-resolution
-        # pixels of the target unit's own (-1: every input position, the value of runs saved before this key)
+        # pixels of the target unit's own (-1: every input position)
         encoder_decoder_window=-1,
         # img2img_transformer: "nearest" / "bilinear" = every decoder input also gets the encoder's output upsampled
         # to its target (the input pixel it lies in / the 2x2 around it); none = read through attention only
@@ -56,20 +45,10 @@ def image_transformer_base():
 
 
 def tiny(hp):
-    """Shrink a set to CPU size, keeping its structure (attention type, likelihood, conditioning).
-
-    The recipe every `_tiny` set shares, and how it differs from the paper sets:
-      width and depth: d=64, feed-forward 128, 4 heads, 2 decoder layers (1 encoder layer), no dropout -- the
-        paper's 12-14 layers of d=256-512 do not train in minutes on 2 CPU cores, and a 2-layer model does not
-        overfit in the few hundred steps it gets.
-      warm-up: 100 steps instead of 4,000 (tiny runs last 300-1,000 steps in all).
-      learning rate: multiplier 0.4, i.e. a peak of 0.4 * 64**-0.5 * 100**-0.5 = 5e-3 at step 100, then
-        lr ~ s**-0.5 (paper sets: 1.0 * 512**-0.5 * 4000**-0.5 = 7e-4). Adam's best rate grows as the model
-        narrows, so the peak is 7x the paper's; the multiplier 1.0 used before (peak 1.25e-2, 18x) kept these
-        models near uniform for their first ~100 steps and left them worse at 300 (measured: bits/dim on 256 real
-        CIFAR-10 test images at step 200, 6.44 with 1.0, 6.25 with 0.4, 6.38 with 0.2; a 30-step warm-up with 0.4
-        was faster at step 50 but worse from step 200 on).
-    """
+    """Shrink a set to CPU size, keeping its structure (attention type, likelihood, conditioning): d=64,
+    feed-forward 128, 4 heads, 2 decoder layers (1 encoder layer), no dropout, batch 8; a 100-step warm-up to a peak
+    learning rate of 0.4 * 64**-0.5 * 100**-0.5 = 5e-3 (paper sets: 7e-4 after 4,000 steps; Adam's best rate grows
+    as the model narrows). Measurements behind the rate: docs/research/2026-12-02-tiny-recipes.md."""
     hp.update(hidden_size=64, filter_size=128, num_heads=4, num_decoder_layers=2, dropout=0.0, batch_size=8,
               learning_rate=0.4, learning_rate_warmup_steps=100, attention_key_channels=0)
     if hp.num_encoder_layers:
@@ -85,9 +64,7 @@ def imagetransformer_cifar10_base():
 
 @register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_tiny():
-    """CPU-sized imagetransformer_cifar10_base, with tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads, no
-    dropout (paper set: 512, 12, 2048, 4, 0.3); query blocks 128 / memory 256 (256 / 512) to keep several blocks
-    on a narrower model; warm-up 100 steps (4,000) to a peak learning rate of 5e-3 (7e-4). Why: see tiny()."""
+    """CPU-sized imagetransformer_cifar10_base (tiny()), query blocks 128 / memory 256 to keep several blocks."""
     hp = tiny(imagetransformer_cifar10_base())
     hp.update(query_block_length=128, memory_length=256)
     return hp
@@ -104,10 +81,8 @@ def imagetransformer_cifar10_dmol():
 
 @register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_dmol_tiny():
-    """CPU-sized imagetransformer_cifar10_dmol (1D local over the 32x32 pixel grid, learned coordinates), with
-    tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads, attention in 128, 5 mixtures, no dropout (paper set:
-    256, 14, 512, 8, 512, 10, 0.2); query blocks 64 / memory 128 pixels (the paper set's 256 / 512 units are
-    sub-pixel-sized); warm-up 100 steps (4,000) to a peak learning rate of 5e-3 (paper set: 1e-3 at d=256)."""
+    """CPU-sized imagetransformer_cifar10_dmol (tiny()): attention in 128, 5 mixtures, query blocks 64 / memory
+    128 pixels (the paper set's 256 / 512 units are sub-pixels)."""
     hp = tiny(imagetransformer_cifar10_dmol())
     hp.update(attention_key_channels=128, query_block_length=64, memory_length=128, num_mixtures=5)
     return hp
@@ -124,10 +99,8 @@ def imagetransformer_cifar10_cond():
 
 @register_hparams(model="image_transformer", problem="image_cifar10")
 def imagetransformer_cifar10_cond_tiny():
-    """CPU-sized imagetransformer_cifar10_cond, with tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads, no
-    dropout (paper set: 512, 8, 1024, 8, 0.1); query blocks 128 / memory 256; warm-up 100 steps (4,000) to a peak
-    learning rate of 5e-3 (7e-4). Its class embedding starts at zero, so it starts as the unconditional tiny set
-    (see imgtf.models.image_transformer.class_embedding_layer)."""
+    """CPU-sized imagetransformer_cifar10_cond (tiny()), query blocks 128 / memory 256: it starts as the
+    unconditional tiny set (its class embedding starts at zero)."""
     hp = tiny(imagetransformer_cifar10_cond())
     hp.update(query_block_length=128, memory_length=256)
     return hp
@@ -144,9 +117,7 @@ def imagetransformer_imagenet32_base():
 
 @register_hparams(model="image_transformer", problem="image_imagenet32")
 def imagetransformer_imagenet32_tiny():
-    """CPU-sized imagetransformer_imagenet32_base, with tiny()'s recipe: d=64, 2 layers, feed-forward 128, 4 heads,
-    no dropout (paper set: 512, 12, 2048, 8, 0.1); query blocks 128 / memory 256; warm-up 100 steps (4,000) to a
-    peak learning rate of 5e-3 (7e-4)."""
+    """CPU-sized imagetransformer_imagenet32_base (tiny()), query blocks 128 / memory 256."""
     hp = tiny(imagetransformer_imagenet32_base())
     hp.update(query_block_length=128, memory_length=256)
     return hp
@@ -163,17 +134,10 @@ def img2img_transformer_celeba_1d():
 
 @register_hparams(model="img2img_transformer", problem="img2img_celeba")
 def img2img_transformer_celeba_1d_tiny():
-    """CPU-sized 1D local super-resolution model. Beyond tiny()'s recipe (bits/dim on 256 real CIFAR-10 test images
-    of img2img_cifar10 after 300 steps; the unconditional tiny set: 5.741):
-      encoder_decoder_window=0: encoder-decoder attention sees only the input pixel under the target unit (the
-        encoder's own self-attention still sees the whole input). With attention over the whole input, as the paper
-        set, a 2-layer d=64 model had not learned where to look after 300 steps (6.05, above the unconditional
-        set's 5.94 of that time); with the window, 5.40, and 5.307 with initializer_gain 0.2.
-      decoder_input_conditioning=nearest: every decoder input also gets the encoder's output for the input pixel
-        under it (same channel), so the first layer already knows it: 5.257.
-      learning_rate=0.6 (peak 7.5e-3, tiny()'s 0.4 gives 5e-3): 5.220, 0.52 below the unconditional set. The
-        encoder adds parameters that learn from the input alone, and this model takes the larger rate.
-    The paper sets keep attention over the whole input and no decoder-input conditioning, as published."""
+    """CPU-sized img2img_transformer_celeba_1d (tiny()): encoder-decoder attention sees only the input pixel under
+    the target unit (window 0), every decoder input also gets that pixel's encoding (nearest), learning rate 0.6: a
+    2-layer model with the paper's attention over the whole input does not learn where to look in 300 steps
+    (docs/research/2026-12-02-tiny-recipes.md)."""
     hp = tiny(img2img_transformer_celeba_1d())
     hp.update(query_block_length=64, memory_length=128, encoder_decoder_window=0, decoder_input_conditioning="nearest",
               learning_rate=0.6)
@@ -191,13 +155,9 @@ def img2img_transformer_celeba_2d():
 
 @register_hparams(model="img2img_transformer", problem="img2img_celeba")
 def img2img_transformer_celeba_2d_tiny():
-    """CPU-sized 2D local super-resolution model: query blocks 4x24 (4 rows of 8 whole pixels), memory 4 rows above
-    and 12 columns left and right. Encoder-decoder window 0 and decoder-input conditioning as
-    img2img_transformer_celeba_1d_tiny (see there why), learning rate 0.6. Measured (bits/dim on 256 real CIFAR-10
-    test images of img2img_cifar10 after 300 steps; the unconditional tiny set: 5.741): query 4x16 / flange 4x8
-    with neither change, 5.456 (earlier data order); with decoder-input conditioning, 5.363; and learning rate
-    0.6, 5.309 (0.8: 5.317; bilinear instead of nearest conditioning: no better; encoder-decoder window 1: worse at
-    step 100); with the 4x24 blocks, whose columns hold whole pixels, 5.217, 0.52 below the unconditional set."""
+    """CPU-sized img2img_transformer_celeba_2d (tiny()): query blocks 4x24 (4 rows of 8 whole pixels), memory 4 rows
+    above and 12 columns left and right; window 0, nearest decoder-input conditioning and learning rate 0.6 as
+    img2img_transformer_celeba_1d_tiny."""
     hp = tiny(img2img_transformer_celeba_2d())
     hp.update(query_shape=[4, 24], memory_flange=[4, 12], encoder_decoder_window=0,
               decoder_input_conditioning="nearest", learning_rate=0.6)

@@ -10,15 +10,14 @@ factorisation the model is trained on is the order its sampler uses.
   top:    the likelihood's parameters per unit; categorical weights are shared across channels.
 `img2img_transformer` adds an encoder of unmasked self-attention over the low-resolution `inputs`.
 
-hparam `multiply_embedding_mode` ("none" | "sqrt_depth"): with "sqrt_depth" (the registered sets) every learned
-input vector -- unit embeddings, learned coordinates, class embedding, and the encoder's embeddings and
-coordinates -- starts at unit variance (std d**-0.5 times sqrt(d)), the size of the sinusoidal coordinates, so
-content and conditioning are not swamped by position (imgtf.layers.embeddings). "none", the value when the key is
-absent (runs saved before it existed), keeps their earlier, unscaled computation.
+Every learned input vector (unit embeddings, learned coordinates, the encoder's embeddings) starts at unit variance
+(std d**-0.5 times sqrt(d), Tensor2Tensor's "sqrt_depth"), the size of the sinusoidal coordinates, so that content
+is not swamped by position (imgtf.layers.embeddings). The class embedding starts at zero and is added unscaled: a
+class-conditional model starts as the unconditional one and learns the label's effect from its gradient.
 
 hparam `initializer_gain`: the variance multiplier of the Glorot-uniform kernels of every attention, feed-forward
-and output layer (Tensor2Tensor's, 0.2 in its image models; the reference PyTorch port's xavier gain sqrt(0.2)).
-1.0, the value when the key is absent, is Keras's default glorot_uniform. Only initial values depend on it.
+and output layer (Tensor2Tensor's, 0.2 in its image models; the reference PyTorch port's xavier gain sqrt(0.2);
+1.0 is Keras's default glorot_uniform). Only initial values depend on it.
 """
 import keras
 import numpy as np
@@ -28,45 +27,14 @@ from imgtf.layers.attention import kernel_initializer
 from imgtf.layers.attention_spec import AttentionSpec
 from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding, OrdinalPixelEmbedding
 from imgtf.layers.transformer import DecoderBlock
-from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.models.base import AutoregressiveImageModel
 from imgtf.registry import register_model
 
 
-def embedding_scale(hp):
-    """Multiplier of the learned input vectors: sqrt(hidden_size) for multiply_embedding_mode="sqrt_depth", 1.0
-    for "none" (runs saved before the key existed)."""
-    mode = hp.multiply_embedding_mode
-    if mode == "sqrt_depth":
-        return float(hp.hidden_size) ** 0.5
-    if mode == "none":
-        return 1.0
-    raise ValueError(f"hparam multiply_embedding_mode={mode!r}: use 'sqrt_depth' or 'none'.")
-
-
-CLASS_EMBEDDINGS = ("zeros", "unit")
-
-
-def class_embedding_layer(num_classes, hidden_size, kind, scaled):
-    """The class embedding: a keras Embedding added at every position (see ImageTransformer.class_vector).
-
-    kind "zeros" (hparam class_embedding, the registered sets): starts at zero and is added as it is, unscaled. The
-    conditional model then starts as exactly the unconditional one (zeros draw no random numbers, so every other
-    weight is initialised as in the unconditional model from the same seed), and the label's vector grows from its
-    gradient at Adam's pace (~ the learning rate per step). Measured on imagetransformer_cifar10_cond_tiny (bits/dim
-    on 256 real CIFAR-10 test images at steps 50 / 100 / 200 / 300; unconditional set: 7.080 / 6.631 / 6.054 /
-    5.707): unit-variance start, multiplied by sqrt(d), 7.366 / 6.691 / 6.208 / -- (the label acts at first as a
-    random per-image offset of every input); zero start multiplied by sqrt(d), 7.086 / 6.630 / 6.075 / 5.750 (Adam's
-    steps, times 8, make the vector noisy); zero start unscaled, 7.080 / 6.624 / 6.040 / 5.694.
-    kind "unit" (the value when the key is absent, runs saved before it existed): std d**-0.5, times the embedding
-    scale where added -- or Keras's default uniform(-0.05, 0.05) in unscaled runs (multiply_embedding_mode=none)."""
-    if kind not in CLASS_EMBEDDINGS:
-        raise ValueError(f"hparam class_embedding={kind!r}: use one of {', '.join(CLASS_EMBEDDINGS)}.")
-    if kind == "zeros":
-        init = "zeros"
-    else:
-        init = keras.initializers.RandomNormal(stddev=hidden_size ** -0.5) if scaled else "uniform"
-    return keras.layers.Embedding(num_classes, hidden_size, embeddings_initializer=init, name="class_embedding")
+def class_embedding_layer(num_classes, hidden_size):
+    """The class embedding added at every position: it starts at zero (and draws no random numbers, so every other
+    weight is initialised as in the unconditional model from the same seed)."""
+    return keras.layers.Embedding(num_classes, hidden_size, embeddings_initializer="zeros", name="class_embedding")
 
 
 @register_model
@@ -74,19 +42,18 @@ def class_embedding_layer(num_classes, hidden_size, kind, scaled):
 class ImageTransformer(AutoregressiveImageModel):
     """Decoder-only Image Transformer: 1D local, 2D local or global attention; categorical or DMOL; optional class."""
 
-    hparams_family = "image_transformer"
 
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
         c = self.image_shape[-1]
         self.attention = AttentionSpec.from_hparams(hp)
-        self.likelihood = build_likelihood(hp, self.num_levels)
+        self.likelihood = self.build_likelihood()  # either unit: a unit is one embedding per position
         self.likelihood.check_image_shape(self.image_shape)
         self.grid = self.likelihood.grid(self.image_shape)
         self.geometry = self.attention.geometry(*self.grid)
         d = hp.hidden_size
-        self.embedding_scale = embedding_scale(hp)
+        self.embedding_scale = float(d) ** 0.5  # see the module docstring
         if self.likelihood.unit == "subpixel":  # a unit's value is one intensity of a known channel
             self.embed = ChannelEmbedding(d, channels=c, scale=self.embedding_scale, levels=self.num_levels,
                                           name="channel_embedding")
@@ -98,9 +65,8 @@ class ImageTransformer(AutoregressiveImageModel):
             if not self.problem_info.get("num_classes"):
                 raise ValueError("hparam class_conditional=True needs a problem with labels (num_classes); "
                                  "this problem has none.")
-            self.class_embedding_kind = hp.class_embedding
-            self.class_embedding = class_embedding_layer(self.problem_info["num_classes"], d,
-                                                         self.class_embedding_kind, self.embedding_scale != 1.0)
+            self.uses_label = True
+            self.class_embedding = class_embedding_layer(self.problem_info["num_classes"], d)
         self.input_dropout = keras.layers.Dropout(hp.dropout)
         self.initializer_gain = float(hp.initializer_gain)
         self.decoder = [
@@ -143,7 +109,7 @@ class ImageTransformer(AutoregressiveImageModel):
         seq = ops.pad(seq[:, :-1], [[0, 0], [1, 0], [0, 0]])  # step t sees unit t-1 (in generation order)
         positions = ops.reshape(self.positions.encoding(), (g.length, d))
         seq = seq + ops.cast(positions if raster else ops.take(positions, order, axis=0), seq.dtype)[None]
-        if self.class_embedding is not None:
+        if self.uses_label:
             seq = seq + self.class_vector(features)[:, None, :]
         conditioning = self.conditioning_inputs(encoder_output)
         if conditioning is not None:
@@ -155,11 +121,8 @@ class ImageTransformer(AutoregressiveImageModel):
         return None
 
     def class_vector(self, features):
-        """[B, d]: the embedding of features["label"] (times the embedding scale for kind "unit")."""
-        x = self.class_embedding(ops.cast(features["label"], "int32"))
-        if self.class_embedding_kind == "unit" and self.embedding_scale != 1.0:
-            return x * ops.cast(self.embedding_scale, x.dtype)
-        return x
+        """[B, d]: the embedding of features["label"]."""
+        return self.class_embedding(ops.cast(features["label"], "int32"))
 
     # -- forward -----------------------------------------------------------------------------------
     def encode(self, features, training=False):
@@ -215,7 +178,7 @@ class ImageTransformer(AutoregressiveImageModel):
         content = self.unit_embedding(previous, previous_index) * ops.cast(t > 0, self.compute_dtype)
         positions = ops.reshape(self.positions.encoding(), (g.length, d))
         x = content + ops.cast(ops.take(positions, ops.take(order, t), axis=0), content.dtype)[None]
-        if self.class_embedding is not None:
+        if self.uses_label:
             x = x + self.class_vector(features)
         if "inputs" in cache:
             x = x + ops.take(cache["inputs"], t, axis=1)

@@ -1,24 +1,21 @@
 """The Image Transformer's super-resolution model (Parmar et al. 2018, section 5.3): an unmasked encoder over the
 low-resolution `inputs`, attended to by every decoder block of the local-attention decoder.
 
-hparam `encoder_coordinates` ("index" | "aligned"): "index", the value when the key is absent, encodes each
-low-resolution sub-pixel by its own indices in the [h, w*3] input grid, so the same encoding denotes different places
-of the image in encoder and decoder (input row 2 is target rows 8-11, not target row 2). "aligned" (the registered
-super-resolution sets) gives it the decoder's coordinates of the centre of the target pixels it summarises (row
-4i+1.5 and column 4j+1.5 at 8->32, same channel), so a decoder position finds its input by matching coordinates,
-which attention does from the start instead of having to learn a rescaling.
+Each low-resolution input sub-pixel is encoded with the decoder's coordinates of the centre of the target pixels it
+summarises (row 4i+1.5 and column 4j+1.5 at 8->32, same channel), so a decoder position finds its input by matching
+coordinates, which attention does from the start instead of having to learn a rescaling.
 
 hparam `decoder_input_conditioning` ("none" | "nearest" | "bilinear"): also add to every decoder input the encoder's
 output upsampled to the target's place (same channel; DMOL: the mean of the pixel's three): from the low-resolution
 pixel it lies in ("nearest") or interpolated between the 2x2 around it ("bilinear"). Every decoder layer then starts
-with its input's summary instead of having to find it through encoder-decoder attention first. "none", the value
-when the key is absent (runs saved before it existed), reads the encoder through attention only.
+with its input's summary instead of having to find it through encoder-decoder attention first. "none" reads the
+encoder through attention only.
 """
 import keras
 import numpy as np
 from keras import ops
 
-from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding
+from imgtf.layers.embeddings import ChannelEmbedding
 from imgtf.layers.transformer import EncoderBlock
 from imgtf.models.image_transformer.image_transformer import ImageTransformer
 from imgtf.registry import register_model
@@ -43,13 +40,6 @@ class Img2imgTransformer(ImageTransformer):
         self.input_shape_ = tuple(self.problem_info["input_shape"])
         self.encoder_embed = ChannelEmbedding(d, channels=self.input_shape_[-1], scale=self.embedding_scale,
                                               levels=self.num_levels, name="encoder_channel_embedding")
-        self.encoder_coordinates = hp.encoder_coordinates
-        if self.encoder_coordinates not in ("index", "aligned"):
-            raise ValueError(f"hparam encoder_coordinates={self.encoder_coordinates!r}: use 'aligned' or 'index'.")
-        self.encoder_positions = None
-        if self.encoder_coordinates == "index":
-            self.encoder_positions = CoordinateEncoding(hp.position_encoding, scale=self.embedding_scale,
-                                                        name="encoder_coordinates")
         self.encoder_window = int(hp.encoder_decoder_window)
         self.encoder_allowed = self.local_encoder_allowed(self.encoder_window) if self.encoder_window >= 0 else None
         self.input_conditioning = hp.decoder_input_conditioning
@@ -130,12 +120,9 @@ class Img2imgTransformer(ImageTransformer):
     def encode(self, features, training=False):
         """Low-resolution inputs [B, h, w, 3] -> [B, h*w*3, d]: channel embeddings + 2D coordinates."""
         x = self.encoder_embed(ops.reshape(features["inputs"], (-1, *self.input_shape_)))
-        if self.encoder_positions is not None:
-            x = self.encoder_positions(x)
-        else:
-            if not self.positions.built:
-                self.positions.build((None, *self.grid, self.hparams.hidden_size))
-            x = x + ops.cast(self.positions.encoding_at(*self.aligned_positions()), x.dtype)[None]
+        if not self.positions.built:
+            self.positions.build((None, *self.grid, self.hparams.hidden_size))
+        x = x + ops.cast(self.positions.encoding_at(*self.aligned_positions()), x.dtype)[None]
         x = self.encoder_dropout(ops.reshape(x, (-1, x.shape[1] * x.shape[2], x.shape[3])), training=training)
         for block in self.encoder:
             x = self.checkpointed(lambda x, block=block: block(x, training=training), x, training=training,

@@ -4,14 +4,13 @@ from keras import ops
 
 from imgtf.layers import geometry as geometry_lib
 from imgtf.layers.masked_conv import MaskedConv2D
-from imgtf.likelihoods.categorical import Categorical
 from imgtf.models.base import AutoregressiveImageModel
 
 
 class MaskedConvImageModel(AutoregressiveImageModel):
     """Shared stem and head of the PixelRNN paper's models: a 7x7 mask-A convolution to 2h features, and
-    ReLU + 1x1 mask-B output layers ending in num_levels logits per channel (256 for 8-bit images, 2 for binary
-    ones: the paper's binarized MNIST); sub-pixels in raster order. Inputs are intensities scaled to [-1, 1].
+    ReLU + 1x1 mask-B output layers ending in the likelihood's parameters per channel (categorical: 256 logits
+    for 8-bit images, 2 for binary ones, as the paper's binarized MNIST); sub-pixels in raster order. Inputs are intensities scaled to [-1, 1].
     Subclasses build their layers in `build_body(hidden)` and apply them in `body(x)`, which returns every
     layer's output so that `top` can add the paper's layer-to-output skip connections.
 
@@ -19,16 +18,16 @@ class MaskedConvImageModel(AutoregressiveImageModel):
     output layers read the sum of a learned 1x1 mask-B projection of every layer's output, not only the last
     one's). The paper: "Residual and layer-to-output connections are used across the layers of all three
     networks", except its 4-layer ImageNet 64 Row LSTM, which has no residual connections. `learn_initial_state`:
-    the LSTMs start from learned (h, c) vectors, not zeros. Runs saved before these keys existed had residuals,
-    no skips and zero initial states (imgtf.hparams.compat)."""
+    the LSTMs start from learned (h, c) vectors, not zeros.
 
-    hparams_family = "pixel_rnn"
+    The likelihood (hparam `likelihood`) is one per sub-pixel: the channel masks give a sub-pixel's outputs its
+    pixel's earlier channels, so no output sees none of a pixel's channels, as a whole-pixel likelihood needs."""
 
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
         h, w, c = self.image_shape
-        self.likelihood = Categorical(self.num_levels)
+        self.likelihood = self.build_likelihood(allowed_units=("subpixel",))
         self.geometry = geometry_lib.raster_order(h * w * c)  # raster order of sub-pixels ([H, W*3] grid)
         self.first = MaskedConv2D(2 * hp.hidden_size, hp.first_kernel_size, "A", groups=c, name="conv_7x7_mask_a")
         self.residual = bool(hp.residual_connections)
@@ -37,8 +36,8 @@ class MaskedConvImageModel(AutoregressiveImageModel):
         self.skips = [MaskedConv2D(2 * hp.hidden_size, 1, "B", groups=c, name=f"skip_{i}")
                       for i in range(hp.num_layers if hp.skip_connections else 0)]
         self.output_hidden = MaskedConv2D(hp.output_size, 1, "B", groups=c, name="output_1x1")
-        # num_levels logits per channel (R, G, B), grouped by channel
-        self.output_logits = MaskedConv2D(c * self.num_levels, 1, "B", groups=c, name="logits_1x1")
+        # the likelihood's parameters per channel (R, G, B), grouped by channel
+        self.output_logits = MaskedConv2D(c * self.likelihood.params_per_unit, 1, "B", groups=c, name="logits_1x1")
 
     def build_body(self, hidden):
         raise NotImplementedError
@@ -77,7 +76,7 @@ class MaskedConvImageModel(AutoregressiveImageModel):
             outputs = self.body(x, training=training)
         else:
             outputs = self.body(x, conditioning, training=training)
-        return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, self.num_levels))
+        return ops.reshape(ops.cast(self.head(self.top(outputs)), "float32"), (-1, *self.image_shape, self.likelihood.params_per_unit))
 
     # -- pixel-by-pixel sampling: every layer at one pixel, from what earlier pixels left in `states` ----
     # Subclasses give `initial_states(batch)`, `pixel_forward(canvas, pixel, states)` -> (logits [B, C, L],
@@ -99,7 +98,7 @@ class MaskedConvImageModel(AutoregressiveImageModel):
     def pixel_logits(self, outputs):
         """Logits [B, C, num_levels] of one pixel from every layer's output there ([B, 2h] each)."""
         logits = self.head(self.top([output[:, None, None] for output in outputs]))[:, 0, 0]
-        return ops.reshape(ops.cast(logits, "float32"), (-1, self.image_shape[-1], self.num_levels))
+        return ops.reshape(ops.cast(logits, "float32"), (-1, self.image_shape[-1], self.likelihood.params_per_unit))
 
     def first_at_pixel(self, canvas, row, col):
         """The mask-A layer's output at one pixel [B, 2h]: the kernel's visible window only."""

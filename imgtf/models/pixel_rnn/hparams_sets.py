@@ -13,6 +13,7 @@ def pixel_model_base():
     hp = training_params()
     hp.update(batch_size=16, learning_rate=1e-3, learning_rate_schedule="constant", optimizer="rmsprop")
     for key, value in dict(
+        likelihood="categorical",  # one per sub-pixel (imgtf.likelihoods): a softmax over the levels
         hidden_size=128,  # h: residual stream 2h
         num_layers=15,  # masked 3x3 layers (PixelCNN) or LSTM layers
         kernel_size=3,

@@ -18,7 +18,6 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.geometry import GenerationOrder
-from imgtf.likelihoods.categorical import Categorical
 from imgtf.models.base import AutoregressiveImageModel
 from imgtf.models.pixel_rnn.row_lstm import RowLSTM
 from imgtf.registry import register_model
@@ -37,8 +36,6 @@ def multiscale_order(rows, cols, factor, channels=3):
 class MultiScalePixelRNN(AutoregressiveImageModel):
     """Unconditional Row LSTM on x[::s, ::s] + conditional Row LSTM on x biased by the upsampled small image."""
 
-    hparams_family = "pixel_rnn"
-
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
@@ -46,7 +43,7 @@ class MultiScalePixelRNN(AutoregressiveImageModel):
         s = self.factor = hp.subsample_factor
         if s < 2 or s & (s - 1) or h % s or w % s:
             raise ValueError(f"subsample_factor must be a power of two >= 2 dividing the image size {h}x{w}; got {s}.")
-        self.likelihood = Categorical(self.num_levels)
+        self.likelihood = self.build_likelihood(allowed_units=("subpixel",))  # that of its two Row LSTMs
         self.geometry = GenerationOrder(multiscale_order(h, w, s, c))
         self.small_units = (h // s) * (w // s) * c
         self.unconditional = RowLSTM(hp, {**self.problem_info, "image_shape": [h // s, w // s, c]},

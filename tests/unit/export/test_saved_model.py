@@ -18,7 +18,7 @@ def test_saved_model_scores_and_samples_as_the_model(set_name, overrides, tmp_pa
     model, _ = build(set_name, overrides, image_size=4, seed=0)
     enliven(model)  # class biases and learned initial states start at zero
     images = np.random.RandomState(2).randint(0, 256, (2, 4, 4, 3)).astype(np.uint8)
-    cond = {"label": np.array([3, 5], np.int32)} if model.class_embedding is not None else {}
+    cond = {"label": np.array([3, 5], np.int32)} if model.uses_label else {}
     loaded = tf.saved_model.load(export_saved_model(model, str(tmp_path / "export"), jit_compile=False))
     log_prob = ops.convert_to_numpy(model.log_prob({"targets": images, **cond}))
     exported = loaded.signatures["log_prob"](images=images, **cond)["log_prob"].numpy()

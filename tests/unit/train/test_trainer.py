@@ -116,6 +116,18 @@ def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, small_cifar
     assert [m["num_images"] for m in read_metrics(str(tmp_path))] == [n, 8]
 
 
+def test_run_dir_of_another_format_version_is_refused_with_what_to_do(builtins, tmp_path):
+    spec = run_dir.resolve(str(tmp_path), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny")
+    run_dir.save(spec, str(tmp_path))
+    saved = json.load(open(tmp_path / run_dir.RUN_FILE))
+    assert saved["format_version"] == run_dir.FORMAT_VERSION and run_dir.load(str(tmp_path)).model == spec.model
+    for version in (None, run_dir.FORMAT_VERSION + 1):
+        saved["format_version"] = version
+        (tmp_path / run_dir.RUN_FILE).write_text(json.dumps(saved))
+        with pytest.raises(run_dir.RunDirError, match=rf"format_version {version}; .* new --output_dir"):
+            run_dir.load(str(tmp_path))
+
+
 def test_run_dir_refuses_conflicting_overrides(builtins, tmp_path):
     spec = run_dir.resolve(str(tmp_path), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
                            "hidden_size=32")

@@ -1,0 +1,57 @@
+"""The README's test command on a fresh clone of the current commit, as `.ci/run` runs it: the wall-clock time of
+each run (the install not counted; it is timed separately), the tests passed and skipped, and the 15 slowest.
+
+    python bench/test_suite.py --runs=3         # writes docs/results/test_suite.md and .json
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import REPO, record, run_with_results  # noqa: E402
+
+BUDGET_S = 300  # the suite stays under 5 minutes on a 2-core CPU machine
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = []
+    with tempfile.TemporaryDirectory() as root:
+        clone = os.path.join(root, "imgtf")
+        subprocess.run(["git", "clone", "-q", REPO, clone], check=True)
+        start = time.time()
+        subprocess.run(f"python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test]'", shell=True,
+                       cwd=clone, check=True, capture_output=True)
+        install_s = time.time() - start
+        for _ in range(args.runs):
+            start = time.time()
+            proc = subprocess.run(". .venv/bin/activate && python -m pytest -q tests -p no:cacheprovider", shell=True,
+                                  cwd=clone, capture_output=True, text=True)
+            seconds = time.time() - start
+            summary = proc.stdout.strip().splitlines()[-1]
+            slowest = re.findall(r"^\s*([\d.]+)s (call|setup)\s+(\S+)", proc.stdout, flags=re.M)[:15]
+            runs.append({"seconds": seconds, "returncode": proc.returncode, "summary": summary, "slowest": slowest})
+    print(f"`python -m pytest -q tests` on a fresh clone ({os.cpu_count()} CPU cores; the install, "
+          f"`pip install -e '.[test]'` into a new virtual environment, took {install_s / 60:.1f} min once). "
+          f"Budget: {BUDGET_S / 60:.0f} min.\n")
+    print("| run | wall-clock | result | within the budget |")
+    print("|---:|---:|---|---|")
+    for i, r in enumerate(runs, 1):
+        print(f"| {i} | {r['seconds'] / 60:.2f} min | {r['summary'].strip('= ')} | "
+              f"{'yes' if r['seconds'] < BUDGET_S and r['returncode'] == 0 else 'no'} |")
+    print("\nThe slowest tests of the last run:\n")
+    print("| seconds | phase | test |")
+    print("|---:|---|---|")
+    for seconds, phase, test in runs[-1]["slowest"]:
+        print(f"| {seconds} | {phase} | `{test}` |")
+    record(install_s=install_s, runs=runs)
+
+
+if __name__ == "__main__":
+    run_with_results("test_suite", main)
