@@ -2,6 +2,7 @@
 
     python bench/steps_per_loop.py                                   # tiny sets, N = 1, 8, 32, 64 timed steps
     python bench/steps_per_loop.py --sets=pixelcnn_cifar10_tiny --values=1,16 --steps=128
+    python bench/steps_per_loop.py --sets=pixelcnn_cifar10_tiny --repeats=5   # what docs/benchmarks.md shows
 
 Each value trains the set from the same seed on real CIFAR-10 (the shipped sample by default) through the Trainer (a fresh Trainer per
 value, in one process so that each measures the same machine state); the first call of each (tracing) is not
@@ -14,6 +15,8 @@ import os
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import EXAMPLES_DATA, REPO, cifar_model_and_problem, run_with_results  # noqa: E402
@@ -38,6 +41,8 @@ def main():
     parser.add_argument("--sets", default="pixelcnn_cifar10_tiny,imagetransformer_cifar10_tiny")
     parser.add_argument("--values", default="1,8,32")
     parser.add_argument("--steps", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds over all values, interleaved; the median rate of each value is reported")
     parser.add_argument("--data_dir", default=os.path.join(EXAMPLES_DATA, "cifar10"),
                         help="CIFAR-10 files (default: the sample shipped in examples/data)")
     args = parser.parse_args()
@@ -48,12 +53,15 @@ def main():
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
     values = [int(v) for v in args.values.split(",")]
-    print(f"steps/s over {args.steps} steps after {max(values)} untimed ones, {os.cpu_count()} CPUs")
+    print(f"steps/s over {args.steps} steps after {max(values)} untimed ones, median of {args.repeats} interleaved "
+          f"rounds (one run of each value per round), {os.cpu_count()} CPUs")
     print("| hparams set | " + " | ".join(f"N={v}" for v in values) + " | " +
           " | ".join(f"N={v} / N={values[0]}" for v in values[1:]) + " |")
     print("|---|" + "---:|" * (2 * len(values) - 1))
     for set_name in args.sets.split(","):
-        rates = [steps_per_second(set_name, v, max(values), args.steps, args.data_dir) for v in values]
+        rounds = [[steps_per_second(set_name, v, max(values), args.steps, args.data_dir) for v in values]
+                  for _ in range(args.repeats)]
+        rates = [float(np.median([r[i] for r in rounds])) for i in range(len(values))]
         print(f"| `{set_name}` | " + " | ".join(f"{r:.2f}" for r in rates) + " | " +
               " | ".join(f"{r / rates[0]:.2f}" for r in rates[1:]) + " |", flush=True)
 

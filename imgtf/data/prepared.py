@@ -4,8 +4,7 @@ Layout: DATA_DIR/<problem>/<split>.<feature>.bin (the feature of every example, 
 fixed-size record after another; `numpy.memmap` or tf.data.FixedLengthRecordDataset read them) and
 DATA_DIR/<problem>/<split>.json (count, shapes, dtypes, the problem's options), written last (atomically): it marks
 the split complete, so a half-written preparation is never read. Reading by index is what lets training resume at any
-step at once (imgtf.data.order). Preparations of earlier versions (sharded TFRecord files) are refused with a message
-to prepare again.
+step at once (imgtf.data.order). Metadata of another layout is refused with a message to prepare again.
 """
 import json
 import os
@@ -32,9 +31,6 @@ def find(data_dir, problem_name, split):
         with open(path) as f:
             meta = json.load(f)
         meta["directory"] = os.path.dirname(path)
-        if "shards" in meta:
-            raise CorruptDataError(f"{path}: prepared by an earlier imgtf version (sharded TFRecord files), which this "
-                                   "version does not read. Run imgtf-datagen again: it writes arrays read by index.")
         files = [f["file"] for f in meta["features"].values()]
         missing = [s for s in files if not os.path.exists(os.path.join(meta["directory"], s))]
     except (ValueError, KeyError, TypeError, AttributeError) as e:

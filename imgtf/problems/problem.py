@@ -49,8 +49,7 @@ class Problem:
     @property
     def info(self):
         """What a model needs to know about this problem's features (saved in model configs and hparams.json).
-        `num_levels` appears only when it is not 256, so the info of 8-bit problems is what runs saved before it
-        existed recorded (and models read a missing `num_levels` as 256)."""
+        `num_levels` appears only when it is not 256 (models read a missing `num_levels` as 256)."""
         info = {
             "image_shape": list(self.image_shape),
             "input_shape": list(self.input_shape) if self.input_shape else None,

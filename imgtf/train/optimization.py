@@ -48,7 +48,6 @@ def build_optimizer(hp, model_width=512):
             learning_rate=learning_rate(hp, model_width), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
             epsilon=hp.optimizer_adam_epsilon, global_clipnorm=clip)
     if hp.optimizer == "rmsprop":
-        # runs saved before these keys existed never chose rmsprop, so the keys are present whenever it is
         return keras.optimizers.RMSprop(
             learning_rate=learning_rate(hp, model_width), rho=hp.optimizer_rmsprop_rho, momentum=hp.optimizer_rmsprop_momentum,
             epsilon=hp.optimizer_rmsprop_epsilon, global_clipnorm=clip)

@@ -110,7 +110,7 @@ def test_damaged_prepared_files_are_refused_with_what_to_do(prepared_cifar, tmp_
         problem.dataset("test", copy, 4)
 
 
-def test_a_preparation_by_an_earlier_version_is_refused(builtins, tmp_path):
+def test_preparation_metadata_of_another_layout_is_refused(builtins, tmp_path):
     import json
 
     from imgtf import registry
@@ -120,5 +120,5 @@ def test_a_preparation_by_an_earlier_version_is_refused(builtins, tmp_path):
     with open(prepared.metadata_path(str(tmp_path), problem.name, "test"), "w") as f:
         json.dump({"problem": problem.name, "split": "test", "count": 4, "shapes": {"targets": [32, 32, 3]},
                    "shards": ["test-00000-of-00001.tfrecord"], "options": {}}, f)
-    with pytest.raises(CorruptDataError, match="earlier imgtf version .*Run imgtf-datagen again"):
+    with pytest.raises(CorruptDataError, match="unreadable preparation metadata .*run imgtf-datagen again"):
         problem.dataset("test", str(tmp_path), 4)
