@@ -1,19 +1,21 @@
 """docs/extending.md's "files you touch" for a new likelihood, shown true: a module with one `@register_likelihood`
 class (here, as a user's module would hold it) and hparam `likelihood=<its name>` serve every model whose family can
 take the likelihood's unit, with no other file changed: causal in every unit and channel, normalised, `log_prob`
-finite, cached sampling = naive sampling (on one tiny set per model: a likelihood reaches a model through its
-family's code). A family that cannot take the unit is refused with a message naming what it predicts per step."""
+finite (on one tiny set per model: a likelihood reaches a model through its family's code), and its draws in the
+cached sampler equal the naive sampler's (one model per unit). A family that cannot take the unit is refused with
+a message naming what it predicts per step."""
 import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
 
-from helpers.models import assert_causal, build, conditioning, enliven, real_features, tiny_sets
+from helpers.models import assert_causal, build, enliven, real_features, tiny_sets
 from imgtf.likelihoods.likelihood import Likelihood
 from imgtf.registry import likelihoods, register_likelihood
 from imgtf.sampling import random_numbers
 
 SIZE = 4  # 4x4 crops: 16 pixels, 48 sub-pixels
+SAMPLED = ("pixelcnn_cifar10_tiny", "pixelsnail_cifar10_tiny")  # one model per unit
 SMALLER = {"num_decoder_layers": 1, "num_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # where a set has it
 
 
@@ -145,7 +147,7 @@ def test_a_new_likelihood_serves_every_family_that_can_take_its_unit(set_name, c
         np.testing.assert_allclose(np.exp(base).reshape(len(base), -1, model.num_levels).sum(-1), 1.0, atol=1e-4)
         log_prob = ops.convert_to_numpy(model.log_prob(features))
         assert log_prob.shape == features["targets"].shape and np.isfinite(log_prob).all()
-        cond = {k: v[:1] for k, v in conditioning(model, features).items()}
-        cached = cached_sample(model, 1, 1.0, 3, features=cond or None, jit_compile=False).numpy()
-        np.testing.assert_array_equal(cached, naive_sample(model, 1, 1.0, 3, features=cond or None).numpy())
+        if set_name in SAMPLED:  # the likelihood's own draw in the samplers (the harness: every family's sampler)
+            cached = cached_sample(model, 1, 1.0, 3, jit_compile=False).numpy()
+            np.testing.assert_array_equal(cached, naive_sample(model, 1, 1.0, 3).numpy())
     assert units == EXPECTED_UNITS[model_name]

@@ -10,11 +10,15 @@ from imgtf.train import run_dir
 from imgtf.train.metrics import read_metrics
 
 
-def make_trainer(builtins, output_dir, data_dir, overrides=""):
+FOLDER = {"problem": "image_folder", "options": "image_size=8"}  # 8x8 real images: the loop, not the model, is tested
+FOLDER_LABELS = {"problem": "image_folder", "options": "image_size=8,labels=true"}
+
+
+def make_trainer(builtins, output_dir, data_dir, overrides="", problem="image_cifar10", options=""):
     from imgtf.train.trainer import Trainer
 
-    spec = run_dir.resolve(str(output_dir), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
-                           TINY_OVERRIDES + ("," + overrides if overrides else ""))
+    spec = run_dir.resolve(str(output_dir), problem, "image_transformer", "imagetransformer_cifar10_tiny",
+                           TINY_OVERRIDES + ("," + overrides if overrides else ""), problem_options=options)
     run_dir.save(spec, str(output_dir))
     return Trainer(spec, str(output_dir), data_dir, seed=3)
 
@@ -23,14 +27,14 @@ def weights(trainer):
     return [v.numpy().copy() for v in trainer.model.weights]
 
 
-def test_resume_continues_exactly_where_it_stopped(builtins, cifar_dir, tmp_path):
-    straight = make_trainer(builtins, tmp_path / "straight", cifar_dir, "dropout=0.1")
+def test_resume_continues_exactly_where_it_stopped(builtins, cifar_folder, tmp_path):
+    straight = make_trainer(builtins, tmp_path / "straight", cifar_folder, "dropout=0.1", **FOLDER)
     straight.train(4, checkpoint_every=2)
 
-    first = make_trainer(builtins, tmp_path / "resumed", cifar_dir, "dropout=0.1")
+    first = make_trainer(builtins, tmp_path / "resumed", cifar_folder, "dropout=0.1", **FOLDER)
     assert first.train(2, checkpoint_every=2) == 2
     del first
-    second = make_trainer(builtins, tmp_path / "resumed", cifar_dir, "dropout=0.1")  # a new process would do this
+    second = make_trainer(builtins, tmp_path / "resumed", cifar_folder, "dropout=0.1", **FOLDER)  # as a new process
     assert second.restore() == 2 and int(second.optimizer.iterations.numpy()) == 2
     assert second.train(4, checkpoint_every=2) == 4
     assert int(second.optimizer.iterations.numpy()) == 4
@@ -39,10 +43,10 @@ def test_resume_continues_exactly_where_it_stopped(builtins, cifar_dir, tmp_path
     assert second.train(4) == 4  # already done: no extra steps
 
 
-def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, cifar_dir, tmp_path):
+def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, cifar_folder, tmp_path):
     from imgtf.train.trainer import NonFiniteLossError
 
-    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+    trainer = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
 
     def diverge(step, loss):  # after step 3 the weights blow up; ckpt-3 is saved from them, step 4 is NaN
         if step == 3:
@@ -54,7 +58,7 @@ def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, c
     assert "learning rate" in str(e.value) and "diverged-ckpt-*" in str(e.value)
     assert sorted(f for f in os.listdir(tmp_path) if f.startswith("diverged-")) == [
         "diverged-ckpt-3.data-00000-of-00001", "diverged-ckpt-3.index"]  # kept, no longer resumed from
-    fresh = make_trainer(builtins, tmp_path, cifar_dir)
+    fresh = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
     assert fresh.restore() == 2 and fresh.evaluate("test", eval_steps=1)["bits_per_dim"] < 8.5
     # the diverged weights: evaluation says so (error, not exit 0) and metrics.jsonl stays strict JSON
     fresh.restore(str(tmp_path / "diverged-ckpt-3"))
@@ -65,16 +69,17 @@ def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, c
     assert strict[-1]["bits_per_dim"] is None and "bits_per_dim" in strict[-1]["non_finite"]
 
 
-def test_nan_loss_with_no_finite_checkpoint_says_so(builtins, cifar_dir, tmp_path):
+def test_nan_loss_with_no_finite_checkpoint_says_so(builtins, cifar_folder, tmp_path):
     from imgtf.train.trainer import NonFiniteLossError
 
-    trainer = make_trainer(builtins, tmp_path, cifar_dir, "learning_rate=1e30,learning_rate_schedule=constant")
+    trainer = make_trainer(builtins, tmp_path, cifar_folder, "learning_rate=1e30,learning_rate_schedule=constant",
+                           **FOLDER)
     with pytest.raises(NonFiniteLossError, match="No checkpoint of this run gives a finite loss"):
         trainer.train(50, checkpoint_every=1)  # ckpt-1 holds weights after one step at 1e30: diverged already
 
 
-def test_interrupt_saves_a_checkpoint(builtins, cifar_dir, tmp_path):
-    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+def test_interrupt_saves_a_checkpoint(builtins, cifar_folder, tmp_path):
+    trainer = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
 
     def interrupt(step, loss):
         if step == 3:
@@ -82,18 +87,18 @@ def test_interrupt_saves_a_checkpoint(builtins, cifar_dir, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         trainer.train(10, checkpoint_every=100, on_step=interrupt)
-    assert make_trainer(builtins, tmp_path, cifar_dir).restore() == 3
+    assert make_trainer(builtins, tmp_path, cifar_folder, **FOLDER).restore() == 3
 
 
-def test_time_limit_stops_training_and_saves(builtins, cifar_dir, tmp_path):
+def test_time_limit_stops_training_and_saves(builtins, cifar_folder, tmp_path):
     """A wall-clock budget (bench/compare_models) ends training early, with a checkpoint at the last step."""
     import time
 
-    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+    trainer = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
     trainer.train(1)  # tracing is not part of the budget
     reached = trainer.train(1000, checkpoint_every=100, time_limit_s=1.0, on_step=lambda s, l: time.sleep(0.4))
     assert 2 <= reached <= 5
-    assert make_trainer(builtins, tmp_path, cifar_dir).restore() == reached
+    assert make_trainer(builtins, tmp_path, cifar_folder, **FOLDER).restore() == reached
 
 
 def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, small_cifar_dir, tmp_path):
@@ -157,7 +162,7 @@ def test_every_family_trains_and_evaluates_by_name(builtins, cifar_dir, tmp_path
     assert entry["num_images"] == 8 and 5.0 < entry["bits_per_dim"] < 9.0
 
 
-def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, cifar_dir, tmp_path, caplog):
+def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, cifar_folder, tmp_path, caplog):
     """A read-only run directory (simulated: root ignores permissions): the figure is logged before the write,
     and the error says it was computed and why it was not recorded."""
     from imgtf.train.trainer import TrainingError
@@ -165,7 +170,7 @@ def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, c
     import logging
 
     caplog.set_level(logging.INFO, logger="imgtf")
-    trainer = make_trainer(builtins, tmp_path, cifar_dir)
+    trainer = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
     trainer.train(1)
     trainer.metrics.path = str(tmp_path)  # a directory: appending to it fails like a read-only file system
     with pytest.raises(TrainingError, match=r"evaluation finished \(\d\.\d{4} bits/dim on test, 4 images, step 1"):
@@ -173,18 +178,18 @@ def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, c
     assert "eval test @ step 1:" in caplog.text
 
 
-def test_sample_grids_reach_tensorboard_during_training(builtins, cifar_dir, tmp_path):
+def test_sample_grids_reach_tensorboard_during_training(builtins, cifar_folder, tmp_path):
     """--sample_every_steps: a grid from the model's cached sampler is written as a TensorBoard image."""
     import tensorflow as tf
 
-    trainer = make_trainer(builtins, tmp_path / "run", cifar_dir, "class_conditional=true")
+    trainer = make_trainer(builtins, tmp_path / "run", cifar_folder, "class_conditional=true", **FOLDER_LABELS)
     trainer.train(2, sample_every=2)
     events = tf.io.gfile.glob(str(tmp_path / "run" / "samples" / "events.out.tfevents.*"))
     images = [(event.step, value) for path in events for event in tf.compat.v1.train.summary_iterator(path)
               for value in event.summary.value if value.tag == "samples"]
     assert [step for step, _ in images] == [2]
     grid = tf.io.decode_png(tf.make_ndarray(images[0][1].tensor)[2]).numpy()  # [width, height, png]
-    assert grid.shape[-1] == 3 and grid.shape[0] >= 32 * 4 and grid.std() > 0  # 4 class-conditional samples, upscaled
+    assert grid.shape[-1] == 3 and grid.shape[0] >= 8 * 4 and grid.std() > 0  # 4 class-conditional 8x8 samples
 
 
 def test_progress_reports_done_total_rate_and_time_left(caplog):
@@ -203,12 +208,12 @@ def test_progress_reports_done_total_rate_and_time_left(caplog):
     assert "done after" in lines[1] and "datagen: 3 images" in lines[2] and "stopped after" in lines[-1]
 
 
-def test_load_run_restores_every_weight_without_the_optimizer(builtins, cifar_dir, tmp_path):
+def test_load_run_restores_every_weight_without_the_optimizer(builtins, cifar_folder, tmp_path):
     """imgtf.load_run gives the trained weights, all of them: a checkpoint of the model alone would miss the layers
     Keras holds in lists (decoder blocks), which the trainer's checkpoints reach only through the optimizer."""
     import imgtf
 
-    trainer = make_trainer(builtins, tmp_path / "run", cifar_dir, "num_decoder_layers=2")
+    trainer = make_trainer(builtins, tmp_path / "run", cifar_folder, "num_decoder_layers=2", **FOLDER)
     trainer.train(2)
     run = imgtf.load_run(str(tmp_path / "run"))
     assert run.checkpoint.endswith("ckpt-2") and not hasattr(run, "optimizer")
@@ -219,13 +224,14 @@ def test_load_run_restores_every_weight_without_the_optimizer(builtins, cifar_di
         np.testing.assert_array_equal(loaded[name], value, err_msg=name)
 
 
-def test_steps_per_loop_gives_the_same_steps_weights_and_checkpoints(builtins, cifar_dir, tmp_path):
-    """16 steps run one per call, or up to 2 or 8 per compiled call: a loss reported for every step in order,
-    checkpoints at the same steps (a call never runs past a step at which something is due) and the same weights:
-    identical between loops of 2 and 8 (one graph), equal to float rounding with the plain one-step graph of N = 1."""
+def test_steps_per_loop_gives_the_same_steps_weights_and_checkpoints(builtins, cifar_folder, tmp_path):
+    """16 steps run one per call, or up to 2 or 8 per compiled call (8x8 real images): a loss reported for every step
+    in order, checkpoints at the same steps (a call never runs past a step at which something is due) and the same
+    weights: identical between loops of 2 and 8 (one graph), equal to float rounding with the step graph of N = 1."""
     runs = {}
     for per_loop in (1, 2, 8):
-        trainer = make_trainer(builtins, tmp_path / f"loop{per_loop}", cifar_dir, "dropout=0.1")
+        trainer = make_trainer(builtins, tmp_path / f"loop{per_loop}", cifar_folder, "dropout=0.1",
+                               problem="image_folder", options="image_size=8")
         seen = []
         assert trainer.train(16, checkpoint_every=6, log_every=5, steps_per_loop=per_loop,
                              on_step=lambda step, loss: seen.append((step, loss))) == 16
