@@ -139,9 +139,10 @@ def run_with_results(name, main):
     report = "".join(tee.parts).strip()
     os.makedirs(out, exist_ok=True)
     machine = meta["machine"]
-    header = (f"`{meta['command']}` at commit {meta['commit']}{' (with uncommitted changes)' * meta['uncommitted_changes']}, "
-              f"{meta['date']}, on {machine['cpu']} ({machine['cores']} cores; accelerator: "
-              f"{', '.join(machine['accelerators'])}); " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    dirty = " (with uncommitted changes)" if meta["uncommitted_changes"] else ""
+    header = (f"`{meta['command']}` at commit {meta['commit']}{dirty}, {meta['date']}, on {machine['cpu']} "
+              f"({machine['cores']} cores; accelerator: {', '.join(machine['accelerators'])}); "
+              + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     with open(os.path.join(out, f"{name}.md"), "w") as f:
         f.write(f"{header}\n\n{report}\n")
     with open(os.path.join(out, f"{name}.json"), "w") as f:

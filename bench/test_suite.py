@@ -26,7 +26,7 @@ def main():
         clone = os.path.join(root, "imgtf")
         subprocess.run(["git", "clone", "-q", REPO, clone], check=True)
         start = time.time()
-        subprocess.run(f"python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test]'", shell=True,
+        subprocess.run("python3 -m venv .venv && . .venv/bin/activate && pip install -q -e '.[test]'", shell=True,
                        cwd=clone, check=True, capture_output=True)
         install_s = time.time() - start
         for _ in range(args.runs):
