@@ -128,6 +128,7 @@ def run_with_results(name, main):
     sys.argv = argv
     if any(a == "--child" or a.startswith("--child=") for a in argv):
         return main()
+    meta = provenance(command)  # the commit and date when it started (HEAD may move while a long one runs)
     tee = sys.stdout = _Tee(sys.stdout)
     try:
         main()
@@ -135,7 +136,7 @@ def run_with_results(name, main):
         sys.stdout = tee.stream
     if not out:
         return
-    meta = provenance(command)
+    meta["machine"] = provenance(command)["machine"]  # accelerators are known once TensorFlow is loaded
     report = "".join(tee.parts).strip()
     os.makedirs(out, exist_ok=True)
     machine = meta["machine"]

@@ -5,8 +5,9 @@ several steps of one training run, from the same seed, with a learning-curve plo
     python bench/learning.py --sets=imagetransformer_cifar10_tiny,img2img_transformer_celeba_1d_tiny --steps=100
     python bench/learning.py --points=25,50 --steps=50 --num_samples=0   # a quick look, no sampling
 
-Data: the real CIFAR-10 subset in ../shared/data/cifar10 (5,085 training images; the first --eval_images of its
-1,017 test images are the evaluation slice, the same for every set and point). There is no real downsampled
+Data: the real CIFAR-10 sample in examples/data/cifar10 (2,034 training images; the first --eval_images of its
+1,017 test images are the evaluation slice, the same for every set and point); --data_dir=../shared/data/cifar10
+trains on the 5,085-image subset. There is no real downsampled
 ImageNet here, so the ImageNet `_tiny` sets train and evaluate on CIFAR-10 (marked in the table); their
 figures say how the recipe learns, not what it reaches on ImageNet. Super-resolution sets (`img2img_*`) run on
 `img2img_cifar10`: the same 32x32 targets as `image_cifar10`, conditioned on their 8x8 area downsample, and are
@@ -31,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, cifar_model_and_problem, peak_rss_mib, run_child, run_with_results  # noqa: E402
+from common import EXAMPLES_DATA, REPO, cifar_model_and_problem, peak_rss_mib, record, run_child, run_with_results  # noqa: E402
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"  # what super-resolution sets are compared with
@@ -250,7 +251,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="initialisation, data order and dropout seed")
     parser.add_argument("--num_samples", type=int, default=8, help="images sampled per set (0: no sampling)")
     parser.add_argument("--hparams", default="", help="overrides applied to every set (e.g. to compare recipes)")
-    parser.add_argument("--data_dir", default=os.path.join(SHARED_DATA, "cifar10"))
+    parser.add_argument("--data_dir", default=os.path.join(EXAMPLES_DATA, "cifar10"))
     parser.add_argument("--out_dir", default=RESULTS)
     parser.add_argument("--memory_cap_gib", type=float, default=8.0)
     parser.add_argument("--timeout_s", type=float, default=3600.0, help="per set")
@@ -297,6 +298,8 @@ def main():
     for r in results:
         if r.get("note") or "imagenet" in r["set"]:
             print(f"* `{r['set']}`: {problem_for(r['set'])[2]}.")
+    record(points=points, eval_images=args.eval_images, data_dir=os.path.relpath(args.data_dir, REPO),
+           results=results)
     with open(os.path.join(args.out_dir, "results.json"), "w") as f:
         json.dump({"args": vars(args), "points": points, "results": results}, f, indent=2)
     plot = plot_curves(results, os.path.join(args.out_dir, "learning_curves.png"))
