@@ -64,6 +64,7 @@ def cifar_model_and_problem(set_name):
 # -- results files: what the docs show ----------------------------------------------------------------------------
 RESULTS_DIR = os.path.join(REPO, "docs", "results")
 EXAMPLES_DATA = os.path.join(REPO, "examples", "data")
+CIFAR10_SAMPLE = os.path.join(EXAMPLES_DATA, "cifar10")  # the real CIFAR-10 sample every clone has
 
 
 def provenance(argv):

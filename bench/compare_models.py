@@ -21,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 FAMILIES = [  # model, tiny hparams set, problem
     ("image_transformer", "imagetransformer_cifar10_tiny", "image_cifar10"),
@@ -36,7 +36,7 @@ FAMILIES = [  # model, tiny hparams set, problem
 ]
 
 
-def child(model_name, hparams_set, problem_name, budget_s):
+def child(model_name, hparams_set, problem_name, budget_s, data_dir):
     sys.path.insert(0, REPO)
     import logging
 
@@ -48,7 +48,6 @@ def child(model_name, hparams_set, problem_name, budget_s):
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
     catalog.load_builtins()
-    data_dir = os.path.join(SHARED_DATA, "cifar10")
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, problem_name, model_name, hparams_set, "")
         trainer = Trainer(spec, out, data_dir)
@@ -79,19 +78,22 @@ def main():
     parser.add_argument("--budget_s", type=float, default=300.0, help="training seconds per model after its first step")
     parser.add_argument("--models", default="", help="comma-separated model names (default: every family)")
     parser.add_argument("--memory_cap_gib", type=float, default=16.0)
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE, help="CIFAR-10 python batches (default: the "
+                        "sample in examples/data; ../shared/data/cifar10 holds 5,085 training images)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child[0], args.child[1], args.child[2], float(args.child[3]))
+        return child(args.child[0], args.child[1], args.child[2], float(args.child[3]), args.data_dir)
     families = [f for f in FAMILIES if not args.models or f[0] in args.models.split(",")]
-    print(f"Tiny models, {args.budget_s:.0f} s of training each on the real CIFAR-10 training subset (5,085 images), "
-          f"evaluated on the real test subset; {os.cpu_count()} CPUs\n")
+    print(f"Tiny models, {args.budget_s:.0f} s of training each on real CIFAR-10 "
+          f"({os.path.relpath(args.data_dir, REPO)}), evaluated on its test images; {os.cpu_count()} CPUs\n")
     header = ("| model | hparams set | parameters | steps x batch | training images/s | test bits/dim "
               "| sampling s/image | compile s |")
     print(header)
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for model_name, hparams_set, problem_name in families:
-        result = run_child(os.path.abspath(__file__), ["--child", model_name, hparams_set, problem_name, str(args.budget_s)],
+        child_args = ["--child", model_name, hparams_set, problem_name, str(args.budget_s), f"--data_dir={args.data_dir}"]
+        result = run_child(os.path.abspath(__file__), child_args,
                            args.memory_cap_gib * 1024, timeout_s=args.budget_s + 1800)
         if "error" in result:
             print(f"| {model_name} | {hparams_set} | {result['error']} | | | | | |", flush=True)

@@ -32,7 +32,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import EXAMPLES_DATA, REPO, cifar_model_and_problem, peak_rss_mib, record, run_child, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, cifar_model_and_problem, peak_rss_mib, record, run_child, run_with_results  # noqa: E402
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"  # what super-resolution sets are compared with
@@ -251,7 +251,7 @@ def main():
     parser.add_argument("--seed", type=int, default=0, help="initialisation, data order and dropout seed")
     parser.add_argument("--num_samples", type=int, default=8, help="images sampled per set (0: no sampling)")
     parser.add_argument("--hparams", default="", help="overrides applied to every set (e.g. to compare recipes)")
-    parser.add_argument("--data_dir", default=os.path.join(EXAMPLES_DATA, "cifar10"))
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE)
     parser.add_argument("--out_dir", default=RESULTS)
     parser.add_argument("--memory_cap_gib", type=float, default=8.0)
     parser.add_argument("--timeout_s", type=float, default=3600.0, help="per set")

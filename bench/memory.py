@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 CONFIGS = {  # name: (hparams set, overrides)
     "it_local_1d": ("imagetransformer_cifar10_base", "attention_type=local_1d"),
@@ -31,7 +31,7 @@ CONFIGS = {  # name: (hparams set, overrides)
 }
 
 
-def child(hparams_set, overrides, steps):
+def child(hparams_set, overrides, steps, data_dir):
     sys.path.insert(0, REPO)
     import logging
 
@@ -44,7 +44,7 @@ def child(hparams_set, overrides, steps):
     model, problem = cifar_model_and_problem(hparams_set)
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, problem, model, hparams_set, overrides)
-        trainer = Trainer(spec, out, os.path.join(SHARED_DATA, "cifar10"))
+        trainer = Trainer(spec, out, data_dir)
         stamps = []
         trainer.train(steps + 1, checkpoint_every=10**9, log_every=10**9, on_step=lambda s, l: stamps.append(time.time()))
         per_step = (stamps[-1] - stamps[0]) / steps
@@ -62,10 +62,12 @@ def main():
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=2, help="timed steps after the first")
     parser.add_argument("--memory_cap_gib", type=float, default=21.0)
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE, help="CIFAR-10 python batches (default: the "
+                        "sample in examples/data; ../shared/data/cifar10 holds 5,085 training images)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child[0], args.child[1], int(args.child[2]))
+        return child(args.child[0], args.child[1], int(args.child[2]), args.data_dir)
     print(f"Peak training memory at batch {args.batch_size}, 32x32x3 real CIFAR-10, {os.cpu_count()} CPUs, "
           f"{args.steps} timed steps, cap {args.memory_cap_gib:.0f} GiB")
     print("| configuration | hparams set | params | peak memory | s/step | peak memory, recompute | s/step, recompute "
@@ -76,7 +78,8 @@ def main():
         runs = []
         for recompute in ("false", "true"):
             settings = ",".join(s for s in (overrides, f"batch_size={args.batch_size}", f"recompute={recompute}") if s)
-            runs.append(run_child(__file__, ["--child", hparams_set, settings, str(args.steps)],
+            runs.append(run_child(__file__, ["--child", hparams_set, settings, str(args.steps),
+                                            f"--data_dir={args.data_dir}"],
                                   args.memory_cap_gib * 1024, 7200))
         cells = []
         for r in runs:

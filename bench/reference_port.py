@@ -30,7 +30,7 @@ PORT = {"steps": 78, "budget_s": 240.0, "images_per_sec": 2.60, "train_loss_at_6
 EVAL_IMAGES = 256
 
 
-def child(steps, budget_s, extra):
+def child(steps, budget_s, extra, data_dir):
     sys.path.insert(0, REPO)
     import logging
 
@@ -41,7 +41,6 @@ def child(steps, budget_s, extra):
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
     catalog.load_builtins()
-    data_dir = os.path.join(SHARED_DATA, "cifar10")
     overrides = PORT_CONFIG + ("," + extra if extra else "")
     losses = {}
     with tempfile.TemporaryDirectory() as out:
@@ -67,10 +66,13 @@ def main():
     parser.add_argument("--hparams", default="", help="extra overrides after the port's configuration")
     parser.add_argument("--steps", type=int, default=PORT["steps"])
     parser.add_argument("--budget_s", type=float, default=PORT["budget_s"])
+    parser.add_argument("--data_dir", default=os.path.join(SHARED_DATA, "cifar10"),
+                        help="the 5,085-image CIFAR-10 subset the port's figures were measured on (a different "
+                        "training set makes the comparison meaningless)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(int(args.child[0]), float(args.child[1]), args.child[2])
+        return child(int(args.child[0]), float(args.child[1]), args.child[2], args.data_dir)
     print(f"imagetransformer_cifar10_base with {PORT_CONFIG}" + (f",{args.hparams}" if args.hparams else ""))
     print(f"evaluated on the first {EVAL_IMAGES} real CIFAR-10 test images; the port's figures from its own run\n")
     print("| run | steps | images/s | train loss at step 60 | test bits/dim | port's test bits/dim | difference |")
@@ -79,7 +81,8 @@ def main():
     if args.budget_s > 0:  # --budget_s=0: the same-steps run only (wall-clock figures need an otherwise idle machine)
         runs.append((f"same wall-clock ({args.budget_s:.0f} s)", 0, args.budget_s))
     for name, steps, budget in runs:
-        r = run_child(os.path.abspath(__file__), ["--child", str(steps), str(budget), args.hparams], 16 * 1024,
+        r = run_child(os.path.abspath(__file__), ["--child", str(steps), str(budget), args.hparams,
+                                                      f"--data_dir={args.data_dir}"], 16 * 1024,
                       timeout_s=3600)
         if "error" in r:
             print(f"| {name} | {r['error']} | | | | | |", flush=True)

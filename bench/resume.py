@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, run_with_results  # noqa: E402
 
 
 def first_batch_seconds(make_dataset):
@@ -60,6 +60,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="10,100000")
     parser.add_argument("--batch_size", type=int, default=64)
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE, help="CIFAR-10 python batches (default: the "
+                        "sample in examples/data; ../shared/data/cifar10 holds 5,085 training images)")
     args = parser.parse_args()
     sys.path.insert(0, REPO)
     import logging
@@ -72,7 +74,7 @@ def main():
     problem = registry.problem("image_cifar10")
     steps = [int(s) for s in args.steps.split(",")]
     with tempfile.TemporaryDirectory() as ready:
-        meta = prepared.write(problem, "train", os.path.join(SHARED_DATA, "cifar10"), ready)
+        meta = prepared.write(problem, "train", args.data_dir, ready)
         print(f"Resuming on prepared real CIFAR-10 ({meta['count']} train images), batch {args.batch_size}, 2 CPUs")
         print("| step | examples before it | indexed: first batch | streamed: first batch | streamed / indexed "
               "| Trainer resume (indexed) |")

@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 
 def forward_flops_per_image(model):
@@ -44,7 +44,7 @@ def matmul_flops_per_second(n=2048, repeats=10):
     return 2 * n ** 3 * repeats / (time.time() - start)
 
 
-def child(hparams_set, overrides, steps, replicas, xla):
+def child(hparams_set, overrides, steps, replicas, xla, data_dir):
     sys.path.insert(0, REPO)
     import logging
 
@@ -66,7 +66,7 @@ def child(hparams_set, overrides, steps, replicas, xla):
                 else tf.distribute.OneDeviceStrategy("/cpu:0"))
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, "image_cifar10", "image_transformer", hparams_set, overrides)
-        trainer = Trainer(spec, out, os.path.join(SHARED_DATA, "cifar10"), strategy=strategy, xla=xla)
+        trainer = Trainer(spec, out, data_dir, strategy=strategy, xla=xla)
         stamps = []
         trainer.train(steps + 1, checkpoint_every=10**9, log_every=10**9, on_step=lambda s, l: stamps.append(time.time()))
         seconds = (stamps[-1] - stamps[0]) / steps
@@ -79,11 +79,13 @@ def child(hparams_set, overrides, steps, replicas, xla):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE, help="CIFAR-10 python batches (default: the "
+                        "sample in examples/data; ../shared/data/cifar10 holds 5,085 training images)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         name, overrides, steps, replicas, xla = args.child
-        return child(name, overrides, int(steps), int(replicas), xla == "1")
+        return child(name, overrides, int(steps), int(replicas), xla == "1", args.data_dir)
     tiny = "imagetransformer_cifar10_tiny"
     rows = [  # (label, set, overrides, steps, replicas, xla, environment)
         ("tiny, default (oneDNN on)", tiny, "batch_size=8", 10, 1, 0, {}),
@@ -105,7 +107,8 @@ def main():
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:
-            r = run_child(__file__, ["--child", name, overrides, str(steps), str(replicas), str(xla)], 20 * 1024, 3600)
+            r = run_child(__file__, ["--child", name, overrides, str(steps), str(replicas), str(xla),
+                                     f"--data_dir={args.data_dir}"], 20 * 1024, 3600)
         finally:
             for k, v in saved.items():
                 os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -20,10 +20,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, run_child, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, peak_rss_mib, run_child, run_with_results  # noqa: E402
 
 
-def child(hparams_set, overrides, steps, eval_images):
+def child(hparams_set, overrides, steps, eval_images, data_dir):
     sys.path.insert(0, REPO)
     import logging
 
@@ -36,7 +36,7 @@ def child(hparams_set, overrides, steps, eval_images):
     catalog.load_builtins()
     with tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, "image_cifar10", "image_transformer", hparams_set, overrides)
-        trainer = Trainer(spec, out, os.path.join(SHARED_DATA, "cifar10"))
+        trainer = Trainer(spec, out, data_dir)
         stamps = []
         trainer.train(steps + 1, checkpoint_every=10**9, log_every=10**9, on_step=lambda s, l: stamps.append(time.time()))
         per_step = (stamps[-1] - stamps[0]) / steps  # the first step (tracing) is excluded
@@ -62,10 +62,12 @@ def main():
     parser.add_argument("--attention", default="local_1d,local_2d,global", help="comma-separated types")
     parser.add_argument("--eval_images", type=int, default=1017,
                         help="test images evaluated twice after training the tiny set (0: no evaluation)")
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE, help="CIFAR-10 python batches (default: the "
+                        "sample in examples/data; ../shared/data/cifar10 holds 5,085 training images)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        return child(args.child[0], args.child[1], int(args.child[2]), int(args.child[3]))
+        return child(args.child[0], args.child[1], int(args.child[2]), int(args.child[3]), args.data_dir)
     sets = [("imagetransformer_cifar10_tiny", 10)] + ([] if args.quick else [("imagetransformer_cifar10_base", 3)])
     if args.sets:
         sets = [(name, 10 if name.endswith("_tiny") else 3) for name in args.sets.split(",")]
@@ -77,7 +79,8 @@ def main():
         for attention in args.attention.split(","):
             overrides = f"batch_size={args.batch_size},attention_type={attention}"
             eval_images = args.eval_images if hparams_set.endswith("_tiny") else 0  # base: hours on this CPU
-            r = run_child(__file__, ["--child", hparams_set, overrides, str(steps), str(eval_images)],
+            r = run_child(__file__, ["--child", hparams_set, overrides, str(steps), str(eval_images),
+                                        f"--data_dir={args.data_dir}"],
                           args.memory_cap_gib * 1024, 3600)
             results[attention] = r
             if "error" in r:

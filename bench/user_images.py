@@ -5,8 +5,8 @@
 
 The problems are registered in a --usr_dir module written here, exactly as the README shows: `ImageFolderProblem`
 subclasses with image_size = 28, channels = 1, labels, and for the binary one num_levels = 2 with stochastic
-binarisation (the PixelRNN paper's binarized MNIST is binarised this way; no MNIST is on these machines, so the
-images are the shared CIFAR-10 subset's, converted to gray: 10 class folders, 5,085 train / 1,017 test).
+binarisation. The images are CIFAR-10's (--data_dir; default the sample in examples/data, 2,034 train / 1,017
+test), converted to gray: 10 class folders.
 img2img_transformer gets the same problems with 7x7 inputs (4x super-resolution).
 
 Per model and kind: `imgtf-trainer --usr_dir=...` trains --steps steps and evaluates the test split;
@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, run_with_results  # noqa: E402
 
 USR_MODULE = '''
 from imgtf.problems.image_folder import ImageFolderProblem
@@ -82,7 +82,7 @@ def run(args, env):
 
 
 def gray_folder(source, root):
-    """The shared CIFAR-10 subset as grayscale PNG class folders, root/{train,test}/<class>/NNNNN.png."""
+    """CIFAR-10 python batches as grayscale PNG class folders, root/{train,test}/<class>/NNNNN.png."""
     from PIL import Image
 
     sys.path.insert(0, REPO)
@@ -162,7 +162,7 @@ def main():
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--kinds", default=",".join(KINDS))
-    parser.add_argument("--data_dir", default=os.path.join(SHARED_DATA, "cifar10"))
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE)
     parser.add_argument("--keep", default=None, help="Keep runs, samples and exports in this folder.")
     args = parser.parse_args()
     sys.path.insert(0, REPO)
