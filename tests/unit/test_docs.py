@@ -65,3 +65,29 @@ def test_every_results_block_shows_its_file_as_written():
     assert blocks >= 1
     for path in glob.glob(os.path.join(REPO, "docs", "results", "*.md")):  # each names its command and commit
         assert re.match(r"`python bench/\w+\.py[^`]*` at commit [0-9a-f]{7,}", open(path).readline()), path
+
+
+def test_the_readme_models_table_shows_figures_from_results_files():
+    """Each imgtf figure in the models table names its set and links a results file whose recorded data hold that
+    figure (to the digits shown) and whose report names that set."""
+    import json
+
+    text = open(os.path.join(REPO, "README.md")).read()
+    cells = re.findall(r"\| ([\d.]+) \(`(\w+)`, \[\w+\]\(docs/results/(\w+)\.md\)\) \|", text)
+    assert len(cells) >= 2, "the README's models table shows no imgtf figure with its results file"
+
+    def numbers(value):
+        if isinstance(value, dict):
+            return [n for v in value.values() for n in numbers(v)]
+        if isinstance(value, list):
+            return [n for v in value for n in numbers(v)]
+        return [value] if isinstance(value, float) else []
+
+    for figure, set_name, name in cells:
+        results = json.load(open(os.path.join(REPO, "docs", "results", f"{name}.json")))
+        digits = len(figure.split(".")[1])
+        assert set_name in results["report"], f"docs/results/{name}.md does not mention {set_name}"
+        data = results["data"]  # a benchmark of several sets records one entry per set: that set's figures
+        data = next((r for r in data.get("results", []) if r.get("set") == set_name), data)
+        assert any(f"{n:.{digits}f}" == figure for n in numbers(data)), (
+            f"README: {figure} for {set_name} is not among the figures recorded in docs/results/{name}.json")
