@@ -91,7 +91,7 @@ def provenance(argv):
         except ImportError:
             pass
     accelerators = []
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:  # imported just above for its version, when installed
         import tensorflow as tf
 
         accelerators = [d.device_type for d in tf.config.list_physical_devices() if d.device_type != "CPU"]
@@ -137,7 +137,6 @@ def run_with_results(name, main):
         sys.stdout = tee.stream
     if not out:
         return
-    meta["machine"] = provenance(command)["machine"]  # accelerators are known once TensorFlow is loaded
     report = "".join(tee.parts).strip()
     os.makedirs(out, exist_ok=True)
     machine = meta["machine"]

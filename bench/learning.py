@@ -270,7 +270,7 @@ def main():
     if any(s.startswith("img2img_") or "_cond" in s for s in sets) and UNCONDITIONAL not in sets:
         sets = [UNCONDITIONAL] + sets
     print(f"{len(sets)} _tiny sets, {args.steps} steps each from seed {args.seed} on real CIFAR-10 "
-          f"({args.data_dir}); bits/dim on its first {args.eval_images} test images at steps {points}; "
+          f"({os.path.relpath(args.data_dir, REPO)}); bits/dim on its first {args.eval_images} test images at steps {points}; "
           f"{os.cpu_count()} CPUs\n", flush=True)
     results = []
     for set_name in sets:
