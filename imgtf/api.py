@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from imgtf import catalog, registry
-from imgtf.hparams.hparams import HParams
+from imgtf.hparams.hparams import HParams, check_ranges
 from imgtf.hparams.training import training_settings
 from imgtf.models.factory import make_model
 from imgtf.train import checkpoints, run_dir
@@ -17,8 +17,12 @@ from imgtf.train.optimization import build_optimizer
 def build_model(hparams_set, problem=None, hparams="", model=None):
     """A built (variables created), untrained model: the set's registered model for `problem` (a registered name, a
     Problem instance, or None for the problem the set was registered with). `hparams`: overrides as on the command
-    line ("hidden_size=64,num_decoder_layers=2"); `model`: another registered model than the set's own."""
+    line ("hidden_size=64,num_decoder_layers=2") or a dict ({"hidden_size": 64}), range-checked as imgtf-trainer checks
+    them; `model`: another registered model than the set's own."""
     catalog.load_builtins()
+    if not isinstance(hparams_set, str) or not hparams_set:
+        raise registry.RegistryError(f"hparams_set must be the name of a registered hparams set (a str), e.g. "
+                                     f"'imagetransformer_cifar10_tiny'; got {hparams_set!r}. {registry.LIST_HINT}")
     declared_model, declared_problem = registry.model_and_problem_of(hparams_set)
     model = model or declared_model
     if model is None:
@@ -29,7 +33,8 @@ def build_model(hparams_set, problem=None, hparams="", model=None):
         raise registry.RegistryError(f"hparams set {hparams_set!r} names no problem; pass problem=....")
     problem = registry.problem(problem) if isinstance(problem, str) else problem
     hp = registry.hparams(hparams_set)
-    hp.parse(hparams)
+    hp.parse(hparams, source="hparams=")
+    check_ranges(hp, source="hparams=")
     return make_model(model, hp, problem.info, hparams_set)
 
 
@@ -67,13 +72,17 @@ class Run:
     spec: run_dir.RunSpec
 
 
-def load_run(output_dir, checkpoint=None, data_dir=None):
+def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, style="python"):
     """The run in `output_dir` with its newest readable checkpoint's (or `checkpoint`'s) weights: no optimizer, no
-    checkpoint manager, nothing written. `data_dir` binds the problem to data (for `run.problem.dataset`)."""
+    checkpoint manager, nothing written. `data_dir` binds the problem to data (for `run.problem.dataset`); `usr_dir`:
+    the folder of the user's modules the run's problem, model or set come from, if it is not where the run recorded.
+    `style`: messages name Python arguments ("python") or the commands' flags ("flag")."""
     catalog.load_builtins()
-    spec = run_dir.load(output_dir)
+    registry.import_usr_dir(usr_dir, argument="usr_dir" if style == "python" else "--usr_dir")
+    spec = run_dir.load(output_dir, usr_dir_argument="usr_dir=... to load_run" if style == "python" else "--usr_dir=...")
     if spec is None:
         raise run_dir.RunDirError(f"{output_dir} is not a run directory (no {run_dir.RUN_FILE}); train first.")
+    check_ranges(spec.hparams, source=f"{os.path.join(output_dir, run_dir.RUN_FILE)}")
     problem = spec.make_problem(data_dir)
     info = spec.problem_info or problem.info  # the data's shapes when the run started, if recorded
     model = make_model(spec.model, spec.hparams, info, spec.hparams_set)

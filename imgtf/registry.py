@@ -144,8 +144,9 @@ class UsrDirError(RegistryError, ImportError):
     pass
 
 
-def import_usr_dir(usr_dir):
-    """Import a user's directory of modules so that their registrations take effect.
+def import_usr_dir(usr_dir, argument="--usr_dir"):
+    """Import a user's directory of modules so that their registrations take effect (`argument`: how messages name
+    where the directory was given: the flag, or a Python argument).
 
     A directory with an `__init__.py` is imported as a package (its `__init__` decides what to import);
     otherwise every `*.py` file in it is imported as a module, in name order.
@@ -154,7 +155,7 @@ def import_usr_dir(usr_dir):
         return
     path = os.path.abspath(os.path.expanduser(usr_dir))
     if not os.path.isdir(path):
-        raise UsrDirError(f"--usr_dir={usr_dir!r}: no such directory ({path}).")
+        raise UsrDirError(f"{argument}={usr_dir!r}: no such directory ({path}).")
     parent, package = os.path.split(path.rstrip(os.sep))
     if os.path.exists(os.path.join(path, "__init__.py")):
         if package in sys.modules and getattr(sys.modules[package], "__file__", "").startswith(path):
@@ -167,7 +168,7 @@ def import_usr_dir(usr_dir):
             if f.endswith(".py") and not f.startswith("_")
         ]
         if not files:
-            raise UsrDirError(f"--usr_dir={usr_dir!r} holds no Python modules (*.py) to import.")
+            raise UsrDirError(f"{argument}={usr_dir!r} holds no Python modules (*.py) to import.")
     for module_name, file, search in files:
         if module_name in sys.modules:
             continue
@@ -181,7 +182,7 @@ def import_usr_dir(usr_dir):
             raise
         except Exception as e:  # the user's code failed: say which file, keep the cause chained
             del sys.modules[module_name]
-            raise UsrDirError(f"Importing {file} from --usr_dir failed: {type(e).__name__}: {e}") from e
+            raise UsrDirError(f"Importing {file} from {argument} failed: {type(e).__name__}: {e}") from e
 
 
 def registry_help():

@@ -47,12 +47,12 @@ def run(args):
     from imgtf.sampling.decode import decode
     from imgtf.sampling.sampler import check_sampling_settings
 
-    check_sampling_settings(args.num_samples, args.temperature, args.batch_size, args.samples_per_input)
+    check_sampling_settings(args.num_samples, args.temperature, args.batch_size, args.samples_per_input, args.seed)
     try:
         labels = [int(v) for v in args.labels]
     except ValueError:
         raise common.UsageError(f"--labels={','.join(args.labels)}: class ids are integers, e.g. --labels=3,7.")
-    trained = load_run(args.output_dir, args.checkpoint_path, args.data_dir)  # weights only
+    trained = load_run(args.output_dir, args.checkpoint_path, args.data_dir, style="flag")  # weights only
     summary = decode(trained.model, trained.problem, args.decode_dir, data_dir=args.data_dir, mode=args.mode,
                      num_samples=args.num_samples, temperature=args.temperature, seed=args.seed,
                      batch_size=args.batch_size, labels=labels, split=args.split, input_images=args.input_images,

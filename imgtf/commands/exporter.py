@@ -41,7 +41,7 @@ def run(args):
         raise common.UsageError(f"--export_dir={export_dir} holds a run directory ({holder}): an export replaces its "
                                 "whole folder and would delete the run's checkpoints. Export to a folder of its own, "
                                 "e.g. --export_dir=RUN/export.")
-    trained = load_run(args.output_dir, args.checkpoint_path)  # weights only: no optimizer state
+    trained = load_run(args.output_dir, args.checkpoint_path, style="flag")  # weights only: no optimizer state
     # written beside the target and moved into place at the end: a failed export leaves the old one intact
     staging = f"{export_dir}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)

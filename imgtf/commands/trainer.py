@@ -73,9 +73,14 @@ def run(args):
 
 
 def train_and_evaluate(args, spec, strategy):
-    from imgtf.train import run_dir, run_lock
+    from imgtf.train import checkpoints, run_dir, run_lock
     from imgtf.train.trainer import Preempted, Trainer, TrainingError
 
+    if args.eval_split and args.schedule != "train":
+        problem = spec.make_problem()
+        if args.eval_split not in problem.splits:
+            raise common.UsageError(f"--eval_split={args.eval_split}: problem {problem.name!r} has the splits "
+                                    f"{', '.join(problem.splits)}.")
     trainer = Trainer(spec, args.output_dir, args.data_dir, strategy=strategy, seed=args.random_seed,
                       keep_checkpoints=args.keep_checkpoints, precision=args.mixed_precision, xla=args.xla)
     # everything is validated (the model is built); one writer per run directory from its first read on
@@ -90,6 +95,11 @@ def train_and_evaluate(args, spec, strategy):
                 raise TrainingError(f"no checkpoint in {args.output_dir} to evaluate; train first (--schedule=train).")
             report(trainer.evaluate(args.eval_split, args.eval_steps))
             return 0
+        reached = checkpoints.newest_step(args.output_dir)
+        if reached > args.train_steps:
+            raise TrainingError(f"the run in {args.output_dir} is at step {reached}, past --train_steps="
+                                f"{args.train_steps}: there is nothing to train. Raise --train_steps to train on, or "
+                                "evaluate it with --schedule=eval.")
         if trainer.chief:
             run_dir.save(spec, args.output_dir)
         targets = [args.train_steps]

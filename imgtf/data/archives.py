@@ -9,7 +9,8 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 
 
 def list_images(folder, extensions=IMAGE_EXTENSIONS, recursive=True):
-    """Sorted paths of image files under `folder`."""
+    """Sorted paths of image files under `folder`. A symbolic link whose target is gone is refused here, naming it
+    (reading it later would fail inside tf.data with a bare NotFoundError)."""
     if not os.path.isdir(folder):
         raise DataNotFoundError(f"no such folder: {folder}")
     found = []
@@ -18,6 +19,12 @@ def list_images(folder, extensions=IMAGE_EXTENSIONS, recursive=True):
         found.extend(os.path.join(root, f) for f in sorted(files) if f.lower().endswith(extensions))
         if not recursive:
             break
+    dangling = [path for path in found if not os.path.exists(path)]
+    if dangling:
+        shown = ", ".join(f"{path} -> {os.readlink(path)}" for path in dangling[:3])
+        raise DataNotFoundError(f"{len(dangling)} image file(s) under {folder} are symbolic links to files that do not "
+                                f"exist ({shown}{', ...' if len(dangling) > 3 else ''}): restore their targets or "
+                                "remove the links.")
     return found
 
 

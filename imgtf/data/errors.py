@@ -18,7 +18,8 @@ _MARKERS = ("CorruptDataError: ", "DataNotFoundError: ")
 
 class reraise_from_pipeline:
     """Context manager: a DataError raised inside tf.data (e.g. by a decoder naming a corrupt file) surfaces
-    as a TensorFlow OpError wrapping a traceback; turn it back into the DataError with its message."""
+    as a TensorFlow OpError wrapping a traceback; turn it back into the DataError with its message. A failed assertion
+    of the models' input contract (imgtf.models.inputs) becomes its InputError likewise."""
 
     def __enter__(self):
         return self
@@ -27,6 +28,10 @@ class reraise_from_pipeline:
         if exc is None or not type(exc).__module__.startswith("tensorflow"):
             return False
         message = getattr(exc, "message", str(exc))
+        from imgtf.models.inputs import InputError, MARKER, MARKER_END
+
+        if MARKER in message and MARKER_END in message:
+            raise InputError(message.split(MARKER, 1)[1].split(MARKER_END, 1)[0]) from None
         for marker in _MARKERS:
             if marker in message:
                 text = message.split(marker, 1)[1].splitlines()[0].strip()

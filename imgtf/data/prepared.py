@@ -26,6 +26,14 @@ def find(data_dir, problem_name, split):
         return None
     path = metadata_path(data_dir, problem_name, split)
     if not os.path.exists(path):
+        directory = os.path.dirname(path)
+        left = sorted(f for f in os.listdir(directory) if f.startswith(f"{split}.") and
+                      f.endswith((".bin", ".bin.tmp"))) if os.path.isdir(directory) else []
+        if left:
+            raise CorruptDataError(
+                f"{directory} holds prepared {split} files ({', '.join(left[:3])}) but not {split}.json, which "
+                "imgtf-datagen writes last to mark a split complete: the preparation was interrupted or the file "
+                f"removed. Run imgtf-datagen again, or remove {directory} to read the raw files.")
         return None
     try:
         with open(path) as f:
@@ -57,11 +65,24 @@ def write(problem, split, raw_dir, out_dir):
     """Decode, resize and store every example of `split`; returns the metadata written.
 
     Each example written is reported to a Progress (done/total, rate, time left), since a full split takes
-    minutes."""
-    from imgtf.progress import Progress
+    minutes. A write that fails (a full disk, a read-only folder) removes the split's partial files."""
 
     total = problem.num_examples(split, raw_dir)  # what the raw pipeline below reads (None: unknown)
     directory = os.path.join(out_dir, problem.name)
+    try:
+        return _write(problem, split, raw_dir, out_dir, directory, total)
+    except OSError as e:
+        for name in os.listdir(directory) if os.path.isdir(directory) else []:
+            if name.startswith(f"{split}.") and name.endswith(".tmp"):
+                os.remove(os.path.join(directory, name))  # a partial preparation is never left to be read
+        raise CorruptDataError(f"cannot write the prepared {split} split to {directory} ({e.strerror or e}): "
+                               "nothing of it was kept. Give --data_dir a writable folder with room (the raw files "
+                               "can stay where --tmp_dir points) and run imgtf-datagen again.") from None
+
+
+def _write(problem, split, raw_dir, out_dir, directory, total):
+    from imgtf.progress import Progress
+
     os.makedirs(directory, exist_ok=True)
     batches = problem.dataset(split, raw_dir, batch_size=WRITE_BATCH, prepared=False)
     files, features, count = {}, {}, 0

@@ -5,8 +5,8 @@ Signatures (all take the model's conditioning when it has one: `label` int32 [B]
   log_prob(images uint8 [B,H,W,C])                 -> log_prob float32 [B,H,W,C]  (nats per sub-pixel)
   sample(num_samples int32, temperature float32, seed int32) -> images uint8 [num_samples,H,W,C]
 The sampler is the cached incremental one; the same seed gives the same images as imgtf-decoder. Images hold the
-model's values, 0 .. num_levels-1 (0 and 1 for binary images); images of another shape, or with values of no level,
-are refused with a message.
+model's values, 0 .. num_levels-1 (0 and 1 for binary images); images of another shape, values of no level, or labels
+that are no class id are refused with a message (the input contract of imgtf.models.inputs).
 """
 import math
 
@@ -34,6 +34,7 @@ class ExportModule(tf.Module):
         if "inputs" in conditioning:
             checks.append(_check_shape(conditioning["inputs"], "inputs", self.model.problem_info["input_shape"]))
             checks += self._check_levels(conditioning["inputs"], "inputs")
+        checks += self._check_labels(conditioning)
         for name, value in conditioning.items():
             checks.append(tf.debugging.assert_equal(
                 tf.shape(value)[0], tf.shape(images)[0],
@@ -41,6 +42,15 @@ class ExportModule(tf.Module):
         with tf.control_dependencies(checks):
             images = tf.identity(images)
         return self.model.likelihood.log_prob(self.model({**conditioning, "targets": images}), images)
+
+    def _check_labels(self, conditioning):
+        """Assertions that labels are class ids of the model's problem (an out-of-range id would read no embedding)."""
+        if "label" not in conditioning:
+            return []
+        classes = int(self.model.problem_info["num_classes"])
+        message = f"label must be class ids in [0, {classes}) for this model"
+        return [tf.debugging.assert_non_negative(conditioning["label"], message=message),
+                tf.debugging.assert_less(conditioning["label"], tf.constant(classes, tf.int32), message=message)]
 
     def _check_levels(self, images, name):
         """Assertions that uint8 `images` hold only the model's levels (none needed for 256)."""
@@ -77,6 +87,7 @@ class ExportModule(tf.Module):
             if "inputs" in conditioning:
                 checks.append(_check_shape(conditioning["inputs"], "inputs", self.model.problem_info["input_shape"]))
                 checks += self._check_levels(conditioning["inputs"], "inputs")
+            checks += self._check_labels(conditioning)
             for name, value in conditioning.items():
                 checks.append(tf.debugging.assert_equal(tf.shape(value)[0], num_samples,
                                                         message=f"{name} must have num_samples entries"))

@@ -26,7 +26,7 @@ def _type_name(value):
     return type(value).__name__
 
 
-def _coerce(key, template, value):
+def _coerce(key, template, value, kind="hparam"):
     """Convert `value` (already parsed) to the type of `template`, or raise naming `key`."""
     if isinstance(template, bool):
         if isinstance(value, bool):
@@ -52,9 +52,9 @@ def _coerce(key, template, value):
         if isinstance(value, (list, tuple)):
             if not template:
                 return list(value)
-            return [_coerce(key, template[0], v) for v in value]
+            return [_coerce(key, template[0], v, kind) for v in value]
     raise HParamsError(
-        f"hparam {key!r} expects a {_type_name(template)} (it is {template!r}); got {value!r}."
+        f"{kind} {key!r} expects a {_type_name(template)} (it is {template!r}); got {value!r}."
     )
 
 
@@ -66,8 +66,9 @@ def _parse_literal(text):
         return text  # a bare word: a string
 
 
-def split_overrides(text):
-    """`"a=1,b=[8,32],c=x"` -> [("a", "1"), ("b", "[8,32]"), ("c", "x")]; commas inside [] stay."""
+def split_overrides(text, source="--hparams"):
+    """`"a=1,b=[8,32],c=x"` -> [("a", "1"), ("b", "[8,32]"), ("c", "x")]; commas inside [] stay. `source` names where
+    the text came from in messages (a flag, or a Python argument)."""
     items, depth, current = [], 0, ""
     for ch in text:
         if ch in "[(":
@@ -86,7 +87,7 @@ def split_overrides(text):
             continue
         if "=" not in item:
             raise HParamsError(
-                f"malformed --hparams entry {item.strip()!r}: expected key=value "
+                f"malformed {source} entry {item.strip()!r}: expected key=value "
                 f"(several as key=value,key2=value2; lists as key=[8,32])."
             )
         key, value = item.split("=", 1)
@@ -101,8 +102,9 @@ NOT_NEGATIVE = ("num_encoder_layers", "attention_key_channels", "learning_rate_w
 FRACTIONS = ("dropout", "attention_dropout", "relu_dropout")  # in [0, 1)
 
 
-def check_ranges(hp):
-    """HParamsError listing every out-of-range value (sizes and counts, rates, dropout probabilities)."""
+def check_ranges(hp, source="--hparams"):
+    """HParamsError listing every out-of-range value (sizes and counts, rates, dropout probabilities); `source` names
+    where overrides come from in the message (a flag, or a Python argument)."""
     problems = []
     for key in AT_LEAST_ONE:
         if key in hp and isinstance(hp.get(key), int) and hp.get(key) < 1:
@@ -119,11 +121,13 @@ def check_ranges(hp):
         if key in hp and any(int(v) < (1 if key == "query_shape" else 0) for v in hp.get(key)):
             problems.append(f"{key}={hp.get(key)} (entries must be >= {1 if key == 'query_shape' else 0})")
     if problems:
-        raise HParamsError(f"hparams out of range: {'; '.join(problems)}. Fix them in --hparams (or the set).")
+        raise HParamsError(f"hparams out of range: {'; '.join(problems)}. Fix them in {source} (or the set).")
 
 
 class HParams:
-    """Typed hyperparameters with attribute access: `hp.hidden_size`, `hp.override("hidden_size=64")`."""
+    """Typed hyperparameters with attribute access: `hp.hidden_size`, `hp.parse("hidden_size=64")`."""
+
+    _kind = "hparam"  # what a value is called in messages (problems type their --problem_options with a subclass)
 
     def __init__(self, **values):
         object.__setattr__(self, "_values", {})
@@ -141,7 +145,7 @@ class HParams:
     def set(self, key, value):
         """Change an existing value, keeping its type (derived sets use this)."""
         self._check_key(key)
-        self._values[key] = _coerce(key, self._values[key], value)
+        self._values[key] = _coerce(key, self._values[key], value, self._kind)
         return self
 
     def update(self, **values):
@@ -153,14 +157,23 @@ class HParams:
         if key not in self._values:
             close = difflib.get_close_matches(key, list(self._values), n=3, cutoff=0.6)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise HParamsError(f"unknown hparam {key!r}.{hint} Known hparams: {', '.join(sorted(self._values))}.")
+            raise HParamsError(f"unknown {self._kind} {key!r}.{hint} Known {self._kind}s: "
+                               f"{', '.join(sorted(self._values))}.")
 
-    def parse(self, text):
-        """Apply `--hparams` overrides; returns the dict of keys it changed (typed)."""
+    def parse(self, overrides, source="--hparams"):
+        """Apply overrides, a `--hparams` string ("a=1,b=[8,32]") or a dict {"a": 1}; returns the dict of keys it
+        changed (typed). `source` names where they came from in messages."""
+        if isinstance(overrides, dict):
+            pairs = [(key, value) for key, value in overrides.items()]
+        elif overrides is None or isinstance(overrides, str):
+            pairs = [(key, _parse_literal(raw)) for key, raw in split_overrides(overrides or "", source)]
+        else:
+            raise HParamsError(f"{source} takes a string (\"key=value,key2=value2\") or a dict; got a "
+                               f"{type(overrides).__name__}.")
         changed = {}
-        for key, raw in split_overrides(text or ""):
+        for key, raw in pairs:
             self._check_key(key)
-            value = _coerce(key, self._values[key], _parse_literal(raw))
+            value = _coerce(key, self._values[key], raw, self._kind)
             self._values[key] = value
             changed[key] = value
         return changed

@@ -14,6 +14,7 @@ from imgtf.hparams.hparams import HParams
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.recompute import recomputed
+from imgtf.models.inputs import InputContract, InputError, sampling_conditioning, seed_value, whole_number
 
 
 class AutoregressiveImageModel(keras.Model):
@@ -22,6 +23,7 @@ class AutoregressiveImageModel(keras.Model):
 
     The protocol, all that code outside a model reads of it:
       call(features) -> parameters   features: "targets" uint8 [B, H, W, C], and what `conditioning_keys` names
+                                     (the input contract, imgtf.models.inputs: checked by `__call__`, fit, evaluate)
       likelihood                     its Likelihood, built by name (`build_likelihood`, hparam `likelihood`)
       uses_label                     reads features["label"] (int32 [B]): class-conditional
       uses_encoder                   reads features["inputs"] (uint8 [B, *input_shape]): super-resolution
@@ -44,6 +46,16 @@ class AutoregressiveImageModel(keras.Model):
         # hparam recompute: layers run through `checkpointed` keep only their inputs for the backward pass
         self.recompute = bool(self.hparams.get("recompute", False))
         self.recompute_seeds = keras.random.SeedGenerator(name="recompute_seeds") if self.recompute else None
+
+    @property
+    def input_contract(self):
+        """The features this model accepts (imgtf.models.inputs): checked by every entry point."""
+        return InputContract.of(self)
+
+    def __call__(self, features, *args, **kwargs):
+        """Keras's call, after the input contract: dtypes and shapes always, values where they are known (eager)."""
+        self.input_contract.check(features, where=type(self).__name__)
+        return super().__call__(features, *args, **kwargs)
 
     @property
     def conditioning_keys(self):
@@ -96,27 +108,49 @@ class AutoregressiveImageModel(keras.Model):
         built first, so that the training step is traced once (a step that creates variables is traced twice)."""
         if shuffle is None:
             shuffle = not hasattr(x, "element_spec")
+        x = self._checked_data(x, "fit")
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = self._checked_data(kwargs["validation_data"], "fit(validation_data=...)")
         if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
             # the optimizer's slots made now, not inside the first step: TensorFlow would trace that step twice
             self.build_variables()
             self.optimizer.build(self.trainable_variables)
-        return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
+        from imgtf.data.errors import reraise_from_pipeline
+
+        with reraise_from_pipeline():
+            return super().fit(x, y, *args, shuffle=shuffle, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         """Keras's `evaluate`. Keras 3 warns "Your input ran out of data" whenever a dataset of unknown length ends,
         which is how an evaluation of a whole (or `take(n)` of a) split ends: that one warning is not shown."""
-        with warnings.catch_warnings():
+        from imgtf.data.errors import reraise_from_pipeline
+
+        x = self._checked_data(x, "evaluate")
+        with warnings.catch_warnings(), reraise_from_pipeline():
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
-            return super().evaluate(x, y, *args, **kwargs)
+            result = super().evaluate(x, y, *args, **kwargs)
+        if result is None or (hasattr(result, "__len__") and not len(result)):
+            raise InputError("evaluate: the data yielded no batches, so there is nothing to report. Pass a "
+                             "non-empty dataset (problem.dataset(split, data_dir, batch_size), or a dict of arrays).")
+        return result
+
+    def _checked_data(self, data, where):
+        """The data of fit/evaluate under the input contract: a tf.data dataset has its element structure checked now
+        and its values asserted per batch; a dict of arrays is checked at once. Other forms reach Keras as given."""
+        contract = self.input_contract
+        if hasattr(data, "element_spec"):
+            return contract.checked_dataset(data, where=where)
+        if data is None or isinstance(data, keras.utils.PyDataset) or hasattr(data, "__next__"):
+            return data  # generators: their batches meet the contract's structure checks in the model's call
+        contract.check(data[0] if isinstance(data, tuple) and data else data, where=where)
+        return data
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Keras's loss hook: the mean negative log-likelihood in nats per sub-pixel when `compile` was given no
         loss (the default), plus any layer losses; a loss passed to `compile` is used as Keras would."""
         if getattr(self, "_compile_loss", None) is not None:
             return super().compute_loss(x, y, y_pred, sample_weight, training)
-        if not isinstance(x, dict) or "targets" not in x:
-            raise ValueError("imgtf models train on feature dicts with a 'targets' image batch (as problem.dataset "
-                             "yields), e.g. model.fit(problem.dataset('train', data_dir, batch_size=8)).")
+        self.input_contract.check_structure(x, where="compute_loss")
         nll = ops.mean(self.negative_log_likelihood(x, params=y_pred)) / self.dims
         return nll + ops.sum(self.losses) if self.losses else nll
 
@@ -160,15 +194,25 @@ class AutoregressiveImageModel(keras.Model):
         (class-conditional models; an int or [num_samples] ints), `inputs` (super-resolution: [num_samples, h, w, 3]
         uint8 low-resolution images); `known` + `known_mask` ([num_samples, H, W, 3] images and booleans) keep the
         given values instead of sampling them (completion). The same seed gives the same images."""
-        from imgtf.sampling.sampler import cached_sample  # sampling loops are TensorFlow code, kept out of models
+        from imgtf.sampling.sampler import cached_sample, check_sampling_settings  # TensorFlow code, kept out of models
 
+        num_samples = whole_number("num_samples", num_samples)
+        seed = seed_value(seed)
+        check_sampling_settings(num_samples, temperature, seed=seed, style="python")
         self.build_variables()
-        features = {k: v for k, v in (("label", label), ("inputs", inputs)) if v is not None}
-        missing = [k for k in self.conditioning_keys if k not in features]
-        if missing:
-            raise ValueError(f"this model is conditioned on {' and '.join(missing)}: pass {missing[0]}=... to sample.")
-        if known_mask is not None:
-            known_mask = self.likelihood.unit_mask(known_mask)
+        contract = self.input_contract
+        features = sampling_conditioning(contract, num_samples, label, inputs, model_name=type(self).__name__)
+        if (known is None) != (known_mask is None):
+            raise InputError("sample: pass known= and known_mask= together (the values to keep and where they are).")
+        if known is not None:
+            known = np.asarray(known)
+            contract.check({"targets": known}, where="sample(known=...)")
+            mask = np.asarray(known_mask)
+            if known.shape[0] != num_samples or mask.shape not in (known.shape, known.shape[:-1]):
+                raise InputError(f"sample: known= must be [num_samples={num_samples}, "
+                                 f"{', '.join(map(str, self.image_shape))}] and known_mask= booleans of its shape; got "
+                                 f"known {list(known.shape)}, known_mask {list(mask.shape)}.")
+            known_mask = self.likelihood.unit_mask(mask)
         images = cached_sample(self, num_samples, temperature, seed, features or None, known, known_mask,
                                jit_compile=jit_compile)
         return ops.convert_to_numpy(images)
@@ -177,6 +221,17 @@ class AutoregressiveImageModel(keras.Model):
         """From full-image parameters ([B, H, W, 3, P] or [B, H, W, P]), those of the unit generated at step t."""
         flat = ops.reshape(params, (ops.shape(params)[0], self.geometry.length, self.likelihood.params_per_unit))
         return ops.take(flat, ops.take(self.geometry.order.astype("int32"), t), axis=1)
+
+    def build_from_config(self, config):
+        """Keras's rebuild when a `.keras` file is loaded: a forward pass on zero features of the problem's shapes
+        (Keras's own pass feeds float placeholders, which the input contract refuses)."""
+        self.build_variables()
+
+    def _default_save_signature(self):
+        """No Keras `serving_default`: Keras traces one with float inputs of the built shapes (a model held inside
+        another, e.g. the multi-scale PixelRNN's Row LSTMs), which the input contract refuses: pixels are integers.
+        imgtf.export writes a SavedModel's signatures."""
+        return None
 
     def get_config(self):
         return {**super().get_config(), "hparams": self.hparams.values(), "problem_info": self.problem_info}

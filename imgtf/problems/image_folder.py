@@ -65,6 +65,11 @@ class ImageFolderProblem(Problem):
                 problems.append(f"{key}={getattr(self, key)} must be {'at least 1' if key == 'image_size' else '>= 0'}")
         if self.input_width and not self.input_size:
             problems.append("input_width needs input_size (the inputs' height)")
+        if self.input_size and (self.input_size > self.image_size or
+                                (self.input_width or self.input_size) > (self.image_width or self.image_size)):
+            problems.append(f"inputs of {self.input_shape[0]}x{self.input_shape[1]} are larger than the targets of "
+                            f"{self.image_shape[0]}x{self.image_shape[1]}: the inputs are the low-resolution images a "
+                            "model enlarges to image_size (e.g. input_size=8,image_size=32)")
         if problems:
             raise HParamsError(f"problem {self.name!r}: " + "; ".join(problems) + ".")
         return changed

@@ -24,6 +24,7 @@ before models are built (e.g. to find its class names).
 """
 import json
 import logging
+import numbers
 
 from imgtf.data import prepared as prepared_lib
 
@@ -63,10 +64,13 @@ class Problem:
         """Apply `--problem_options` ("key=value,..."), typed by the current values; returns what changed."""
         from imgtf.hparams.hparams import HParams, HParamsError
 
+        class ProblemOptions(HParams):
+            _kind = "problem option"
+
         if options and not self.configurable:
             raise HParamsError(f"problem {self.name!r} takes no --problem_options (got {options!r}).")
-        values = HParams(**{k: getattr(self, k) for k in self.configurable})
-        changed = values.parse(options or "")
+        values = ProblemOptions(**{k: getattr(self, k) for k in self.configurable})
+        changed = values.parse(options or "", source="--problem_options")
         for key, value in changed.items():
             setattr(self, key, value)
         return changed
@@ -128,7 +132,23 @@ class Problem:
                 f"{meta['directory']}: {split} was prepared by imgtf-datagen with other problem options ({detail}). "
                 f"Run imgtf-datagen again with these --problem_options, or remove {meta['directory']} to read the raw "
                 "files.")
+        if meta is not None:
+            self._check_prepared_shapes(meta, split)
         return meta
+
+    def _check_prepared_shapes(self, meta, split):
+        """A preparation whose feature shapes are not this problem's (the same bytes per example in another layout,
+        e.g. edited metadata) is refused before a model meets it."""
+        from imgtf.data.errors import CorruptDataError
+
+        expected = {"targets": self.image_shape, "inputs": self.input_shape}
+        for key, shape in expected.items():
+            got = meta.get("features", {}).get(key, {}).get("shape")
+            if shape is not None and got is not None and list(got) != list(shape):
+                raise CorruptDataError(
+                    f"{meta['directory']}/{split}.json: prepared {key} have shape {list(got)}, but problem "
+                    f"{self.name!r} has {key} of shape {list(shape)}. Run imgtf-datagen again, or remove "
+                    f"{meta['directory']} to read the raw files.")
 
     def split_size(self, split, data_dir):
         """Examples in `split` as `dataset` reads it: the prepared arrays' count if imgtf-datagen prepared it
@@ -149,6 +169,8 @@ class Problem:
         import tensorflow as tf
 
         self.check_split(split)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1 (images per batch); got {batch_size!r}.")
         meta = self.prepared(split, data_dir) if prepared else None
         table = (prepared_lib.indexed(meta) if meta else self.indexed_examples(split, data_dir))
         pipelines = input_context.num_input_pipelines if input_context is not None else 1

@@ -105,6 +105,11 @@ def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.
     """Class-conditional images: `labels` (default: every class of the problem) cycled over num_samples."""
     if not model.uses_label:
         raise ValueError("--mode=class needs a class-conditional model (hparams class_conditional=true).")
+    classes = int(model.problem_info["num_classes"])
+    wrong = [label for label in labels or [] if not 0 <= label < classes]
+    if wrong:
+        raise ValueError(f"--labels={','.join(map(str, labels))}: {wrong[0]} is no class of this model; its class "
+                         f"ids are 0..{classes - 1}.")
     labels = list(labels) if labels else list(range(problem.num_classes))
     labels = [labels[i % len(labels)] for i in range(num_samples)]
 
@@ -202,7 +207,7 @@ def decode(model, problem, decode_dir, *, data_dir=None, mode="auto", num_sample
            batch_size=8, labels=None, split=None, input_images=None, samples_per_input=1, jit_compile=True):
     """imgtf-decoder's work: sample in `mode`, write samples.npy / samples.png (and inputs.npy, originals.npy) and
     decode.json to decode_dir; return the summary written to decode.json."""
-    check_sampling_settings(num_samples, temperature, batch_size, samples_per_input)
+    check_sampling_settings(num_samples, temperature, batch_size, samples_per_input, seed)
     mode = pick_mode(mode, model, problem)
     if mode not in MODES[1:]:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")

@@ -94,21 +94,25 @@ def make_cached_sampler(model, jit_compile=True):
     return tf.function(sample, jit_compile=jit_compile, reduce_retracing=True, autograph=False)
 
 
-def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, samples_per_input=1):
+def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, samples_per_input=1, seed=0, style="flag"):
     """Refuse settings that would sample nonsense, before a checkpoint is loaded or a file written. Temperature 0
     is refused rather than taken as greedy: dividing logits by 0 is not argmax, and argmax decoding of pixels gives
-    flat, unrepresentative images."""
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        value = math.nan
+    flat, unrepresentative images. Messages name command-line flags (style "flag") or Python arguments ("python")."""
+    from imgtf.models.inputs import InputError, seed_value
+
+    def name(setting):
+        return f"--{setting}" if style == "flag" else setting
+
+    real = isinstance(temperature, (int, float, np.integer, np.floating)) and not isinstance(temperature, bool)
+    value = float(temperature) if real else math.nan
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"--temperature={temperature}: must be a finite number > 0 (1.0 samples the model; the paper "
-                         "uses 0.8-1.0; lower values give more conservative images).")
-    for flag, value in (("num_samples", num_samples), ("batch_size", batch_size),
-                        ("samples_per_input", samples_per_input)):
+        raise InputError(f"{name('temperature')}={temperature!r}: must be a finite number > 0 (1.0 samples the model; "
+                         "the paper uses 0.8-1.0; lower values give more conservative images).")
+    for setting, value in (("num_samples", num_samples), ("batch_size", batch_size),
+                           ("samples_per_input", samples_per_input)):
         if value < 1:
-            raise ValueError(f"--{flag}={value}: must be at least 1.")
+            raise InputError(f"{name(setting)}={value}: must be at least 1.")
+    seed_value(seed, name("seed"))
 
 
 def cached_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, known=None, known_mask=None,
@@ -118,7 +122,7 @@ def cached_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, 
     features: conditioning (`label` [N] or scalar, `inputs` [N, h, w, 3]); known/known_mask: images and a
     boolean mask [N, H, W, 3] (or [N, H, W] for pixel models) of values to keep instead of sampling.
     The compiled sampler is kept on the model (`model.samplers`), so it is traced once per model and freed with it."""
-    check_sampling_settings(num_samples, temperature)
+    check_sampling_settings(num_samples, temperature, seed=seed, style="python")
     samplers = model.samplers
     if jit_compile not in samplers:
         samplers[jit_compile] = make_cached_sampler(model, jit_compile)

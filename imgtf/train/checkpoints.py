@@ -68,6 +68,12 @@ def newest_first(output_dir):
     return sorted(listed + unlisted, key=_step_of, reverse=True)
 
 
+def newest_step(output_dir):
+    """The step of a run's newest checkpoint (by its name, nothing restored), or 0 if it has none."""
+    paths = newest_first(output_dir) if os.path.isdir(output_dir) else []
+    return max(_step_of(paths[0]), 0) if paths else 0
+
+
 def _step_of(path):
     number = os.path.basename(path).rsplit("-", 1)[-1]
     return int(number) if number.isdigit() else -1
@@ -76,22 +82,32 @@ def _step_of(path):
 def restore_newest(checkpoint, output_dir, checkpoint_path=None, partial=False):
     """Restore `checkpoint` (a tf.train.Checkpoint) from `checkpoint_path`, or from the newest readable checkpoint
     in `output_dir`: a damaged newest one (e.g. a crash while it was written) is skipped with a warning in favour of
-    the previous one. Returns the restored path, or None if the run has none; CheckpointError if none can be read.
+    the previous one; one deleted while it was read (a live trainer rotating its checkpoints) sends it to the newer
+    ones listed since. Returns the restored path, or None if the run has none; CheckpointError if none can be read.
     `partial`: the checkpoint holds more than `checkpoint` asks for (e.g. optimizer state when loading weights)."""
-    candidates = [checkpoint_path] if checkpoint_path else newest_first(output_dir)
-    errors = []
-    for path in candidates:
-        try:
-            status = checkpoint.restore(path)
-            if partial:
-                status.expect_partial()  # no warnings about the values left unread
-            status.assert_existing_objects_matched()  # every variable asked for got its value
-        except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:  # damaged files
-            errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0]}")
-            log.warning("cannot restore %s (%s); trying an older checkpoint.", path, errors[-1])
-            continue
-        return path
-    if errors:
-        raise CheckpointError(f"no checkpoint in {output_dir} could be restored: {'; '.join(errors)}. "
-                              "Point --output_dir elsewhere to start afresh.")
+    errors, tried = [], set()
+    for _ in range(5):  # a live trainer may delete the listed checkpoints meanwhile: list again, up to a few times
+        candidates = [checkpoint_path] if checkpoint_path else [p for p in newest_first(output_dir) if p not in tried]
+        rotated = False
+        for path in candidates:
+            tried.add(path)
+            try:
+                status = checkpoint.restore(path)
+                if partial:
+                    status.expect_partial()  # no warnings about the values left unread
+                status.assert_existing_objects_matched()  # every variable asked for got its value
+            except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as e:  # damaged files
+                if not checkpoint_path and not tf.io.gfile.exists(path + ".index"):
+                    rotated = True  # deleted by the trainer that keeps only its newest checkpoints: not damaged
+                    break
+                errors.append(f"{path}: {type(e).__name__}: {str(e).splitlines()[0]}")
+                log.warning("cannot restore %s (%s); trying an older checkpoint.", path, errors[-1])
+                continue
+            return path
+        if not rotated:
+            break
+    if errors or tried:
+        why = "; ".join(errors) or "each was deleted while it was read (a trainer keeping few checkpoints)"
+        raise CheckpointError(f"no checkpoint in {output_dir} could be restored: {why}. Point --output_dir elsewhere "
+                              "to start afresh.")
     return None

@@ -50,7 +50,9 @@ class RunSpec:
         return problem
 
 
-def load(output_dir):
+def load(output_dir, usr_dir_argument="--usr_dir=..."):
+    """The RunSpec saved in `output_dir`, or None if it has none. `usr_dir_argument`: what to pass when the run's
+    --usr_dir has moved, as the caller takes it (a flag, or a Python argument)."""
     path = os.path.join(output_dir, RUN_FILE)
     if not os.path.exists(path):
         return None
@@ -70,11 +72,11 @@ def load(output_dir):
                        saved.get("usr_dir", ""), saved.get("usr_dir_path", ""))
     except (ValueError, KeyError, TypeError) as e:
         raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
-    import_saved_usr_dir(spec, output_dir)
+    import_saved_usr_dir(spec, output_dir, usr_dir_argument)
     return spec
 
 
-def import_saved_usr_dir(spec, output_dir):
+def import_saved_usr_dir(spec, output_dir, usr_dir_argument="--usr_dir=..."):
     """A run created with --usr_dir names problems, models or sets only that directory registers: import it again
     (from its absolute path, else as given relative to here) so that every later command on the run works without
     the flag. If it is gone and the names are not registered otherwise, say which flag to pass."""
@@ -90,8 +92,8 @@ def import_saved_usr_dir(spec, output_dir):
                if name not in table.names()]
     if missing:
         raise RunDirError(f"the run in {output_dir} was created with --usr_dir={spec.usr_dir} ({spec.usr_dir_path}), "
-                          f"which is no longer there, and {', '.join(missing)} come from it. Pass --usr_dir=<the "
-                          "folder with those modules now>.")
+                          f"which is no longer there, and {', '.join(missing)} come from it. Pass {usr_dir_argument} "
+                          "(the folder with those modules now).")
 
 
 def save(spec, output_dir):

@@ -69,6 +69,8 @@ class Trainer:
         self.problem = spec.make_problem(data_dir)
         if data_dir is not None:
             check_same_data(spec, self.problem, output_dir)
+            for split in {self.problem.train_split, self.problem.eval_split}:
+                self.problem.prepared(split, data_dir)  # a damaged or mismatched preparation: refused now
         self.strategy = strategy or tf.distribute.get_strategy()
         self.chief = is_chief(self.strategy)
         self.precision, self.xla = precision, xla
@@ -133,28 +135,55 @@ class Trainer:
 
     def save(self):
         """Write a checkpoint. TensorFlow writes the data files first and then replaces the `checkpoint` state
-        file atomically, so a crash while saving leaves the previous checkpoints listed and usable."""
-        path = self.manager.save(checkpoint_number=int(self.step.numpy()))
+        file atomically, so a crash while saving leaves the previous checkpoints listed and usable. A save that fails
+        (a full disk, a read-only or vanished run directory) removes what it had written and stops training with a
+        TrainingError naming the newest complete checkpoint, from which a rerun resumes."""
+        step = int(self.step.numpy())
+        try:
+            path = self.manager.save(checkpoint_number=step)
+        except (tf.errors.OpError, OSError) as e:
+            raise self._write_failed(f"writing the checkpoint of step {step}", e) from None
         if self.chief:
             log.info("Saved checkpoint %s", path)
         else:
             shutil.rmtree(self.manager.directory, ignore_errors=True)
         return path
 
+    def _write_failed(self, what, error):
+        """A TrainingError for a failed write into the run directory, after removing a partial checkpoint: what failed,
+        why (the system's words), and where the run stands."""
+        step = int(self.step.numpy())
+        directory = self.manager.directory
+        for partial in tf.io.gfile.glob(os.path.join(directory, f"ckpt-{step}_temp*")):
+            shutil.rmtree(partial, ignore_errors=True)
+        if os.path.basename(self.manager.latest_checkpoint or "") != f"ckpt-{step}":
+            for name in tf.io.gfile.glob(os.path.join(directory, f"ckpt-{step}.*")):
+                os.remove(name)  # a checkpoint the index does not list: incomplete
+        reason = getattr(error, "message", None) or str(error)
+        reason = "no space left on device" if "No space left" in reason else reason.strip().splitlines()[-1][-300:]
+        newest = checkpoints.newest_step(directory)
+        where = (f"The newest complete checkpoint is step {newest}; free space (or fix the directory) and rerun the "
+                 "same command to resume from it." if newest else "No checkpoint was complete yet; fix the directory "
+                 "and rerun the same command to start again.")
+        return TrainingError(f"training stopped at step {step}: {what} in {directory} failed ({reason}). {where}")
+
     # -- training ------------------------------------------------------------------------------------
     def _dataset(self, split, *, train, start_step=0):
+        """The split's batches, distributed, under the model's input contract: the element structure is checked as
+        the pipeline is built and the values are asserted in the pipeline, outside the compiled step."""
+        contract, where = self.model.input_contract, f"problem {self.problem.name!r} ({split} split)"
         if train:
             def pipeline(ctx):
                 # each step takes one batch per replica; an input pipeline feeds num_replicas / num_pipelines of them
                 batches_per_step = ctx.num_replicas_in_sync // ctx.num_input_pipelines
-                return self.problem.dataset(
+                return contract.checked_dataset(self.problem.dataset(
                     split, self.data_dir, ctx.get_per_replica_batch_size(self.global_batch_size), shuffle=True,
                     repeat=True, seed=self.seed, skip_batches=start_step * batches_per_step, drop_remainder=True,
-                    input_context=ctx)
+                    input_context=ctx), where=where)
 
             return self.strategy.distribute_datasets_from_function(pipeline)
         ds = self.problem.dataset(split, self.data_dir, self.eval_batch_size * self.strategy.num_replicas_in_sync)
-        return self.strategy.experimental_distribute_dataset(ds)
+        return self.strategy.experimental_distribute_dataset(contract.checked_dataset(ds, where=where))
 
     def _build_train_fn(self, loop):
         """The compiled training call: (iterator, num_steps) -> the steps' losses; a tf.range loop of steps, or without
@@ -246,8 +275,11 @@ class Trainer:
                     lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
                     log.info("step %d/%d | loss %.3f bits/dim | %.1f images/s | lr %.2e",
                              step, train_steps, bpd, rate, lr)
-                    self.metrics.scalars("train", step, {"bits_per_dim": bpd, "images_per_sec": rate,
-                                                         "learning_rate": lr})
+                    try:
+                        self.metrics.scalars("train", step, {"bits_per_dim": bpd, "images_per_sec": rate,
+                                                             "learning_rate": lr})
+                    except (tf.errors.OpError, OSError) as e:
+                        raise self._write_failed("writing the training metrics", e) from None
                     window_start, window_steps, window_loss = time.time(), 0, 0.0
                 if sample_every and step % sample_every == 0 and self.chief:
                     self.write_samples(step)

@@ -33,6 +33,9 @@ def test_trainer_trains_refuses_a_conflict_and_evaluates(cifar_dir, tmp_path):
     assert read_metrics(str(out))[-1]["num_images"] == 8
     command("trainer", "--train_steps=5", "--eval_steps=1", *common)  # the lock of the first call was released
     assert read_metrics(str(out))[-1]["step"] == 5
+    behind = command("trainer", "--train_steps=2", *common, expect=1)  # it restored, then evaluated the whole split
+    assert "is at step 5, past --train_steps=2: there is nothing to train" in behind.stderr
+    assert len(read_metrics(str(out))) == 3
 
 
 @pytest.mark.parametrize("flags,message", [
@@ -46,6 +49,8 @@ def test_trainer_trains_refuses_a_conflict_and_evaluates(cifar_dir, tmp_path):
     (["--train_steps=many"], "--train_steps"),
     (["--schedule=sometimes"], "--schedule"),
     (["stray"], "unexpected arguments: stray"),
+    (["--problem=image_folder", "--problem_options=labels"], "malformed --problem_options entry 'labels'"),
+    (["--eval_split=nonsense"], "--eval_split=nonsense: problem 'image_cifar10' has the splits train, test."),
 ])
 def test_trainer_refuses_bad_input_before_writing(tmp_path, flags, message):
     """Refused with one line naming what is wrong (exit 1), before anything is written in the run directory."""

@@ -47,6 +47,12 @@ out = {"bits_per_dim": m.signatures["bits_per_dim"](images=images, **cond)["bits
 sample_cond = {k: v[: args["n"]] for k, v in cond.items()}
 out["sample"] = m.signatures["sample"](num_samples=tf.constant(args["n"]), temperature=tf.constant(1.0),
                                        seed=tf.constant(args["seed"]), **sample_cond)["images"].numpy().tolist()
+if "label" in cond:  # a class id the model does not have is refused, not scored
+    try:
+        m.signatures["bits_per_dim"](images=images, label=tf.fill(tf.shape(cond["label"]), 999))
+        out["label_refused"] = ""
+    except tf.errors.InvalidArgumentError as e:
+        out["label_refused"] = e.message
 out["imgtf_imported"] = "imgtf" in sys.modules
 print(json.dumps(out))
 '''
@@ -69,6 +75,10 @@ def test_export_loads_without_imgtf_and_matches_trainer_and_decoder(trained_run,
     if "label" in batch and name == "class":
         cond["label"] = batch["label"].tolist()
         decoder_flags.append(f"--labels={batch['label'][0]},{batch['label'][1]}")
+        refused = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'no'}", "--labels=1,999",
+                          expect=1)
+        assert f"--labels=1,999: 999 is no class of this model; its class ids are 0..{problem.num_classes - 1}" \
+            in refused.stderr
     if name == "sr":
         cond["inputs"] = batch["inputs"].tolist()
         decoder_flags.append(f"--data_dir={data_dir}")  # its inputs: the first of the test split
@@ -84,6 +94,7 @@ def test_export_loads_without_imgtf_and_matches_trainer_and_decoder(trained_run,
     assert result.returncode == 0, result.stderr[-3000:]
     exported = json.loads(result.stdout.strip().splitlines()[-1])
     assert not exported["imgtf_imported"]
+    assert name != "class" or "label must be class ids in [0, " in exported["label_refused"]
     evaluated = read_metrics(run)[-1]  # the trainer's evaluation of the same first 8 test images
     assert evaluated["num_images"] == 8
     assert np.mean(exported["bits_per_dim"]) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)

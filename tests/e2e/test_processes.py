@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, TINY_OVERRIDES
+from helpers.commands import command
 from helpers.usr import usr_module
 from imgtf.train import run_dir, run_lock
 
@@ -30,13 +31,17 @@ def test_console_scripts_are_installed_and_exit_with_their_status(name, tmp_path
     assert bad.returncode == 1 and "no_such_flag" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def trainer_args(output_dir, data_dir, steps, every, extra=()):
+    return ["--problem=image_cifar10", "--model=image_transformer", "--hparams_set=imagetransformer_cifar10_tiny",
+            f"--hparams={TINY_OVERRIDES}", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
+            f"--train_steps={steps}", f"--checkpoint_every_steps={every}", "--log_every_steps=1", "--schedule=train",
+            *extra]
+
+
 def trainer_process(output_dir, data_dir, steps, every, extra=()):
-    return subprocess.Popen(
-        [sys.executable, "-m", "imgtf.commands.trainer", "--problem=image_cifar10", "--model=image_transformer",
-         "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={TINY_OVERRIDES}", f"--data_dir={data_dir}",
-         f"--output_dir={output_dir}", f"--train_steps={steps}", f"--checkpoint_every_steps={every}",
-         "--log_every_steps=1", "--schedule=train", *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    return subprocess.Popen([sys.executable, "-m", "imgtf.commands.trainer",
+                             *trainer_args(output_dir, data_dir, steps, every, extra)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
 def wait_for_step(proc, step, timeout=300):
@@ -72,10 +77,8 @@ def test_sigterm_saves_then_rerun_finishes_the_same_number_of_steps(cifar_dir, t
     assert "rerun the same command to resume" in err
     stopped = latest_step(tmp_path)
     assert seen <= stopped < 30  # the checkpoint holds every step done before the signal
-    rerun = trainer_process(tmp_path, cifar_dir, 30, 1000)
-    out, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err[-2000:]
-    assert f"Resuming at step {stopped} of 30" in err and latest_step(tmp_path) == 30
+    rerun = command("trainer", *trainer_args(tmp_path, cifar_dir, 30, 1000))  # the rerun: in this process
+    assert f"Resuming at step {stopped} of 30" in rerun.stderr and latest_step(tmp_path) == 30
 
 
 def test_a_second_trainer_is_refused_and_a_hard_kill_loses_only_the_steps_since_the_last_checkpoint(
@@ -105,9 +108,8 @@ def test_a_second_trainer_is_refused_and_a_hard_kill_loses_only_the_steps_since_
     assert seen - 5 <= saved <= seen + 1 and saved % 5 == 0
     assert run_lock.acquire(str(tmp_path)) is not None  # the lock died with its holder
     run_lock.release(str(tmp_path))
-    rerun = trainer_process(tmp_path, cifar_dir, saved + 3, 5)
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0 and f"Resuming at step {saved}" in err and latest_step(tmp_path) == saved + 3
+    rerun = command("trainer", *trainer_args(tmp_path, cifar_dir, saved + 3, 5))  # the rerun: in this process
+    assert f"Resuming at step {saved}" in rerun.stderr and latest_step(tmp_path) == saved + 3
 
 
 def test_lock_refuses_a_second_holder_across_processes(tmp_path):

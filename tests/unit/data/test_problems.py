@@ -1,4 +1,5 @@
 """Problems on real data in their official formats: ImageNet 32/64, CelebA, image folders, prepared shards."""
+import json
 import os
 import shutil
 import time
@@ -178,8 +179,14 @@ def test_image_folder_layout_errors(builtins, tmp_path):
     problem = builtins.problem("image_folder")
     with pytest.raises(DataNotFoundError, match="reads images from DATA_DIR/train/"):
         problem.dataset("train", str(tmp_path), 4)
-    with pytest.raises(HParamsError, match="unknown hparam 'imagesize'"):
+    with pytest.raises(HParamsError, match="unknown problem option 'imagesize'"):
         problem.configure("imagesize=3")
+    with pytest.raises(HParamsError, match="malformed --problem_options entry 'labels': expected key=value"):
+        problem.configure("labels")
+    with pytest.raises(HParamsError, match="inputs of 64x64 are larger than the targets of 32x32"):
+        builtins.problem("image_folder").configure("image_size=32,input_size=64")  # was an OOM after minutes
+    with pytest.raises(ValueError, match="batch_size must be a whole number >= 1"):
+        builtins.problem("image_cifar10").dataset("test", str(tmp_path), 0)
     with pytest.raises(HParamsError, match="takes no --problem_options"):
         builtins.problem("image_cifar10").configure("image_size=3")
 
@@ -193,8 +200,25 @@ def test_prepared_shards_equal_raw_pipeline_and_are_used(builtins, cifar_dir, tm
     ready = everything(problem, "test", str(tmp_path))  # reads the shards: no CIFAR files there
     for key in ("targets", "inputs", "label"):
         np.testing.assert_array_equal(raw[key], ready[key])
-    os.remove(prepared.metadata_path(str(tmp_path), problem.name, "test"))  # an unfinished preparation ...
-    assert problem.prepared("test", str(tmp_path)) is None  # ... is never read
+    path = prepared.metadata_path(str(tmp_path), problem.name, "test")
+    meta = json.load(open(path))
+    edited = json.loads(json.dumps(meta))
+    edited["features"]["targets"]["shape"] = [16, 64, 3]  # the same bytes per image, another layout
+    json.dump(edited, open(path, "w"))
+    with pytest.raises(CorruptDataError, match=r"prepared targets have shape \[16, 64, 3\], but problem "
+                                               r"'img2img_cifar10' has targets of shape \[32, 32, 3\]"):
+        problem.dataset("test", str(tmp_path), 4)
+    os.remove(path)  # an unfinished (or damaged) preparation is never read: it is named
+    with pytest.raises(CorruptDataError, match=r"holds prepared test files .* but not test.json"):
+        problem.dataset("test", str(tmp_path), 4)
+
+
+def test_a_dangling_symbolic_link_among_the_images_is_named(builtins, photo_folder):
+    (photo_folder / "train" / "faces" / "moved.jpg").symlink_to(photo_folder / "nowhere.jpg")
+    problem = builtins.problem("image_folder")
+    with pytest.raises(DataNotFoundError, match=r"symbolic links to files that do not exist \(.*moved.jpg -> "
+                                                r".*nowhere.jpg\)"):
+        problem.dataset("train", str(photo_folder), 4)
 
 
 # -- every problem trains by name ------------------------------------------------------------------------

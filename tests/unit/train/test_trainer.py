@@ -269,3 +269,41 @@ def test_recompute_trains_the_paper_sets_dropout_configuration(builtins, cifar_d
                            TINY_OVERRIDES + ",dropout=0.3,attention_dropout=0.0,relu_dropout=0.0,recompute=true")
     trainer = Trainer(spec, str(tmp_path), cifar_dir)
     assert trainer.train(2, log_every=1) == 2
+
+
+def test_a_problem_yielding_values_of_no_level_stops_training_with_the_contract(builtins, cifar_folder, tmp_path):
+    """A user's problem whose pipeline yields int32 values past 255 (or floats) is refused by the trainer's dataset:
+    the structure when the pipeline is built, the values at the first batch, as the same InputError as in Keras."""
+    import tensorflow as tf
+
+    from imgtf.models.inputs import InputError
+    from imgtf.problems.image_folder import ImageFolderProblem
+    from imgtf.registry import register_problem
+
+    @register_problem
+    class OverflowingFolder(ImageFolderProblem):
+        def preprocess(self, example):
+            features = super().preprocess(example)
+            return {**features, "targets": tf.cast(features["targets"], tf.int32) * 2}
+
+    @register_problem
+    class NormalisedFolder(ImageFolderProblem):
+        def preprocess(self, example):
+            features = super().preprocess(example)
+            return {**features, "targets": tf.cast(features["targets"], tf.float32) / 255.0}
+
+    try:
+        trainer = make_trainer(builtins, tmp_path / "over", cifar_folder, problem="overflowing_folder",
+                               options="image_size=8")
+        with pytest.raises(InputError, match=r"targets must be integers in \[0, 256\) of shape \[batch, 8, 8, 3\]; got "
+                                             r"int32 in \[\d+, \d+\]"):
+            trainer.train(2)
+        assert trainer.restore() == 0  # no step was taken, no checkpoint written
+        trainer = make_trainer(builtins, tmp_path / "norm", cifar_folder, problem="normalised_folder",
+                               options="image_size=8")
+        with pytest.raises(InputError, match=r"targets must be integers in \[0, 256\).*; got float32: pass the pixel "
+                                             r"values as integers"):
+            trainer.train(2)
+    finally:
+        builtins.problems.unregister("overflowing_folder")
+        builtins.problems.unregister("normalised_folder")
