@@ -39,8 +39,9 @@ class ExportModule(tf.Module):
             checks.append(tf.debugging.assert_equal(
                 tf.shape(value)[0], tf.shape(images)[0],
                 message=f"{name} must have one entry per image (the same batch size as images)"))
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(checks):  # every input passes the checks before the model reads it
             images = tf.identity(images)
+            conditioning = {k: tf.identity(v) for k, v in conditioning.items()}
         return self.model.likelihood.log_prob(self.model({**conditioning, "targets": images}), images)
 
     def _check_labels(self, conditioning):
@@ -93,6 +94,7 @@ class ExportModule(tf.Module):
                                                         message=f"{name} must have num_samples entries"))
             with tf.control_dependencies(checks):
                 num_samples = tf.identity(num_samples)
+                conditioning = {k: tf.identity(v) for k, v in conditioning.items()}
             shape = [num_samples, self.model.num_units, *self.model.likelihood.value_shape(self.model.image_shape[-1])]
             known = tf.zeros(shape, tf.int32)
             return {"images": sampler(num_samples, temperature, seed, conditioning, known,
