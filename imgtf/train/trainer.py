@@ -156,9 +156,11 @@ class Trainer:
         directory = self.manager.directory
         for partial in tf.io.gfile.glob(os.path.join(directory, f"ckpt-{step}_temp*")):
             shutil.rmtree(partial, ignore_errors=True)
-        if os.path.basename(self.manager.latest_checkpoint or "") != f"ckpt-{step}":
+        state = tf.train.get_checkpoint_state(directory)
+        listed = {os.path.basename(p) for p in state.all_model_checkpoint_paths} if state else set()
+        if f"ckpt-{step}" not in listed:  # its files may be whole, but the index could not list it: not saved
             for name in tf.io.gfile.glob(os.path.join(directory, f"ckpt-{step}.*")):
-                os.remove(name)  # a checkpoint the index does not list: incomplete
+                os.remove(name)
         reason = getattr(error, "message", None) or str(error)
         reason = "no space left on device" if "No space left" in reason else reason.strip().splitlines()[-1][-300:]
         newest = checkpoints.newest_step(directory)

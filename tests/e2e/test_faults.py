@@ -4,6 +4,7 @@ tmpfs mounts (the test is skipped where this process may not mount one)."""
 import contextlib
 import errno
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -93,7 +94,8 @@ def test_faults_around_a_live_run(cifar_folder, tmp_path):
         newest = latest_step(run)
         assert f"in {run} failed (no space left on device). The newest complete checkpoint is step {newest}; free " \
                "space" in err and newest >= 3
-        assert not [name for name in os.listdir(run) if name.startswith(f"ckpt-{stopped}")]  # nothing partial left
+        left = {int(re.match(r"ckpt-(\d+)", name).group(1)) for name in os.listdir(run) if name.startswith("ckpt-")}
+        assert max(left) == newest and stopped >= newest  # nothing partial left; the failed save's files removed
         assert load_run(str(run)).checkpoint.endswith(f"ckpt-{newest}")
 
         data_file = run / f"ckpt-{newest}.data-00000-of-00001"
