@@ -14,7 +14,7 @@ from imgtf.hparams.hparams import HParams
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.recompute import recomputed
-from imgtf.models.inputs import InputContract, InputError, sampling_conditioning, seed_value, whole_number
+from imgtf.models.inputs import InputContract, InputError, sampling_conditioning
 
 
 class AutoregressiveImageModel(keras.Model):
@@ -196,9 +196,8 @@ class AutoregressiveImageModel(keras.Model):
         given values instead of sampling them (completion). The same seed gives the same images."""
         from imgtf.sampling.sampler import cached_sample, check_sampling_settings  # TensorFlow code, kept out of models
 
-        num_samples = whole_number("num_samples", num_samples)
-        seed = seed_value(seed)
         check_sampling_settings(num_samples, temperature, seed=seed, style="python")
+        num_samples, seed = int(num_samples), int(seed)
         self.build_variables()
         contract = self.input_contract
         features = sampling_conditioning(contract, num_samples, label, inputs, model_name=type(self).__name__)

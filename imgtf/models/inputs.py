@@ -98,7 +98,7 @@ class InputContract:
         if low < 0 or high >= count:
             hint = ""
             if key != "label" and count < 256 and high == 255:
-                hint = f": binary images are 0/1, not 0/255" if count == 2 else f": values are levels 0..{count - 1}"
+                hint = ": binary images are 0/1, not 0/255" if count == 2 else f": values are levels 0..{count - 1}"
             elif key == "label":
                 hint = f": the problem has {count} classes, 0..{count - 1}"
             raise InputError(f"{self.expected(key)}; got {values.dtype} in [{low}, {high}]{hint}.")
@@ -205,10 +205,10 @@ def _float_hint(key, value):
 # -- sampling arguments --------------------------------------------------------------------------------------------
 def whole_number(name, value, minimum=1):
     """`value` as an int, if it is an integer (not a bool, float or string) >= minimum; else InputError."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise InputError(f"{name} must be a whole number >= {minimum}; got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise InputError(f"{name} must be a whole number >= {minimum}; got {value}.")
+    integer = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not integer or value < minimum:
+        kind = "" if integer else f", not a {type(value).__name__}"
+        raise InputError(f"{name}={value!r}: must be a whole number >= {minimum}{kind}.")
     return int(value)
 
 

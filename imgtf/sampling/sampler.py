@@ -98,7 +98,7 @@ def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, sample
     """Refuse settings that would sample nonsense, before a checkpoint is loaded or a file written. Temperature 0
     is refused rather than taken as greedy: dividing logits by 0 is not argmax, and argmax decoding of pixels gives
     flat, unrepresentative images. Messages name command-line flags (style "flag") or Python arguments ("python")."""
-    from imgtf.models.inputs import InputError, seed_value
+    from imgtf.models.inputs import InputError, seed_value, whole_number
 
     def name(setting):
         return f"--{setting}" if style == "flag" else setting
@@ -110,8 +110,7 @@ def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, sample
                          "the paper uses 0.8-1.0; lower values give more conservative images).")
     for setting, value in (("num_samples", num_samples), ("batch_size", batch_size),
                            ("samples_per_input", samples_per_input)):
-        if value < 1:
-            raise InputError(f"{name(setting)}={value}: must be at least 1.")
+        whole_number(name(setting), value)
     seed_value(seed, name("seed"))
 
 

@@ -53,19 +53,24 @@ def write_checkpoint_index(output_dir, paths):
                                                all_model_checkpoint_timestamps=times)
 
 
+def listed(output_dir):
+    """The checkpoint paths the run's `checkpoint` index lists, oldest first ([] if it is missing or unreadable)."""
+    try:
+        state = tf.train.get_checkpoint_state(output_dir)
+    except Exception:  # noqa: BLE001 - a damaged index file fails in many ways
+        state = None
+    # paths come back already joined with the directory (relative directories stay relative)
+    return list(state.all_model_checkpoint_paths) if state else []
+
+
 def newest_first(output_dir):
     """Checkpoint paths of a run, newest first: those its index lists, and any `ckpt-N` files it does not (a lost or
     partial index), without writing anything."""
-    try:
-        state = tf.train.get_checkpoint_state(output_dir)
-    except Exception:  # noqa: BLE001 - a damaged index file fails in many ways; the files are listed below
-        state = None
-    # paths come back already joined with the directory (relative directories stay relative)
-    listed = list(reversed(state.all_model_checkpoint_paths)) if state else []
-    names = {os.path.basename(p) for p in listed}
+    listed_paths = list(reversed(listed(output_dir)))
+    names = {os.path.basename(p) for p in listed_paths}
     found = checkpoint_files(output_dir)
     unlisted = [found[step] for step in sorted(found, reverse=True) if os.path.basename(found[step]) not in names]
-    return sorted(listed + unlisted, key=_step_of, reverse=True)
+    return sorted(listed_paths + unlisted, key=_step_of, reverse=True)
 
 
 def newest_step(output_dir):

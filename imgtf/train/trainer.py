@@ -156,8 +156,7 @@ class Trainer:
         directory = self.manager.directory
         for partial in tf.io.gfile.glob(os.path.join(directory, f"ckpt-{step}_temp*")):
             shutil.rmtree(partial, ignore_errors=True)
-        state = tf.train.get_checkpoint_state(directory)
-        listed = {os.path.basename(p) for p in state.all_model_checkpoint_paths} if state else set()
+        listed = {os.path.basename(p) for p in checkpoints.listed(directory)}
         if f"ckpt-{step}" not in listed:  # its files may be whole, but the index could not list it: not saved
             for name in tf.io.gfile.glob(os.path.join(directory, f"ckpt-{step}.*")):
                 os.remove(name)

@@ -59,3 +59,22 @@ def test_lost_checkpoint_index_is_rebuilt_not_restarted_from_zero(builtins, cifa
     with open(tmp_path / "checkpoint", "w") as f:  # a damaged index file: rebuilt the same way
         f.write("\x00garbage{")
     assert Trainer(spec, str(tmp_path), cifar_dir).restore() == 6
+
+
+def test_a_checkpoint_deleted_while_it_is_read_sends_the_reader_to_the_newer_ones(trained_run, monkeypatch, caplog):
+    """A reader beside a live trainer lists the run, then the trainer (keeping few checkpoints) deletes what was
+    listed: the reader lists again and restores the newest, with no warning of a damaged checkpoint."""
+    from imgtf import load_run
+    from imgtf.train import checkpoints
+
+    run, _ = trained_run("cifar")
+    real, calls = checkpoints.newest_first, []
+
+    def listed_before_the_trainer_rotated(output_dir):
+        calls.append(output_dir)
+        gone = os.path.join(output_dir, "ckpt-99")  # listed, then deleted by the trainer before it was read
+        return [gone] if len(calls) == 1 else real(output_dir)
+
+    monkeypatch.setattr(checkpoints, "newest_first", listed_before_the_trainer_rotated)
+    assert load_run(run).checkpoint.endswith(f"ckpt-{checkpoints.newest_step(run)}")
+    assert len(calls) == 3 and "cannot restore" not in caplog.text  # (the third: newest_step, just above)
