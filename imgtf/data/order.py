@@ -9,10 +9,11 @@ would have seen.
 import sys
 
 
-def shuffled_indices(size, seed, start=0, block=1, pipeline=0, num_pipelines=1):
+def shuffled_indices(size, seed, start=0, block=1, pipeline=0, num_pipelines=1, with_epoch=False):
     """An endless tf.data.Dataset of int64 example indices in [0, size): the training order as read by input pipeline
     `pipeline` of `num_pipelines`. The pipelines take turns, `block` positions each (their per-replica batch), so
-    together they read the global stream; `start` is the number of elements this pipeline has already read."""
+    together they read the global stream; `start` is the number of elements this pipeline has already read.
+    with_epoch: (index, epoch) pairs, for problems that draw per epoch (Problem.draw)."""
     import tensorflow as tf
 
     if size < 1:
@@ -22,8 +23,9 @@ def shuffled_indices(size, seed, start=0, block=1, pipeline=0, num_pipelines=1):
 
     def index(k):
         g = (k // block) * stride + pipeline * block + k % block
-        return tf.random.experimental.index_shuffle(g % size, seed=epoch_key(seed, g // size),
-                                                    max_index=tf.constant(size - 1, tf.int64))
+        i = tf.random.experimental.index_shuffle(g % size, seed=epoch_key(seed, g // size),
+                                                 max_index=tf.constant(size - 1, tf.int64))
+        return (i, g // size) if with_epoch else i
 
     return tf.data.Dataset.range(int(start), sys.maxsize).map(index)
 
@@ -35,3 +37,14 @@ def epoch_key(seed, epoch):
     import tensorflow as tf
 
     return tf.random.stateless_uniform([2], seed=tf.stack([seed, epoch]), minval=None, maxval=None, dtype=tf.int64)
+
+
+def draw_key(seed, epoch, index):
+    """int32 [2]: the stateless seed of the random draws of example `index` in `epoch` (Problem.draw), a pure
+    function of the three, so a resumed run draws what an uninterrupted one would have. Reads outside the training
+    stream (evaluation) use epoch -1 with seed 0: one fixed draw per example, the same in every run."""
+    import tensorflow as tf
+
+    key = tf.stack([tf.cast(seed, tf.int32), tf.constant(0x5EED, tf.int32)])
+    key = tf.random.experimental.stateless_fold_in(key, tf.cast(epoch, tf.int32))
+    return tf.random.experimental.stateless_fold_in(key, tf.cast(index, tf.int32))

@@ -84,7 +84,7 @@ def _write(problem, split, raw_dir, out_dir, directory, total):
     from imgtf.progress import Progress
 
     os.makedirs(directory, exist_ok=True)
-    batches = problem.dataset(split, raw_dir, batch_size=WRITE_BATCH, prepared=False)
+    batches = problem.dataset(split, raw_dir, batch_size=WRITE_BATCH, prepared=False, draw=False)
     files, features, count = {}, {}, 0
     try:
         with Progress(f"datagen {problem.name} {split}", total=total, unit="examples") as progress:

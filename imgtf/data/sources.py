@@ -29,7 +29,7 @@ def partial_notice(dataset, split, path, present, expected, detail="", listed_in
     of = f"the {expected} images listed in {listed_in} are present" if listed_in else f"{expected} images"
     why = "; ".join(part for part in (f"{expected - present} missing", detail) if part)
     return (f"{dataset} {split} split at {path} is a PARTIAL copy: {present} of {of} ({why}). "
-            "Using only these; bits/dim are not comparable with full-split results.")
+            "Using only these; its likelihoods (bits/dim, nats) are not comparable with full-split results.")
 
 
 def find_split(dataset, split, data_dir, official, *, tfds_name, looked_for, hint):

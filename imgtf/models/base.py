@@ -64,8 +64,12 @@ class AutoregressiveImageModel(keras.Model):
 
     def build_likelihood(self, allowed_units=("subpixel", "pixel")):
         """The likelihood named by hparam `likelihood` (the likelihood registry) for this model's levels; a family
-        whose network can only produce some units (per sub-pixel, per pixel) names them, and another is refused."""
+        whose network can only produce some units (per sub-pixel, per pixel) names them, and another is refused. On
+        one-channel images a sub-pixel is a pixel, so a per-pixel network also takes a per-sub-pixel likelihood (a
+        categorical for binary MNIST)."""
         likelihood = build_likelihood(self.hparams, self.num_levels)
+        if "pixel" in allowed_units and self.image_shape[-1] == 1:
+            allowed_units = (*allowed_units, "subpixel")
         if likelihood.unit not in allowed_units:
             raise ValueError(f"hparam likelihood={self.hparams.likelihood!r} models one {likelihood.unit} per step; "
                              f"{type(self).__name__} predicts one {' or '.join(allowed_units)} per step. Use a "

@@ -16,12 +16,15 @@ position), distribution over input pipelines, resumption, parallel preprocessing
 reads a split prepared by `imgtf-datagen` (DATA_DIR/<problem>/<split>.json) instead of the raw files when there is
 one. A resumed run reads an indexed split from its position at once; a streamed one must read (and discard) the
 examples before it. `preprocess` may return an "_ok" boolean: examples with False (skipped corrupt files) are
-dropped.
+dropped. A problem that sets `draws = True` also implements `draw(features, key)`: random changes drawn afresh for
+every example in every epoch of the training stream (dynamic binarisation), from a key that is a pure function of
+(seed, epoch, example index), and once, alike in every run, for every other read (evaluation).
 
 Problems with settings (image size, labels, ...) list them in `configurable`; users set them with
 `--problem_options=key=value,...` (typed like hparams). `bind(data_dir)` lets a problem look at its data
 before models are built (e.g. to find its class names).
 """
+import functools
 import json
 import logging
 import numbers
@@ -42,6 +45,7 @@ class Problem:
     train_split = "train"
     eval_split = "test"
     configurable = ()  # attribute names settable with --problem_options
+    draws = False  # True: `draw` changes the features with random numbers (see the module docstring)
 
     @property
     def name(self):
@@ -103,6 +107,17 @@ class Problem:
         """Raw example -> features dict (see module docstring). Runs in parallel inside tf.data."""
         return example
 
+    def draw(self, features, key):
+        """Features after `preprocess` -> features with this epoch's random draws; `key` is an int32 [2] stateless
+        seed (imgtf.data.order.draw_key). Used when `draws` is True."""
+        return features
+
+    @property
+    def reported_metric(self):
+        """What this problem's results are read in: "nats_per_image" for binary images (the convention of binarized
+        MNIST results), "bits_per_dim" otherwise; the other is always shown beside it."""
+        return "nats_per_image" if self.num_levels == 2 else "bits_per_dim"
+
     def pixel_format(self, image, seed=None):
         """A resized RGB image (float32 [h, w, 3] on the 0-255 scale, unrounded) -> uint8 [h, w, C] of this
         problem's channels and levels (default: RGB, rounded to 8 bits). `seed`: a per-image int32 [2] for formats
@@ -157,7 +172,7 @@ class Problem:
         return meta["count"] if meta else self.num_examples(split, data_dir)
 
     def dataset(self, split, data_dir, batch_size, *, shuffle=False, repeat=False, seed=0, skip_batches=0,
-                drop_remainder=False, input_context=None, prepared=True):
+                drop_remainder=False, input_context=None, prepared=True, draw=True):
         """Batched features of `split`.
 
         shuffle + repeat (training): the order of imgtf.data.order, a pure function of (seed, position), so a run
@@ -165,6 +180,7 @@ class Problem:
         uninterrupted run would have seen. An indexed split starts there at once; a streamed one (an archive, tfds)
         reads and discards the examples before it, and shuffles in a buffer instead of by index.
         input_context: a tf.distribute.InputContext; the input pipelines take turns, a batch each.
+        draw=False: the features before a drawing problem's random draws (what imgtf-datagen stores).
         """
         import tensorflow as tf
 
@@ -175,27 +191,45 @@ class Problem:
         table = (prepared_lib.indexed(meta) if meta else self.indexed_examples(split, data_dir))
         pipelines = input_context.num_input_pipelines if input_context is not None else 1
         pipeline = input_context.input_pipeline_id if input_context is not None else 0
+        draws = self.draws and draw
         if shuffle and repeat and table is not None:
             from imgtf.data.order import shuffled_indices
 
             ds = shuffled_indices(table.size, seed, start=skip_batches * batch_size, block=batch_size,
-                                  pipeline=pipeline, num_pipelines=pipelines)
-            ds = ds.batch(batch_size).map(table.gather, num_parallel_calls=tf.data.AUTOTUNE,
-                                          deterministic=True).unbatch()
+                                  pipeline=pipeline, num_pipelines=pipelines, with_epoch=draws)
+            gather = (lambda i, e: {**table.gather(i), _INDEX: i, _EPOCH: e}) if draws else table.gather
+            ds = ds.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).unbatch()
         else:
             ds = table.dataset() if table is not None else self.examples(split, data_dir)
+            if draws:
+                ds = ds.enumerate().map(lambda i, example: {**example, _INDEX: i, _EPOCH: tf.constant(-1, tf.int64)})
             ds = self._streamed_order(ds, split, data_dir, batch_size, shuffle, repeat, seed, skip_batches,
-                                      pipeline, pipelines)
-        if not meta:
-            ds = ds.map(self.preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            if "_ok" in ds.element_spec:
-                ds = ds.filter(_is_ok).map(_drop_ok)
+                                      pipeline, pipelines, draws)
+        if not meta or draws:
+            features = functools.partial(self._features, prepared=bool(meta), draws=draws, seed=seed if repeat else 0)
+            ds = ds.map(features, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        if "_ok" in ds.element_spec:
+            ds = ds.filter(_is_ok).map(_drop_ok)
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         return ds.prefetch(tf.data.AUTOTUNE)
 
+    def _features(self, example, prepared, draws, seed):
+        """A raw example (or a prepared one) -> its features, with this epoch's draws when the problem draws."""
+        extras = {k: example[k] for k in (_INDEX, _EPOCH) if k in example}
+        example = {k: v for k, v in example.items() if k not in extras}
+        features = example if prepared else self.preprocess(example)
+        if draws:
+            from imgtf.data.order import draw_key
+
+            features = self.draw(features, draw_key(seed, extras[_EPOCH], extras[_INDEX]))
+        return features
+
     def _streamed_order(self, ds, split, data_dir, batch_size, shuffle, repeat, seed, skip_batches, pipeline,
-                        pipelines):
-        """Sharding, buffered shuffling, repetition and resumption of a split that can only be read in order."""
+                        pipelines, draws=False):
+        """Sharding, buffered shuffling, repetition and resumption of a split that can only be read in order (the
+        epoch of a drawing problem's example is its position in the stream over the pipeline's share of the split)."""
+        import tensorflow as tf
+
         if pipelines > 1:
             ds = ds.shard(pipelines, pipeline)
         if shuffle:
@@ -203,12 +237,18 @@ class Problem:
             ds = ds.shuffle(min(n, 100000), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
+            if draws:
+                share = max(-(-(self.split_size(split, data_dir) or 10000) // pipelines), 1)
+                ds = ds.enumerate().map(lambda k, example: {**example, _EPOCH: k // share})
         if skip_batches:
             log.warning("Resuming: reading and discarding %d examples of %s %s first (its source can only be read in "
                         "order). Prepare it with imgtf-datagen to resume at once.", skip_batches * batch_size,
                         self.name, split)
             ds = ds.skip(skip_batches * batch_size)
         return ds
+
+
+_INDEX, _EPOCH = "_index", "_epoch"  # carried to `draw` beside a drawing problem's raw examples
 
 
 def _is_ok(features):

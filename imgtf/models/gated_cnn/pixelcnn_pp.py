@@ -30,7 +30,7 @@ class PixelCNNPlusPlus(RowCachedImageModel):
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
-        self.likelihood = self.build_likelihood(allowed_units=("pixel",))  # no channel masks: see the module
+        self.likelihood = self.build_likelihood(allowed_units=("pixel",))  # no channel masks (one channel: any)
         self.init_geometry()
         num_classes = self.init_conditioning()
         f, n, levels = hp.hidden_size, hp.num_resnets, hp.num_resolutions

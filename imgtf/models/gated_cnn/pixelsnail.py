@@ -28,7 +28,7 @@ class PixelSNAIL(RowCachedImageModel):
     def __init__(self, hparams, problem_info, **kwargs):
         super().__init__(hparams, problem_info, **kwargs)
         hp = self.hparams
-        self.likelihood = self.build_likelihood(allowed_units=("pixel",))  # no channel masks: see the module
+        self.likelihood = self.build_likelihood(allowed_units=("pixel",))  # no channel masks (one channel: any)
         self.init_geometry()
         k = self.init_conditioning()
         f, dk, dv, c = hp.hidden_size, hp.attention_key_size, hp.attention_value_size, self.image_shape[-1]
