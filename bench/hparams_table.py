@@ -1,5 +1,5 @@
 """The table of registered hparams sets in docs/hparams.md: one line per set, with its model, parameter count as
-built for its problem, and its docstring (the paper result it targets, how it differs).
+built for the problem it is registered for, and its docstring (the paper result it targets, how it differs).
 
     python bench/hparams_table.py               # writes docs/results/hparams_table.md and .json
 """
@@ -11,7 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import imgtf  # noqa: E402,F401
 from imgtf import catalog, registry  # noqa: E402
-from common import cifar_model_and_problem as model_and_problem, run_with_results  # noqa: E402
+from common import run_with_results  # noqa: E402
 
 
 def main():
@@ -19,7 +19,7 @@ def main():
     print("| hparams set | model | parameters | what it targets |")
     print("|---|---|---:|---|")
     for name in registry.hparams_sets.names():
-        model_name, problem_name = model_and_problem(name)
+        model_name, problem_name = registry.model_and_problem_of(name)
         problem = registry.problem(problem_name)
         model = registry.model(model_name)(registry.hparams(name), problem.info)
         features = {"targets": __import__("numpy").zeros((1, *problem.image_shape), "uint8"),

@@ -17,6 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_DATA = os.path.join(REPO, "tests", "data")  # real fixtures cut from the benchmarks (tests/data/README.md)
 CIFAR_DIR = os.path.join(REPO, "examples", "data", "cifar10")  # the quickstart's real CIFAR-10 sample
 CELEBA_DIR = os.path.join(TEST_DATA, "celeba")
+MNIST_DIR = os.path.join(TEST_DATA, "mnist")  # real MNIST digits as IDX (.gz) and binarized .amat files
 ZEBRA = os.path.join(TEST_DATA, "imagenet32", "zebra_32x32_first256.npy")
 
 # A model small enough for unit tests on 32x32x3 (3072 positions) yet with several query blocks.
@@ -128,6 +129,12 @@ def imagenet_dir(tmp_path_factory, zebra):
     write_tar(root / "valid_64x64.tar", [(f"valid_64x64/{i:08d}.png", png_bytes(big[i])) for i in range(16)])
     write_tar(root / "train_64x64.tar", [(f"train_64x64/{i:08d}.png", png_bytes(big[i])) for i in range(16, 48)])
     return str(root)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """tests/data/mnist: 2,000 + 500 real digits in IDX (train / t10k), 100 / 50 / 50 binarized in .amat."""
+    return os.path.dirname(_shipped(os.path.join(MNIST_DIR, "train-images-idx3-ubyte.gz"), "real MNIST fixture"))
 
 
 @pytest.fixture(scope="session")

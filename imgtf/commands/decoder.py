@@ -57,9 +57,14 @@ def run(args):
                      num_samples=args.num_samples, temperature=args.temperature, seed=args.seed,
                      batch_size=args.batch_size, labels=labels, split=args.split, input_images=args.input_images,
                      samples_per_input=args.samples_per_input, jit_compile=args.xla)
+    from imgtf.train.metrics import likelihood_text
+
     extra = f", consistency {summary['consistency']:.4f}" if "consistency" in summary else ""
+    likelihood = likelihood_text(summary["samples_bits_per_dim"], summary["samples_nats_per_image"],
+                                 trained.problem.reported_metric)
     print(f"{summary['num_images']} images ({summary['mode']}) in {summary['seconds']:.1f} s "
-          f"({summary['seconds_per_image']:.2f} s/image{extra}) -> {args.decode_dir}/samples.png")
+          f"({summary['seconds_per_image']:.2f} s/image{extra}; the model gives them {likelihood}) -> "
+          f"{args.decode_dir}/samples.png")
     return 0
 
 

@@ -123,8 +123,12 @@ def train_and_evaluate(args, spec, strategy):
 
 
 def report(entry, suffix=""):
-    print(f"bits_per_dim {entry['bits_per_dim']:.4f} ({entry['nats_per_image']:.2f} nats/image) on {entry['split']} "
-          f"({entry['num_images']} images){suffix}")
+    """The evaluation's last line, in the problem's unit first (nats/image for binary images, else bits/dim)."""
+    if entry.get("reported") == "nats_per_image":
+        result = f"nats_per_image {entry['nats_per_image']:.2f} ({entry['bits_per_dim']:.4f} bits/dim)"
+    else:
+        result = f"bits_per_dim {entry['bits_per_dim']:.4f} ({entry['nats_per_image']:.2f} nats/image)"
+    print(f"{result} on {entry['split']} ({entry['num_images']} images){suffix}")
 
 
 def main(argv=None):

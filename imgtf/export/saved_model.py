@@ -1,7 +1,7 @@
 """A SavedModel per trained model, loadable with plain `tf.saved_model.load` (no imgtf import needed).
 
 Signatures (all take the model's conditioning when it has one: `label` int32 [B] or `inputs` uint8 [B,h,w,C]):
-  bits_per_dim(images uint8 [B,H,W,C])             -> bits_per_dim float32 [B]
+  bits_per_dim(images uint8 [B,H,W,C])             -> bits_per_dim float32 [B], nats_per_image float32 [B]
   log_prob(images uint8 [B,H,W,C])                 -> log_prob float32 [B,H,W,C]  (nats per sub-pixel)
   sample(num_samples int32, temperature float32, seed int32) -> images uint8 [num_samples,H,W,C]
 The sampler is the cached incremental one; the same seed gives the same images as imgtf-decoder. Images hold the
@@ -75,8 +75,8 @@ class ExportModule(tf.Module):
             return {"log_prob": self._log_prob(images, dict(zip(names, cond)))}
 
         def bits_per_dim(images, *cond):
-            total = tf.reduce_sum(self._log_prob(images, dict(zip(names, cond))), axis=[1, 2, 3])
-            return {"bits_per_dim": -total / (self._dims * math.log(2.0))}
+            nats = -tf.reduce_sum(self._log_prob(images, dict(zip(names, cond))), axis=[1, 2, 3])
+            return {"bits_per_dim": nats / (self._dims * math.log(2.0)), "nats_per_image": nats}
 
         def sample(num_samples, temperature, seed, *cond):
             conditioning = dict(zip(names, cond))

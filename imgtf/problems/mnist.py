@@ -97,6 +97,10 @@ class ImageMnist(_Digits):
     def draws(self):
         return self.binarization == "dynamic"
 
+    @property
+    def result_fields(self):
+        return {"binarization": self.binarization}
+
     def looked_for(self, split):
         return (idx.file_names(split, "images")[0], idx.file_names(split, "labels")[0])
 
@@ -134,6 +138,8 @@ class ImageBinarizedMnist(_Digits):
     splits = ("train", "validation", "test")
     dataset_name, tfds_name, hint = "binarized MNIST", "binarized_mnist", amat.DOWNLOAD_HINT
     official_counts = amat.OFFICIAL_COUNTS
+
+    result_fields = {"binarization": "fixed"}  # Larochelle & Murray's, as published
 
     def looked_for(self, split):
         return (amat.file_name(split),)

@@ -118,6 +118,12 @@ class Problem:
         MNIST results), "bits_per_dim" otherwise; the other is always shown beside it."""
         return "nats_per_image" if self.num_levels == 2 else "bits_per_dim"
 
+    @property
+    def result_fields(self):
+        """What every evaluation record of this problem must say to be read right (e.g. which binarization), added
+        to metrics.jsonl entries. Default: nothing."""
+        return {}
+
     def pixel_format(self, image, seed=None):
         """A resized RGB image (float32 [h, w, 3] on the 0-255 scale, unrounded) -> uint8 [h, w, C] of this
         problem's channels and levels (default: RGB, rounded to 8 bits). `seed`: a per-image int32 [2] for formats
@@ -228,8 +234,6 @@ class Problem:
                         pipelines, draws=False):
         """Sharding, buffered shuffling, repetition and resumption of a split that can only be read in order (the
         epoch of a drawing problem's example is its position in the stream over the pipeline's share of the split)."""
-        import tensorflow as tf
-
         if pipelines > 1:
             ds = ds.shard(pipelines, pipeline)
         if shuffle:

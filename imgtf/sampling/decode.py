@@ -28,6 +28,9 @@ class Decoded:
     labels: list | None = None  # class mode: the class id of each sample
     consistency: float | None = None  # super-resolution: mean of the paper's metric over all samples
     num_levels: int = 256  # the samples' values are 0 .. num_levels-1 (2: binary images)
+    given_labels: np.ndarray | None = None  # the class id each input (or sample) was conditioned on, if any
+    nats_per_image: float | None = None  # the model's mean negative log-likelihood of its own samples
+    bits_per_dim: float | None = None
 
     @property
     def num_images(self):
@@ -41,6 +44,24 @@ def consistency(low_res, samples, num_levels=256):
     down = tf.image.resize(tf.cast(samples, tf.float32), low_res.shape[1:3], method="bicubic")
     diff = (tf.clip_by_value(down, 0.0, top) - tf.cast(low_res, tf.float32)) / top
     return tf.reduce_mean(tf.square(diff), axis=[1, 2, 3]).numpy()
+
+
+def scored(decoded, model, batch_size, label=None, inputs=None):
+    """`decoded` with the model's likelihood of its samples (each given the label / inputs it was drawn with): how
+    sure the model is of what it drew, in the unit of the problem's results (a well-trained binarized-MNIST model
+    gives its samples about what it gives held-out digits)."""
+    flat = decoded.samples.reshape(-1, *decoded.samples.shape[-3:])
+    repeat = len(flat) // max(len(label if label is not None else inputs if inputs is not None else flat), 1)
+    nats = []
+    for first, n in _batches(len(flat), batch_size):
+        features = {"targets": flat[first:first + n]}
+        if label is not None and model.uses_label:
+            features["label"] = np.repeat(np.asarray(label, np.int32), repeat, axis=0)[first:first + n]
+        if inputs is not None and model.uses_encoder:
+            features["inputs"] = np.repeat(inputs, repeat, axis=0)[first:first + n]
+        nats.append(np.asarray(model.negative_log_likelihood(features)))
+    mean = float(np.mean(np.concatenate(nats)))
+    return dataclasses.replace(decoded, nats_per_image=mean, bits_per_dim=mean / (model.dims * np.log(2.0)))
 
 
 def pick_mode(mode, model, problem):
@@ -118,7 +139,7 @@ def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.
                             jit_compile=jit_compile)
 
     return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels,
-                   num_levels=model.num_levels)
+                   given_labels=np.array(labels, np.int32), num_levels=model.num_levels)
 
 
 def complete(model, problem, *, data_dir=None, split=None, num_samples=8, samples_per_input=1, temperature=1.0,
@@ -129,7 +150,7 @@ def complete(model, problem, *, data_dir=None, split=None, num_samples=8, sample
                                 samples_per_input=samples_per_input, temperature=temperature, seed=seed,
                                 batch_size=batch_size, jit_compile=jit_compile)
     return Decoded("completion", samples, inputs=originals * _top_half(originals), originals=originals,
-                   num_levels=model.num_levels)
+                   given_labels=labels, num_levels=model.num_levels)
 
 
 def super_resolve(model, problem, *, data_dir=None, split=None, input_images=None, num_samples=8,
@@ -148,7 +169,7 @@ def super_resolve(model, problem, *, data_dir=None, split=None, input_images=Non
     flat = samples.reshape(-1, *samples.shape[2:])
     score = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat, model.num_levels)))
     return Decoded("super_resolution", samples, inputs=low, originals=originals, consistency=score,
-                   num_levels=model.num_levels)
+                   given_labels=labels, num_levels=model.num_levels)
 
 
 def _split_batch(problem, data_dir, split, num_samples):
@@ -216,4 +237,6 @@ def decode(model, problem, decode_dir, *, data_dir=None, mode="auto", num_sample
     decoded = _run_mode(mode, model, problem, labels=labels, input_images=input_images, data_dir=data_dir,
                         split=split, samples_per_input=samples_per_input, num_samples=num_samples,
                         temperature=temperature, seed=seed, batch_size=batch_size, jit_compile=jit_compile)
+    decoded = scored(decoded, model, batch_size, label=decoded.given_labels,
+                     inputs=decoded.inputs if mode == "super_resolution" else None)
     return outputs.write_decoded(decoded, decode_dir, temperature=temperature, seed=seed, started=started)

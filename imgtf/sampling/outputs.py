@@ -118,6 +118,8 @@ def _summary(decoded, temperature, seed, seconds, files):
         summary["labels"] = decoded.labels
     if decoded.consistency is not None:
         summary["consistency"] = decoded.consistency
+    if decoded.nats_per_image is not None:  # the model's likelihood of its own samples
+        summary.update(samples_nats_per_image=decoded.nats_per_image, samples_bits_per_dim=decoded.bits_per_dim)
     summary.update(num_images=decoded.num_images, seconds=round(seconds, 3),
                    seconds_per_image=seconds / max(decoded.num_images, 1), files=files)
     return summary

@@ -13,6 +13,14 @@ def bits_per_dim(total_nats, num_images, image_shape):
     return total_nats / (dims * LN2)
 
 
+def likelihood_text(bits, nats, reported="bits_per_dim"):
+    """One result as people read it: the problem's unit first (Problem.reported_metric), the other beside it, e.g.
+    "84.31 nats/image (0.1551 bits/dim)" for binarized MNIST, "3.1234 bits/dim (6651.5 nats/image)" for CIFAR-10."""
+    if reported == "nats_per_image":
+        return f"{nats:.2f} nats/image ({bits:.4f} bits/dim)"
+    return f"{bits:.4f} bits/dim ({nats:.2f} nats/image)"
+
+
 class MetricsLog:
     """Appends one JSON object per evaluation to OUTPUT_DIR/metrics.jsonl and mirrors scalars to TensorBoard."""
 

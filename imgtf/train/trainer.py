@@ -272,13 +272,14 @@ class Trainer:
                 if step % log_every == 0 or step == train_steps:
                     elapsed = time.time() - window_start
                     bpd = window_loss / window_steps / metrics_lib.LN2
+                    nats = window_loss / window_steps * self.dims
                     rate = window_steps * self.global_batch_size / max(elapsed, 1e-9)
                     lr = float(keras.ops.convert_to_numpy(self.optimizer.learning_rate))
-                    log.info("step %d/%d | loss %.3f bits/dim | %.1f images/s | lr %.2e",
-                             step, train_steps, bpd, rate, lr)
+                    loss_text = metrics_lib.likelihood_text(bpd, nats, self.problem.reported_metric)
+                    log.info("step %d/%d | loss %s | %.1f images/s | lr %.2e", step, train_steps, loss_text, rate, lr)
                     try:
-                        self.metrics.scalars("train", step, {"bits_per_dim": bpd, "images_per_sec": rate,
-                                                             "learning_rate": lr})
+                        self.metrics.scalars("train", step, {"bits_per_dim": bpd, "nats_per_image": nats,
+                                                             "images_per_sec": rate, "learning_rate": lr})
                     except (tf.errors.OpError, OSError) as e:
                         raise self._write_failed("writing the training metrics", e) from None
                     window_start, window_steps, window_loss = time.time(), 0, 0.0
@@ -427,11 +428,13 @@ class Trainer:
         nats = total_nats / images  # per image: how binary benchmarks (binarized MNIST) are reported
         step = int(self.step.numpy())
         # the result is shown before any file is written: a failing write must not lose it
-        log.info("eval %s @ step %d: %.4f bits/dim (%.2f nats/image) over %d images (%.1f images/s)",
-                 split, step, bpd, nats, images, images / max(seconds, 1e-9))
+        log.info("eval %s @ step %d: %s over %d images (%.1f images/s)", split, step,
+                 metrics_lib.likelihood_text(bpd, nats, self.problem.reported_metric), images,
+                 images / max(seconds, 1e-9))
         try:
             entry = self.metrics.record(
-                step, split, bits_per_dim=bpd, nats_per_image=nats, num_images=images,
+                step, split, bits_per_dim=bpd, nats_per_image=nats, reported=self.problem.reported_metric,
+                **self.problem.result_fields, num_images=images,
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
                 whole_split=not eval_steps or images == (split_size or -1))
             self.metrics.flush()

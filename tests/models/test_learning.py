@@ -1,5 +1,6 @@
 """Learning regression: each model family's smallest set, shrunk further, learns on real CIFAR-10 images in a few
-dozen steps, and a super-resolution model uses its input (clearly below the unconditional model at equal steps).
+dozen steps, and a super-resolution model uses its input (clearly below the unconditional model at equal steps); a
+PixelCNN learns binarized MNIST digits well below a model of independent pixels.
 
 The images are the shipped CIFAR-10 sample area-resized to 16x16 (an image folder, as a user's own photos): a step
 costs a quarter of a 32x32 one, and the recipe (embedding scale, optimiser, learning rate) is what is tested. The
@@ -89,3 +90,25 @@ def test_super_resolution_uses_its_input(builtins, folder16, tmp_path, unconditi
     assert bits < unconditional - SUPER_RESOLUTION_MARGIN, (
         f"super-resolution {bits:.3f} vs unconditional {unconditional:.3f} bits/dim after {STEPS} steps: the 8x8 "
         "input should help")
+
+
+# Binarized MNIST: pixelcnn_binarized_mnist's structure shrunk (3 residual blocks, batch 32, a rate of 3e-3 for the
+# few steps: 155.8 nats after 40 steps at the set's 1e-3), on the fixture's 2,000 real digits drawn afresh each epoch
+# (image_mnist, binarization=dynamic), evaluated on 200 held-out digits drawn once. Measured (2-core CPU, seed 0):
+# 109.9 nats after 40 steps. References: uniform 543.4; every pixel its own Bernoulli of the training digits' mean
+# intensity (no pixel sees another) 207.8 on these digits. Below 60 no model goes (the best published: ~77).
+MNIST_STEPS, MNIST_MAX, MNIST_MIN = 40, 125.0, 60.0
+MNIST_TINY = "num_layers=3,hidden_size=16,output_size=32,batch_size=32,eval_batch_size=50,learning_rate=3e-3"
+
+
+def test_pixelcnn_learns_binarized_mnist(builtins, mnist_dir, tmp_path):
+    from imgtf.train.trainer import Trainer
+
+    spec = run_dir.resolve(str(tmp_path), "image_mnist", "pixelcnn", "pixelcnn_binarized_mnist", MNIST_TINY,
+                           problem_options="binarization=dynamic")
+    trainer = Trainer(spec, str(tmp_path), mnist_dir, seed=SEED)
+    trainer.train(MNIST_STEPS, checkpoint_every=10**9, log_every=10**9)
+    entry = trainer.evaluate("test", eval_steps=4)
+    assert entry["num_images"] == 200 and entry["reported"] == "nats_per_image" and entry["binarization"] == "dynamic"
+    assert MNIST_MIN < entry["nats_per_image"] < MNIST_MAX, (
+        f"{entry['nats_per_image']:.1f} nats after {MNIST_STEPS} steps (uniform 543.4, independent pixels 207.8)")

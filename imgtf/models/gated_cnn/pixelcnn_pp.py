@@ -1,6 +1,6 @@
-"""PixelCNN++ (Salimans et al., ICLR 2017): a discretised logistic mixture per whole pixel (imgtf.likelihoods.dmol),
-shifted convolutions instead of masks, gated ResNet blocks with concatenated ELU and dropout, and two passes over
-three resolutions with short-cut connections between them.
+"""PixelCNN++ (Salimans et al., ICLR 2017): a discretised logistic mixture per whole pixel (imgtf.likelihoods.dmol;
+on one-channel images also a categorical), shifted convolutions instead of masks, gated ResNet blocks with
+concatenated ELU and dropout, and two passes over three resolutions with short-cut connections between them.
 
 Two streams: u sees the rows above ([2, 3] down-shifted convolutions), ul the rows above and the pixels to the
 left ([2, 2] down-right-shifted convolutions, reading u through a 1x1). First pass: `num_resnets` gated ResNets per

@@ -1,5 +1,6 @@
 """PixelSNAIL (Chen et al., ICML 2018): gated causal convolutions interleaved with causal self-attention over every
-earlier pixel; a discretised logistic mixture per pixel (imgtf.likelihoods.dmol).
+earlier pixel; a discretised logistic mixture per pixel (imgtf.likelihoods.dmol; on one-channel images, such as
+binarized MNIST, a categorical per pixel).
 
 One stream, ul, that sees the rows above and the pixels to the left (as PixelCNN++'s). `num_blocks` blocks, each:
 `num_resnets` gated ResNets with [2, 2] down-right-shifted convolutions; keys (hparam attention_key_size) and

@@ -228,14 +228,15 @@ def test_a_dangling_symbolic_link_among_the_images_is_named(builtins, photo_fold
     ("img2img_celeba", "img2img_transformer", "img2img_transformer_celeba_2d_tiny", "celeba", ""),
     ("image_celeba32", "image_transformer", "imagetransformer_cifar10_tiny", "celeba", ""),
     ("image_folder", "image_transformer", "imagetransformer_cifar10_cond_tiny", "folder", "image_size=16,labels=true"),
+    ("image_mnist", "image_transformer", "imagetransformer_cifar10_cond_tiny", "mnist", "binarization=dynamic"),
 ])
-def test_every_problem_trains_by_name(builtins, imagenet_dir, celeba_dir, photo_folder, tmp_path, problem, model,
-                                      hparams_set, data, options):
+def test_every_problem_trains_by_name(builtins, imagenet_dir, celeba_dir, photo_folder, mnist_dir, tmp_path, problem,
+                                      model, hparams_set, data, options):
     from conftest import TINY_OVERRIDES
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
-    data_dir = {"imagenet": imagenet_dir, "celeba": celeba_dir, "folder": str(photo_folder)}[data]
+    data_dir = {"imagenet": imagenet_dir, "celeba": celeba_dir, "folder": str(photo_folder), "mnist": mnist_dir}[data]
     spec = run_dir.resolve(str(tmp_path / "run"), problem, model, hparams_set,
                            TINY_OVERRIDES + ",query_shape=[4,16],memory_flange=[2,8]", options)
     trainer = Trainer(spec, str(tmp_path / "run"), data_dir)
@@ -249,6 +250,8 @@ def test_every_problem_trains_by_name(builtins, imagenet_dir, celeba_dir, photo_
     ("image_cifar10", "cifar10", "test", {"targets": (32, 32, 3), "label": ()}),
     ("image_imagenet32", "downsampled_imagenet", "validation", {"targets": (32, 32, 3)}),
     ("img2img_celeba", "celeb_a", "validation", {"targets": (32, 32, 3), "inputs": (8, 8, 3)}),
+    ("image_mnist", "mnist", "test", {"targets": (28, 28, 1), "label": ()}),
+    ("image_binarized_mnist", "binarized_mnist", "validation", {"targets": (28, 28, 1)}),
 ])
 def test_tensorflow_datasets_source_when_prepared(builtins, tmp_path, monkeypatch, problem, tfds_name, split, shapes):
     """tfds is used only when no official files are there and the dataset is prepared (mocked: offline)."""
