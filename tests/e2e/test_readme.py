@@ -75,7 +75,9 @@ def test_readme_worked_example_runs_as_written(tmp_path, monkeypatch, builtins):
         for table, name in ((builtins.problems, "cats_and_dogs"), (builtins.hparams_sets, "cats_and_dogs_tiny")):
             if name in table:
                 table.unregister(name)
-    assert len(re.findall(r"^bits_per_dim [0-9.]+ .*on test", out, flags=re.M)) == 3  # 2 trainings, 1 evaluation
+    # 2 trainings and 1 evaluation; the binary images' run reports nats per image first
+    assert len(re.findall(r"^bits_per_dim [0-9.]+ .*on test", out, flags=re.M)) == 2
+    assert len(re.findall(r"^nats_per_image [0-9.]+ \([0-9.]+ bits/dim\) on test", out, flags=re.M)) == 1
     assert os.path.exists(tmp_path / "my_project" / "run" / "hparams.json")
     assert len(os.listdir(tmp_path / "my_project" / "images" / "train" / "cat")) > 100
     # the binary problem: samples as a PNG grid, and the SavedModel's bits/dim equal to the trainer's evaluation
