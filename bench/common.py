@@ -61,6 +61,27 @@ def cifar_model_and_problem(set_name):
     return model, ("img2img_cifar10" if model == "img2img_transformer" else "image_cifar10")
 
 
+# -- plots, drawn with Pillow (no plotting dependency) ------------------------------------------------------------
+COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 128, 0),
+           (0, 128, 128), (128, 0, 0)]
+
+
+def draw_curves(draw, curves, px, py, legend_x, top):
+    """Each (name, [(x, y), ...]) curve as a coloured line with dots (px, py map values to pixels), and a legend
+    right of `legend_x` naming it with its last value."""
+    for i, (name, curve) in enumerate(curves):
+        colour = COLOURS[i % len(COLOURS)]
+        pts = [(px(x), py(y)) for x, y in curve]
+        if len(pts) > 1:
+            draw.line(pts, fill=colour, width=2)
+        for x, y in pts:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        ly = top + 18 * i
+        draw.line([legend_x + 15, ly + 6, legend_x + 40, ly + 6], fill=colour, width=3)
+        draw.text((legend_x + 46, ly), f"{name} ({curve[-1][1]:.2f})", fill="black")
+
+
 # -- results files: what the docs show ----------------------------------------------------------------------------
 RESULTS_DIR = os.path.join(REPO, "docs", "results")
 EXAMPLES_DATA = os.path.join(REPO, "examples", "data")

@@ -32,7 +32,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CIFAR10_SAMPLE, REPO, cifar_model_and_problem, peak_rss_mib, record, run_child, run_with_results  # noqa: E402
+from common import (CIFAR10_SAMPLE, REPO, cifar_model_and_problem, draw_curves, peak_rss_mib, record,  # noqa: E402
+                    run_child, run_with_results)
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"  # what super-resolution sets are compared with
@@ -165,9 +166,6 @@ def class_colour_agreement(samples, labels, problem, data_dir, permutations=2000
 
 
 # -- the plot, drawn with Pillow (no plotting dependency) ------------------------------------------------------
-COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
-           (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 128, 0),
-           (0, 128, 128), (128, 0, 0)]
 
 
 def plot_curves(results, path, width=1100, height=640):
@@ -197,16 +195,7 @@ def plot_curves(results, path, width=1100, height=640):
     draw.text((left + 4, py(UNIFORM) - 14), "uniform (8 bits/dim)", fill=(120, 120, 120))
     draw.text(((left + width - right) // 2 - 60, height - 25), "training step", fill="black")
     draw.text((8, 8), "test bits/dim (lower is better)", fill="black")
-    for i, (name, curve) in enumerate(curves):
-        colour = COLOURS[i % len(COLOURS)]
-        pts = [(px(s), py(b)) for s, b in curve]
-        if len(pts) > 1:
-            draw.line(pts, fill=colour, width=2)
-        for x, y in pts:
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        ly = top + 18 * i
-        draw.line([width - right + 15, ly + 6, width - right + 40, ly + 6], fill=colour, width=3)
-        draw.text((width - right + 46, ly), f"{name} ({curve[-1][1]:.2f})", fill="black")
+    draw_curves(draw, curves, px, py, legend_x=width - right, top=top)
     image.save(path)
     return path
 

@@ -31,7 +31,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, peak_rss_mib, record, run_with_results  # noqa: E402
+from common import REPO, SHARED_DATA, draw_curves, peak_rss_mib, record, run_with_results  # noqa: E402
 
 UNIFORM = 784 * math.log(2)  # 543.4 nats: every pixel a fair coin
 MNIST_DIR = os.path.join(SHARED_DATA, "mnist")
@@ -128,7 +128,6 @@ def plot_curves(results, path, width=1000, height=600):
     curves = [(r["set"], [(p["minutes"], p["nats"]) for p in r["curve"]]) for r in results if "curve" in r]
     if not curves:
         return None
-    colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189)]
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     left, right, top, bottom = 70, 360, 30, 60
@@ -148,16 +147,7 @@ def plot_curves(results, path, width=1000, height=600):
         draw.text((left + 4, py(nats) - 14), label, fill=(120, 120, 120))
     draw.text(((left + width - right) // 2 - 60, height - 25), "training minutes", fill="black")
     draw.text((8, 8), "held-out nats per image (lower is better; values above the top are clipped)", fill="black")
-    for i, (name, curve) in enumerate(curves):
-        colour = colours[i % len(colours)]
-        pts = [(px(m), py(n)) for m, n in curve]
-        if len(pts) > 1:
-            draw.line(pts, fill=colour, width=2)
-        for x, y in pts:
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        ly = top + 18 * i
-        draw.line([width - right + 15, ly + 6, width - right + 40, ly + 6], fill=colour, width=3)
-        draw.text((width - right + 46, ly), f"{name} ({curve[-1][1]:.2f})", fill="black")
+    draw_curves(draw, curves, px, py, legend_x=width - right, top=top)
     image.save(path)
     return path
 
