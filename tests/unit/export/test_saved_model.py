@@ -23,8 +23,10 @@ def test_saved_model_scores_and_samples_as_the_model(set_name, overrides, tmp_pa
     log_prob = ops.convert_to_numpy(model.log_prob({"targets": images, **cond}))
     exported = loaded.signatures["log_prob"](images=images, **cond)["log_prob"].numpy()
     np.testing.assert_allclose(exported, log_prob, rtol=1e-5, atol=1e-5)
-    bits = loaded.signatures["bits_per_dim"](images=images, **cond)["bits_per_dim"].numpy()
+    scored = loaded.signatures["bits_per_dim"](images=images, **cond)
+    bits, nats = scored["bits_per_dim"].numpy(), scored["nats_per_image"].numpy()
     np.testing.assert_allclose(bits, -log_prob.sum(axis=(1, 2, 3)) / (48 * np.log(2)), rtol=1e-5)
+    np.testing.assert_allclose(nats, -log_prob.sum(axis=(1, 2, 3)), rtol=1e-5)
     sample = loaded.signatures["sample"](num_samples=tf.constant(2), temperature=tf.constant(1.0), seed=tf.constant(3),
                                          **{k: tf.constant(v) for k, v in cond.items()})["images"].numpy()
     drawn = cached_sample(model, 2, 1.0, 3, features=cond or None, jit_compile=False).numpy()
