@@ -10,7 +10,7 @@ from imgtf import catalog, registry
 from imgtf.hparams.hparams import HParams, check_ranges
 from imgtf.hparams.training import training_settings
 from imgtf.models.factory import make_model
-from imgtf.train import checkpoints, run_dir
+from imgtf.train import checkpoints, polyak, run_dir
 from imgtf.train.optimization import build_optimizer
 
 
@@ -38,24 +38,32 @@ def build_model(hparams_set, problem=None, hparams="", model=None):
     return make_model(model, hp, problem.info, hparams_set)
 
 
-def restore_weights(model, spec, output_dir, checkpoint=None):
-    """Restore a run's model weights; returns the checkpoint path (None if the run has none).
+def restore_weights(model, spec, output_dir, checkpoint=None, averaged=True):
+    """Restore a run's model weights; returns the checkpoint path (None if the run has none). A run trained with
+    Polyak averaging (hparam ema_decay) gives its averaged weights, as its evaluations used, unless `averaged` is
+    False (the raw weights of the last step).
 
     The trainer's checkpoints reach the weights of layers held in lists (decoder blocks, LSTM layers) only through
     the optimizer's list of the variables it trains (Keras 3 layer lists are not TensorFlow checkpoint
     dependencies), so a checkpoint of the model alone would silently restore only some weights. The weights are
     therefore restored through a throwaway optimizer of the run's settings, built over the same variables in the
     same order, and every variable must match; the optimizer and its state are dropped afterwards. Runs trained in
-    float16 saved a loss-scaling optimizer: that form is tried second."""
+    float16 saved a loss-scaling optimizer: that form is tried second. The model's non-trainable state (dropout
+    seeds, whether weight normalisation was initialised from data) is restored too."""
     optimizer = build_optimizer(training_settings(spec.hparams), model.width)
     errors = []
     for candidate in (optimizer, keras.optimizers.LossScaleOptimizer(optimizer)):
         candidate.build(model.trainable_variables)
         try:
-            return checkpoints.restore_newest(tf.train.Checkpoint(model=model, optimizer=candidate), output_dir,
-                                              checkpoint, partial=True)
+            path = checkpoints.restore_newest(
+                tf.train.Checkpoint(model=model, optimizer=candidate, rng_state=list(model.non_trainable_variables)),
+                output_dir, checkpoint, partial=True)
         except checkpoints.CheckpointError as e:
             errors.append(e)
+            continue
+        if path is not None and averaged:
+            polyak.use_averages(candidate)
+        return path
     raise errors[0]
 
 
@@ -72,9 +80,11 @@ class Run:
     spec: run_dir.RunSpec
 
 
-def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, style="python"):
+def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, averaged=True, style="python"):
     """The run in `output_dir` with its newest readable checkpoint's (or `checkpoint`'s) weights: no optimizer, no
-    checkpoint manager, nothing written. `data_dir` binds the problem to data (for `run.problem.dataset`); `usr_dir`:
+    checkpoint manager, nothing written. A run trained with Polyak averaging (hparam ema_decay) is loaded with its
+    averaged weights (what its evaluations measured; the decoder and exporter use them); `averaged=False`: the raw
+    weights of the checkpoint's step. `data_dir` binds the problem to data (for `run.problem.dataset`); `usr_dir`:
     the folder of the user's modules the run's problem, model or set come from, if it is not where the run recorded.
     `style`: messages name Python arguments ("python") or the commands' flags ("flag")."""
     catalog.load_builtins()
@@ -86,7 +96,7 @@ def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, style=
     problem = spec.make_problem(data_dir)
     info = spec.problem_info or problem.info  # the data's shapes when the run started, if recorded
     model = make_model(spec.model, spec.hparams, info, spec.hparams_set)
-    path = restore_weights(model, spec, output_dir, checkpoint)
+    path = restore_weights(model, spec, output_dir, checkpoint, averaged=averaged)
     if path is None:
         raise checkpoints.CheckpointError(f"no checkpoint in {output_dir}; train first (imgtf-trainer "
                                           f"--output_dir={output_dir} ...).")

@@ -99,7 +99,7 @@ def split_overrides(text, source="--hparams"):
 AT_LEAST_ONE = ("batch_size", "hidden_size", "filter_size", "num_heads", "num_decoder_layers", "query_block_length",
                 "memory_length", "num_mixtures", "num_layers", "kernel_size", "first_kernel_size", "output_size")
 NOT_NEGATIVE = ("num_encoder_layers", "attention_key_channels", "learning_rate_warmup_steps")
-FRACTIONS = ("dropout", "attention_dropout", "relu_dropout")  # in [0, 1)
+FRACTIONS = ("dropout", "attention_dropout", "relu_dropout", "ema_decay")  # in [0, 1)
 
 
 def check_ranges(hp, source="--hparams"):

@@ -27,6 +27,9 @@ def training_params():
         optimizer_rmsprop_momentum=0.0,
         optimizer_rmsprop_epsilon=1e-7,
         clip_grad_norm=0.0,  # 0 = no clipping
+        # Polyak averaging: a = ema_decay * a + (1 - ema_decay) * w after every step (a = w after the first); the
+        # averages are saved in checkpoints and used by evaluation, sampling, load_run and export. 0 = off
+        ema_decay=0.0,
     )
 
 

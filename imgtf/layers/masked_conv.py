@@ -10,6 +10,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from imgtf.layers.weight_norm import WeightNormalized
+
 
 def feature_groups(n, groups=3):
     """Group index of each of n features: contiguous, as equal as possible."""
@@ -33,10 +35,11 @@ def conv_mask(kernel_shape, in_channels, out_channels, mask_type, out_group_repe
 
 
 @keras.saving.register_keras_serializable("imgtf")
-class MaskedConv2D(keras.layers.Layer):
+class MaskedConv2D(WeightNormalized):
     """A 'same'-padded 2D convolution whose kernel is multiplied by a PixelCNN mask (A or B) at every call; `groups`:
     the image's channel count (1 for grayscale: with three groups a grayscale pixel's value would reach its own
-    prediction through the second and third groups)."""
+    prediction through the second and third groups). `weight_norm`: the masked kernel as g * v / ||v||
+(imgtf.layers.weight_norm)."""
 
     def __init__(self, filters, kernel_size, mask_type="B", use_bias=True, out_group_repeat=1, groups=3, **kwargs):
         super().__init__(**kwargs)
@@ -48,17 +51,19 @@ class MaskedConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, channels, self.filters),
-                                      initializer="glorot_uniform")
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
+        self.add_kernel((*self.kernel_size, channels, self.filters), out_axis=3, initializer="glorot_uniform",
+                        use_bias=self.use_bias)
         # kept as numpy (a tf constant held on a layer breaks graph reuse) and converted in call
         self._mask = conv_mask(self.kernel_size, channels, self.filters, self.mask_type, self.out_group_repeat,
                                self.groups)
 
     def call(self, x):
-        kernel = self.kernel * ops.cast(self._mask, self.kernel.dtype)
-        y = ops.conv(x, ops.cast(kernel, x.dtype), strides=1, padding="same")
-        return y + ops.cast(self.bias, y.dtype) if self.bias is not None else y
+        def compute():
+            kernel = self.normalized(self.kernel * ops.cast(self._mask, self.kernel.dtype))
+            y = ops.conv(x, ops.cast(kernel, x.dtype), strides=1, padding="same")
+            return y + ops.cast(self.bias, y.dtype) if self.bias is not None else y
+
+        return self.initialized(compute)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.masked_conv import feature_groups
+from imgtf.layers.weight_norm import WeightNormalized
 
 
 def right_shift(x):
@@ -36,7 +37,7 @@ def pixel_mask(kernel_shape, in_channels, out_channels, mask_type, out_group_rep
     return mask
 
 
-class _ShiftedBase(keras.layers.Layer):
+class _ShiftedBase(WeightNormalized):
     def __init__(self, filters, kernel_size, shift="down", strides=1, mask=None, groups=3, out_group_repeat=1,
                  kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
@@ -62,9 +63,7 @@ class ShiftedConv2D(_ShiftedBase):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, channels, self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        self.add_kernel((*self.kernel_size, channels, self.filters), out_axis=3, initializer=self.kernel_initializer)
         self._mask = (None if self.mask_type is None else
                       pixel_mask(self.kernel_size, channels, self.filters, self.mask_type, self.out_group_repeat,
                                  self.groups))
@@ -88,7 +87,7 @@ class ShiftedConv2D(_ShiftedBase):
 
     def _kernel(self, dtype):
         kernel = self.kernel if self._mask is None else self.kernel * ops.cast(self._mask, self.kernel.dtype)
-        return ops.cast(kernel, dtype)
+        return ops.cast(self.normalized(kernel), dtype)
 
     def _conv(self, padded):
         y = ops.conv(padded, self._kernel(padded.dtype), strides=self.strides, padding="valid")
@@ -96,7 +95,7 @@ class ShiftedConv2D(_ShiftedBase):
 
     def call(self, x):
         top, left, right = self.padding
-        return self._conv(ops.pad(x, [[0, 0], [top, 0], [left, right], [0, 0]]))
+        return self.initialized(lambda: self._conv(ops.pad(x, [[0, 0], [top, 0], [left, right], [0, 0]])))
 
     def empty_row_cache(self, batch, height, width, channels, dtype):
         top, left, right = self.padding
@@ -129,15 +128,17 @@ class ShiftedConvTranspose2D(_ShiftedBase):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.kernel = self.add_weight(name="kernel", shape=(*self.kernel_size, self.filters, channels),
-                                      initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+        # a transposed kernel is [kh, kw, out, in]
+        self.add_kernel((*self.kernel_size, self.filters, channels), out_axis=2, initializer=self.kernel_initializer)
 
     def call(self, x):
-        y = ops.conv_transpose(x, ops.cast(self.kernel, x.dtype), strides=2, padding="valid")
-        width = 2 * x.shape[2]
-        left = (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
-        return y[:, :, left:left + width] + ops.cast(self.bias, y.dtype)
+        def compute():
+            y = ops.conv_transpose(x, ops.cast(self.normalized(self.kernel), x.dtype), strides=2, padding="valid")
+            width = 2 * x.shape[2]
+            left = (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
+            return y[:, :, left:left + width] + ops.cast(self.bias, y.dtype)
+
+        return self.initialized(compute)
 
     def row(self, x_row, cache, row_in, row_out):
         return ops.take(self.call(x_row), row_out - 2 * row_in, axis=1)[:, None], cache

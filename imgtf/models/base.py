@@ -46,6 +46,10 @@ class AutoregressiveImageModel(keras.Model):
         # hparam recompute: layers run through `checkpointed` keep only their inputs for the backward pass
         self.recompute = bool(self.hparams.get("recompute", False))
         self.recompute_seeds = keras.random.SeedGenerator(name="recompute_seeds") if self.recompute else None
+        # hparam weight_norm: 1 once the data-dependent initialisation ran; a weight, so checkpoints and .keras files
+        # keep it and a resumed run (or a second fit) does not redo it
+        self.data_initialized = (self.add_weight(name="data_initialized", shape=(), dtype="int32", initializer="zeros",
+                                                 trainable=False) if self.hparams.get("weight_norm") else None)
 
     @property
     def input_contract(self):
@@ -106,13 +110,69 @@ class AutoregressiveImageModel(keras.Model):
         params = self(features, training=training) if params is None else params
         return -ops.sum(self.likelihood.log_prob(params, features["targets"]), axis=(1, 2, 3))
 
+    # -- data-dependent initialisation (hparam weight_norm; imgtf.layers.weight_norm) ---------------------------
+    @property
+    def weight_normalized_layers(self):
+        from imgtf.layers.weight_norm import WeightNormalized
+
+        return [layer for layer in self._flatten_layers(include_self=False)
+                if isinstance(layer, WeightNormalized) and layer.weight_norm]
+
+    @property
+    def needs_data_initialization(self):
+        """True until `initialize_from_data` has run on a model with weight-normalised layers."""
+        return self.data_initialized is not None and int(ops.convert_to_numpy(self.data_initialized)) == 0
+
+    def initialize_from_data(self, features):
+        """Data-dependent initialisation: one eager forward pass over `features` (a batch of training images) in
+        which every weight-normalised layer sets its scale and bias so that its outputs start with mean 0 and standard
+        deviation init_scale per channel on this batch; dropout is on, as in training. The trainer and `fit` call it
+        before the first step; call it yourself before a custom loop. Returns the model."""
+        self.build_variables()
+        layers = self.weight_normalized_layers
+        if not layers:
+            return self
+        self.input_contract.check(features, where="initialize_from_data")
+        for layer in layers:
+            layer.initializing = True
+        try:
+            self(features, training=True)
+        finally:
+            for layer in layers:
+                layer.initializing = False
+        self.data_initialized.assign(1)
+        return self
+
+    def _initialize_from_fit_data(self, x, kwargs):
+        """Before `fit`'s first step: initialise from its first batch (a dataset's first element, or the first
+        batch_size images of a dict of arrays)."""
+        if hasattr(x, "element_spec"):
+            batch = next(iter(x.take(1)))
+            batch = batch[0] if isinstance(batch, tuple) else batch
+        elif isinstance(x, dict):
+            batch = {k: np.asarray(v)[:kwargs.get("batch_size") or 32] for k, v in x.items()}
+        else:
+            raise InputError("fit: this model has weight-normalised layers (hparam weight_norm) that are initialised "
+                             "from a first batch of data, which fit cannot take from a generator without consuming "
+                             "it. Call model.initialize_from_data(batch) with a batch of training images first, or "
+                             "pass a tf.data dataset or a dict of arrays.")
+        self.initialize_from_data(batch)
+
     def fit(self, x=None, y=None, *args, shuffle=None, **kwargs):
         """Keras's `fit`. `shuffle` defaults to False for datasets (problem.dataset is already in its training order,
         and Keras ignores the flag for them, with a warning) and to True for arrays, as in Keras. The optimizer is
-        built first, so that the training step is traced once (a step that creates variables is traced twice)."""
+        built first, so that the training step is traced once (a step that creates variables is traced twice).
+        Weight-normalised models are initialised from the first batch before the first fit (`initialize_from_data`).
+        An optimizer with `use_ema` (Polyak averaging) leaves the averages in the weights when fit ends (Keras's
+        `finalize_variable_values`), so evaluate, sample and save then use them."""
         if shuffle is None:
             shuffle = not hasattr(x, "element_spec")
         x = self._checked_data(x, "fit")
+        if self.needs_data_initialization:
+            from imgtf.data.errors import reraise_from_pipeline
+
+            with reraise_from_pipeline():
+                self._initialize_from_fit_data(x, kwargs)
         if kwargs.get("validation_data") is not None:
             kwargs["validation_data"] = self._checked_data(kwargs["validation_data"], "fit(validation_data=...)")
         if getattr(self, "optimizer", None) is not None and not self.optimizer.built:

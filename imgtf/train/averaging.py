@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from imgtf.train import run_dir
+from imgtf.train import polyak, run_dir
 from imgtf.train.trainer import Trainer, TrainingError
 
 log = logging.getLogger("imgtf")
@@ -16,8 +16,10 @@ log = logging.getLogger("imgtf")
 def average_checkpoints(output_dir, to_dir, num_last=5, data_dir=None):
     """Average the model weights of the last `num_last` checkpoints of `output_dir` into `to_dir`.
 
-    Weights are summed in float64 and divided once, so the result is the exact mean rounded to float32.
-    The optimizer state and step are those of the newest checkpoint. Returns (paths averaged, saved path)."""
+    Weights are summed in float64 and divided once, so the result is the exact mean rounded to float32. With
+    Polyak averaging (hparam ema_decay) the checkpoints' moving averages are averaged the same way (they are what
+    evaluation reads). The rest of the optimizer state and the step are the newest checkpoint's. Returns (paths
+    averaged, saved path)."""
     state = tf.train.get_checkpoint_state(output_dir)
     paths = list(state.all_model_checkpoint_paths) if state else []
     if len(paths) < 1:
@@ -33,9 +35,14 @@ def average_checkpoints(output_dir, to_dir, num_last=5, data_dir=None):
     for path in paths:
         trainer.restore(path)
         weights = [w.astype(np.float64) for w in trainer.model.get_weights()]
+        weights += [np.asarray(a, np.float64) for a in polyak.averages(trainer.optimizer) or []]
         total = weights if total is None else [t + w for t, w in zip(total, weights)]
     trainer.restore(paths[-1])  # optimizer state and step of the newest
-    trainer.model.set_weights([(t / len(paths)).astype(np.float32) for t in total])
+    mean = [(t / len(paths)).astype(np.float32) for t in total]
+    num_weights = len(trainer.model.get_weights())
+    trainer.model.set_weights(mean[:num_weights])
+    for average, value in zip(polyak.averages(trainer.optimizer) or [], mean[num_weights:]):
+        average.assign(value)
     os.makedirs(to_dir, exist_ok=True)
     shutil.copy(os.path.join(output_dir, run_dir.RUN_FILE), os.path.join(to_dir, run_dir.RUN_FILE))
     with open(os.path.join(to_dir, "averaged_from.txt"), "w") as f:

@@ -41,14 +41,17 @@ def learning_rate(hp, model_width=512):
 
 def build_optimizer(hp, model_width=512):
     """Adam (the Image Transformer's) or RMSProp (the PixelRNN paper's: "RMSProp gives best convergence
-    performance and is used for all experiments"), from training settings `hp`; `model_width` scales rsqrt_decay."""
+    performance and is used for all experiments"), from training settings `hp`; `model_width` scales rsqrt_decay.
+    hparam ema_decay > 0: the optimiser also keeps Polyak averages of the weights (imgtf.train.polyak)."""
     clip = hp.clip_grad_norm or None
+    decay = float(hp.get("ema_decay", 0.0))
+    ema = dict(use_ema=decay > 0, ema_momentum=decay if decay > 0 else 0.99)
     if hp.optimizer == "adam":
         return keras.optimizers.Adam(
             learning_rate=learning_rate(hp, model_width), beta_1=hp.optimizer_adam_beta1, beta_2=hp.optimizer_adam_beta2,
-            epsilon=hp.optimizer_adam_epsilon, global_clipnorm=clip)
+            epsilon=hp.optimizer_adam_epsilon, global_clipnorm=clip, **ema)
     if hp.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(
             learning_rate=learning_rate(hp, model_width), rho=hp.optimizer_rmsprop_rho, momentum=hp.optimizer_rmsprop_momentum,
-            epsilon=hp.optimizer_rmsprop_epsilon, global_clipnorm=clip)
+            epsilon=hp.optimizer_rmsprop_epsilon, global_clipnorm=clip, **ema)
     raise ValueError(f"hparam optimizer={hp.optimizer!r}: use adam or rmsprop.")

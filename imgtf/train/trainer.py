@@ -22,6 +22,7 @@ from imgtf.data.errors import reraise_from_pipeline
 from imgtf.train.distribution import is_chief
 from imgtf.train import checkpoints
 from imgtf.train import metrics as metrics_lib
+from imgtf.train import polyak
 from imgtf.hparams.training import training_settings
 from imgtf.progress import Progress
 from imgtf.sampling.outputs import sample_grid
@@ -249,6 +250,8 @@ class Trainer:
             return start
         if start:
             log.info("Resuming at step %d of %d.", start, train_steps)
+        if self.model.needs_data_initialization:
+            self.initialize_from_data()
         iterator = iter(self._dataset(self.problem.train_split, train=True, start_step=start))
         if self._train_fn is None or self._train_fn_loops != (steps_per_loop > 1):
             self._train_fn_loops = steps_per_loop > 1
@@ -305,6 +308,17 @@ class Trainer:
         self.metrics.flush()
         return int(self.step.numpy())
 
+    def initialize_from_data(self):
+        """Data-dependent initialisation of the weight-normalised layers (hparam weight_norm) on the first batch of
+        the training order, before step 1; the checkpoint records that it ran, so a resumed run does not redo it."""
+        with reraise_from_pipeline():
+            batch = next(iter(self.model.input_contract.checked_dataset(self.problem.dataset(
+                self.problem.train_split, self.data_dir, self.global_batch_size, shuffle=True, seed=self.seed),
+                where=f"problem {self.problem.name!r} ({self.problem.train_split} split)")))
+        self.model.initialize_from_data(batch)
+        log.info("Initialised %d weight-normalised layers from %d training images.",
+                 len(self.model.weight_normalized_layers), len(batch["targets"]))
+
     def write_samples(self, step, num_samples=4):
         """A grid of `num_samples` images from the model's cached sampler, in TensorBoard under `samples` (seed = the
         step, so successive grids show how the model improves, not a new draw). Conditional models are conditioned
@@ -316,7 +330,8 @@ class Trainer:
             conditioning = {k: batch[k].numpy() for k in ("label", "inputs") if k in batch}
             num_samples = len(batch["targets"])
         start = time.time()
-        images = self.model.sample(num_samples, seed=step, **conditioning)
+        with polyak.averaged_weights(self.optimizer):
+            images = self.model.sample(num_samples, seed=step, **conditioning)
         self.metrics.image("samples", step, sample_grid(images, num_levels=self.model.num_levels))
         self.metrics.flush()
         log.info("step %d: wrote %d samples to TensorBoard (%.1f s)", step, num_samples, time.time() - start)
@@ -401,14 +416,17 @@ class Trainer:
 
         return eval_step
 
-    def evaluate(self, split=None, eval_steps=0):
-        """Bits/dim over the whole `split` (or its first `eval_steps` batches), appended to metrics.jsonl."""
+    def evaluate(self, split=None, eval_steps=0, averaged=True):
+        """Bits/dim over the whole `split` (or its first `eval_steps` batches), appended to metrics.jsonl. With
+        hparam ema_decay the Polyak averages of the weights are evaluated unless `averaged` is False (the record's
+        `weights` says which)."""
         split = split or self.problem.eval_split
         total_nats, images, start = 0.0, 0, time.time()
         split_size = self.problem.split_size(split, self.data_dir)  # None when unknown
         size = (min(split_size or math.inf, eval_steps * self.eval_batch_size * self.strategy.num_replicas_in_sync)
                 if eval_steps else split_size)
-        with reraise_from_pipeline(), Progress(f"eval {split}", None if size == math.inf else size) as progress:
+        with reraise_from_pipeline(), Progress(f"eval {split}", None if size == math.inf else size) as progress, \
+                polyak.averaged_weights(self.optimizer if averaged else None) as averaged:
             dataset = self._dataset(split, train=False)
             eval_fn = self._eval_step_for(dataset)
             for i, features in enumerate(dataset):
@@ -428,13 +446,14 @@ class Trainer:
         nats = total_nats / images  # per image: how binary benchmarks (binarized MNIST) are reported
         step = int(self.step.numpy())
         # the result is shown before any file is written: a failing write must not lose it
-        log.info("eval %s @ step %d: %s over %d images (%.1f images/s)", split, step,
+        weights = "polyak_average" if averaged else "raw"
+        log.info("eval %s @ step %d: %s over %d images (%.1f images/s%s)", split, step,
                  metrics_lib.likelihood_text(bpd, nats, self.problem.reported_metric), images,
-                 images / max(seconds, 1e-9))
+                 images / max(seconds, 1e-9), ", Polyak-averaged weights" if averaged else "")
         try:
             entry = self.metrics.record(
                 step, split, bits_per_dim=bpd, nats_per_image=nats, reported=self.problem.reported_metric,
-                **self.problem.result_fields, num_images=images,
+                **self.problem.result_fields, num_images=images, weights=weights,
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
                 whole_split=not eval_steps or images == (split_size or -1))
             self.metrics.flush()

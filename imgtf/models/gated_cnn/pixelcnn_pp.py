@@ -9,14 +9,14 @@ from 8x8 back up with causal transposed convolutions: num_resnets blocks at 8x8 
 32x32, each reading (as its auxiliary input) the kept first-pass output of the same position in reverse order,
 ul also the new u. Output: a 1x1 of elu(ul) to the mixture's 10 * num_mixtures parameters. Class-conditional
 (hparam class_conditional): every gated ResNet adds its own class-dependent bias (paper section 3.2).
-
-Not reproduced: weight normalisation with data-dependent initialisation, and Polyak averaging of the weights
-(the authors' code uses both); the gated ResNets' second convolution starts at a tenth of the usual scale instead.
+hparam weight_norm: every convolution and 1x1 weight-normalised, initialised from the first training batch
+(imgtf.layers.weight_norm), as the authors' code; Polyak averaging is the training setting ema_decay.
 """
 import keras
 from keras import ops
 
 from imgtf.layers.gated_resnet import GatedResnet
+from imgtf.layers.nin import NiN
 from imgtf.layers.shifted_conv import DownShift, ShiftedConv2D, ShiftedConvTranspose2D, right_shift
 from imgtf.models.gated_cnn.base import RowCachedImageModel
 from imgtf.registry import register_model
@@ -39,15 +39,16 @@ class PixelCNNPlusPlus(RowCachedImageModel):
             raise ValueError(f"pixelcnn_pp halves the image {levels - 1} time(s) (hparam num_resolutions={levels}): "
                              f"height and width must be multiples of {2 ** (levels - 1)}, not {h}x{w}.")
         self.levels = levels
+        wn = dict(weight_norm=hp.weight_norm)
 
         def resnet(kind, name, has_aux):
             shape = (2, 3) if kind == "down" else (2, 2)
-            return GatedResnet(f, shape, kind, hp.nonlinearity, hp.dropout, has_aux, num_classes, name=name)
+            return GatedResnet(f, shape, kind, hp.nonlinearity, hp.dropout, has_aux, num_classes, name=name, **wn)
 
         self.shift = DownShift(name="down_shift")
-        self.u_init = ShiftedConv2D(f, (2, 3), "down", name="u_init")
-        self.ul_init_above = ShiftedConv2D(f, (1, 3), "down", name="ul_init_above")
-        self.ul_init_left = ShiftedConv2D(f, (2, 1), "down_right", name="ul_init_left")
+        self.u_init = ShiftedConv2D(f, (2, 3), "down", name="u_init", **wn)
+        self.ul_init_above = ShiftedConv2D(f, (1, 3), "down", name="ul_init_above", **wn)
+        self.ul_init_left = ShiftedConv2D(f, (2, 1), "down_right", name="ul_init_left", **wn)
         first, second = [], []
         for level in range(levels):
             first += [(resnet("down", f"first_u_{level}_{i}", False), resnet("down_right", f"first_ul_{level}_{i}", True))
@@ -59,11 +60,12 @@ class PixelCNNPlusPlus(RowCachedImageModel):
         # flat lists (nested lists of layers are not tracked for export)
         self.first_u, self.first_ul = [u for u, _ in first], [ul for _, ul in first]
         self.second_u, self.second_ul = [u for u, _ in second], [ul for _, ul in second]
-        self.down_u = [ShiftedConv2D(f, (2, 3), "down", strides=2, name=f"down_u_{i}") for i in range(levels - 1)]
-        self.down_ul = [ShiftedConv2D(f, (2, 2), "down_right", strides=2, name=f"down_ul_{i}") for i in range(levels - 1)]
-        self.up_u = [ShiftedConvTranspose2D(f, (2, 3), "down", name=f"up_u_{i}") for i in range(levels - 1)]
-        self.up_ul = [ShiftedConvTranspose2D(f, (2, 2), "down_right", name=f"up_ul_{i}") for i in range(levels - 1)]
-        self.output_nin = keras.layers.Dense(self.likelihood.params_per_unit, name="output_nin")
+        self.down_u = [ShiftedConv2D(f, (2, 3), "down", strides=2, name=f"down_u_{i}", **wn) for i in range(levels - 1)]
+        self.down_ul = [ShiftedConv2D(f, (2, 2), "down_right", strides=2, name=f"down_ul_{i}", **wn)
+                        for i in range(levels - 1)]
+        self.up_u = [ShiftedConvTranspose2D(f, (2, 3), "down", name=f"up_u_{i}", **wn) for i in range(levels - 1)]
+        self.up_ul = [ShiftedConvTranspose2D(f, (2, 2), "down_right", name=f"up_ul_{i}", **wn) for i in range(levels - 1)]
+        self.output_nin = NiN(self.likelihood.params_per_unit, name="output_nin", **wn)
 
     def network(self, run, images, label, training=False):
         args = dict(label=label, run=run, training=training)

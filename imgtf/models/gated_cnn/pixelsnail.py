@@ -8,14 +8,16 @@ values (attention_value_size) from a 1x1 gated ResNet over [image, ul, position]
 [ul, position] (position: row and column, each (i - n/2) / n); single-head attention of every pixel to the
 strictly earlier ones (imgtf.layers.causal_attention); a 1x1 gated ResNet adding the attended values to ul.
 Output: a 1x1 of elu(ul) to the mixture's parameters. This is the authors' `h12_noup_smallkey` configuration.
-Not reproduced: weight normalisation with data-dependent initialisation, and Polyak averaging. The authors' code has
-no class conditioning; hparam class_conditional adds a class bias to every gated ResNet, as PixelCNN++'s.
+hparam weight_norm: every convolution and 1x1 weight-normalised, initialised from the first training batch
+(imgtf.layers.weight_norm), as the authors' code; Polyak averaging is the training setting ema_decay. The authors'
+code has no class conditioning; hparam class_conditional adds a class bias to every gated ResNet, as PixelCNN++'s.
 """
 import keras
 from keras import ops
 
 from imgtf.layers.causal_attention import CausalAttention
 from imgtf.layers.gated_resnet import GatedResnet
+from imgtf.layers.nin import NiN
 from imgtf.layers.shifted_conv import DownShift, ShiftedConv2D, right_shift
 from imgtf.models.gated_cnn.base import RowCachedImageModel
 from imgtf.registry import register_model
@@ -33,23 +35,23 @@ class PixelSNAIL(RowCachedImageModel):
         self.init_geometry()
         k = self.init_conditioning()
         f, dk, dv, c = hp.hidden_size, hp.attention_key_size, hp.attention_value_size, self.image_shape[-1]
-        nl, p = hp.nonlinearity, hp.dropout
+        nl, p, wn = hp.nonlinearity, hp.dropout, dict(weight_norm=hp.weight_norm)
 
         self.shift = DownShift(name="down_shift")
-        self.init_above = ShiftedConv2D(f, (1, 3), "down", name="init_above")
-        self.init_left = ShiftedConv2D(f, (2, 1), "down_right", name="init_left")
-        self.resnets = [GatedResnet(f, (2, 2), "down_right", nl, p, False, k, name=f"block_{b}_resnet_{i}")
+        self.init_above = ShiftedConv2D(f, (1, 3), "down", name="init_above", **wn)
+        self.init_left = ShiftedConv2D(f, (2, 1), "down_right", name="init_left", **wn)
+        self.resnets = [GatedResnet(f, (2, 2), "down_right", nl, p, False, k, name=f"block_{b}_resnet_{i}", **wn)
                         for b in range(hp.num_blocks) for i in range(hp.num_resnets)]
-        self.key_value_resnets = [GatedResnet(c + f + 2, (1, 1), "down", nl, p, False, k, name=f"block_{b}_kv_resnet")
-                                  for b in range(hp.num_blocks)]
-        self.key_value_nins = [keras.layers.Dense(dk + dv, name=f"block_{b}_kv") for b in range(hp.num_blocks)]
-        self.query_resnets = [GatedResnet(f + 2, (1, 1), "down", nl, p, False, k, name=f"block_{b}_query_resnet")
+        self.key_value_resnets = [GatedResnet(c + f + 2, (1, 1), "down", nl, p, False, k, name=f"block_{b}_kv_resnet",
+                                              **wn) for b in range(hp.num_blocks)]
+        self.key_value_nins = [NiN(dk + dv, name=f"block_{b}_kv", **wn) for b in range(hp.num_blocks)]
+        self.query_resnets = [GatedResnet(f + 2, (1, 1), "down", nl, p, False, k, name=f"block_{b}_query_resnet", **wn)
                               for b in range(hp.num_blocks)]
-        self.query_nins = [keras.layers.Dense(dk, name=f"block_{b}_query") for b in range(hp.num_blocks)]
+        self.query_nins = [NiN(dk, name=f"block_{b}_query", **wn) for b in range(hp.num_blocks)]
         self.attention = CausalAttention(dk, dv, name="causal_attention")
-        self.out_resnets = [GatedResnet(f, (1, 1), "down", nl, p, True, k, name=f"block_{b}_out_resnet")
+        self.out_resnets = [GatedResnet(f, (1, 1), "down", nl, p, True, k, name=f"block_{b}_out_resnet", **wn)
                             for b in range(hp.num_blocks)]
-        self.output_nin = keras.layers.Dense(self.likelihood.params_per_unit, name="output_nin")
+        self.output_nin = NiN(self.likelihood.params_per_unit, name="output_nin", **wn)
 
     def position(self, run, images):
         """[1 or B, rows, W, 2]: (row - H/2) / H and (col - W/2) / W of each computed position."""
