@@ -1,0 +1,153 @@
+"""The papers' training recipes in the loop: Polyak averages (hparam ema_decay) follow their recursion, are saved in
+checkpoints and are what evaluation, load_run, export and checkpoint averaging use; weight normalisation's
+data-dependent initialisation runs once before step 1, by the trainer or `fit`, and a resumed run does not redo it."""
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from helpers.commands import command
+from helpers.models import build, real_features
+from imgtf.train import polyak, run_dir
+
+SET = "pixelcnn_pp_cifar10_tiny"  # weight-normalised (the paper set's recipe); 8x8 real images keep it fast
+DECAY = 0.5  # a few steps move the average visibly
+
+
+def make_trainer(output_dir, data_dir, overrides=f"ema_decay={DECAY}"):
+    from imgtf.train.trainer import Trainer
+
+    spec = run_dir.resolve(str(output_dir), "image_folder", "pixelcnn_pp", SET,
+                           f"batch_size=4,eval_batch_size=4,{overrides}", problem_options="image_size=8")
+    run_dir.save(spec, str(output_dir))
+    return Trainer(spec, str(output_dir), data_dir, seed=3)
+
+
+@pytest.fixture(scope="module")
+def averaged_run(builtins, cifar_folder, tmp_path_factory):
+    """4 steps with a checkpoint at each, and the raw weights after every step."""
+    out = tmp_path_factory.mktemp("polyak") / "run"
+    trainer = make_trainer(out, cifar_folder)
+    raw = []
+    trainer.train(4, checkpoint_every=1, on_step=lambda step, loss: raw.append(
+        [v.numpy().astype(np.float64) for v in trainer.model.trainable_variables]))
+    return trainer, out, raw
+
+
+def test_the_average_equals_its_recursion_and_is_checkpointed(averaged_run, cifar_folder):
+    trainer, out, raw = averaged_run
+    expected = raw[0]  # a_1 = w_1
+    for weights in raw[1:]:
+        expected = [DECAY * a + (1 - DECAY) * w for a, w in zip(expected, weights)]
+    averages = polyak.averages(trainer.optimizer)
+    assert len(averages) == len(expected) == len(trainer.model.trainable_variables)
+    for a, e in zip(averages, expected):
+        np.testing.assert_allclose(a.numpy(), e, rtol=1e-6, atol=1e-7)
+    assert max(float(np.abs(a.numpy() - w).max()) for a, w in zip(averages, raw[-1])) > 1e-4  # not the raw weights
+    resumed = make_trainer(out, cifar_folder)
+    assert resumed.restore() == 4
+    for a, b in zip(polyak.averages(resumed.optimizer), averages):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_evaluation_load_run_and_export_use_the_averages(averaged_run, tmp_path):
+    import imgtf
+    import tensorflow as tf
+
+    trainer, out, raw = averaged_run
+    averages = [a.numpy() for a in polyak.averages(trainer.optimizer)]
+    averaged = trainer.evaluate("test", eval_steps=2)
+    assert averaged["weights"] == "polyak_average"
+    for v, w in zip(trainer.model.trainable_variables, raw[-1]):  # training goes on from the raw weights
+        np.testing.assert_array_equal(v.numpy(), w.astype(np.float32))
+    plain = trainer.evaluate("test", eval_steps=2, averaged=False)
+    assert plain["weights"] == "raw" and plain["bits_per_dim"] != averaged["bits_per_dim"]
+    with polyak.averaged_weights(trainer.optimizer):  # the shadow weights themselves, evaluated as raw
+        assert trainer.evaluate("test", eval_steps=2, averaged=False)["bits_per_dim"] == averaged["bits_per_dim"]
+
+    run = imgtf.load_run(str(out))
+    for v, a in zip(run.model.trainable_variables, averages):
+        np.testing.assert_array_equal(v.numpy(), a)
+    for v, w in zip(imgtf.load_run(str(out), averaged=False).model.trainable_variables, raw[-1]):
+        np.testing.assert_array_equal(v.numpy(), w.astype(np.float32))
+
+    command("exporter", f"--output_dir={out}", f"--export_dir={tmp_path / 'export'}")
+    images = next(iter(run.problem.dataset("test", trainer.data_dir, 2)))["targets"].numpy()
+    exported = tf.saved_model.load(str(tmp_path / "export" / "saved_model")).signatures["log_prob"](images=tf.constant(images))
+    np.testing.assert_allclose(exported["log_prob"].numpy(), keras.ops.convert_to_numpy(
+        run.model.log_prob({"targets": images})), rtol=1e-5, atol=1e-4)
+
+
+def test_checkpoint_averaging_averages_the_polyak_averages_too(averaged_run, cifar_folder, tmp_path):
+    from imgtf.train.averaging import average_checkpoints
+
+    trainer, out, _ = averaged_run
+    per_checkpoint = []
+    for step in (3, 4):
+        trainer.restore(os.path.join(out, f"ckpt-{step}"))
+        per_checkpoint.append([a.numpy().astype(np.float64) for a in polyak.averages(trainer.optimizer)])
+    average_checkpoints(str(out), str(tmp_path / "avg"), num_last=2, data_dir=cifar_folder)
+    averaged = make_trainer(tmp_path / "avg", cifar_folder)
+    averaged.restore()
+    for a, x, y in zip(polyak.averages(averaged.optimizer), *per_checkpoint):
+        np.testing.assert_allclose(a.numpy(), (x + y) / 2, rtol=1e-6, atol=1e-7)
+
+
+def test_data_init_runs_once_before_step_one_and_not_on_resume(builtins, cifar_folder, tmp_path, monkeypatch):
+    first = make_trainer(tmp_path, cifar_folder, "ema_decay=0.0")
+    calls = []
+    monkeypatch.setattr(type(first.model), "initialize_from_data",
+                        lambda self, batch: calls.append(int(first.step.numpy())) or self.data_initialized.assign(1))
+    first.train(1)
+    assert calls == [0]  # before the first step
+    scales = [v.numpy() for v in first.model.trainable_variables if v.name == "scale"]
+    resumed = make_trainer(tmp_path, cifar_folder, "ema_decay=0.0")
+    assert resumed.train(2) == 2 and calls == [0]  # the checkpoint says it ran
+    assert int(resumed.model.data_initialized.numpy()) == 1 and len(scales) > 10
+
+
+def test_trainer_data_init_standardises_the_first_batch(builtins, cifar_folder, tmp_path):
+    """The real initialisation: the output layer's parameters start at mean 0 and standard deviation 1 per channel on
+    the first training batch (the trainer's own), and the scales differ from their constructor value."""
+    trainer = make_trainer(tmp_path, cifar_folder, "ema_decay=0.0,batch_size=16")
+    trainer.initialize_from_data()
+    batch = next(iter(trainer.problem.dataset(trainer.problem.train_split, cifar_folder, 16, shuffle=True, seed=3)))
+    params = keras.ops.convert_to_numpy(trainer.model(batch, training=False)).reshape(-1, trainer.model.likelihood.params_per_unit)
+    np.testing.assert_allclose(params.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(params.std(axis=0), 1.0, rtol=1e-3)
+    assert not trainer.model.needs_data_initialization
+
+
+def test_fit_initialises_from_its_first_batch_once_and_the_keras_file_keeps_that(cifar_dir, tmp_path, monkeypatch):
+    model, problem = build(SET, image_size=8, seed=0)
+    features = real_features(problem, cifar_dir, n=8, split="train", size=8)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    seen = []
+    original = type(model).initialize_from_data
+    monkeypatch.setattr(type(model), "initialize_from_data",
+                        lambda self, batch: seen.append(len(batch["targets"])) or original(self, batch))
+    model.fit(features, batch_size=4, epochs=1, verbose=0)
+    model.fit(features, batch_size=4, epochs=1, verbose=0)
+    assert seen == [4]  # the first batch of the first fit only
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    assert not keras.saving.load_model(path).needs_data_initialization
+
+    fresh, _ = build(SET, image_size=8, seed=0)
+    fresh.compile(optimizer=keras.optimizers.Adam(1e-3))
+    with pytest.raises(Exception, match="initialize_from_data"):
+        fresh.fit(iter([features]), steps_per_epoch=1, verbose=0)
+
+
+def test_polyak_averaging_and_weight_norm_settings_are_range_checked(builtins):
+    from imgtf.hparams.hparams import HParamsError, check_ranges
+
+    for bad in ("1.0", "-0.1"):
+        hp = builtins.hparams(SET)
+        hp.parse(f"ema_decay={bad}")
+        with pytest.raises(HParamsError, match=r"ema_decay=.*must be in \[0, 1\)"):
+            check_ranges(hp)
+    paper = builtins.hparams("pixelcnn_pp_cifar10")
+    assert paper.weight_norm and paper.ema_decay == 0.9995
+    assert builtins.hparams("pixelsnail_cifar10").ema_decay == 0.9995
