@@ -27,5 +27,6 @@ setup(
         "imgtf-decoder=imgtf.commands.decoder:run_main",
         "imgtf-exporter=imgtf.commands.exporter:run_main",
         "imgtf-average=imgtf.commands.average:run_main",
+        "imgtf-compare=imgtf.commands.compare:run_main",
     ]},
 )

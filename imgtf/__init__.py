@@ -5,6 +5,7 @@ The public API, one namespace:
     import imgtf
     model = imgtf.build_model("imagetransformer_cifar10_tiny")   # a registered set's model, untrained
     run = imgtf.load_run("runs/cifar_tiny")                     # a trained run: run.model, run.problem
+    print(imgtf.compare("runs/cifar_avg", "runs/cifar_tiny").verdict)  # paired, on the same test images
 
     @imgtf.register_problem                                     # your data, by name ("my_photos")
     class MyPhotos(imgtf.ImageFolderProblem): ...
@@ -50,6 +51,8 @@ _PUBLIC = {  # name: the module that defines it
     # trained and untrained models from Python (Keras, TensorFlow)
     "build_model": "imgtf.api",
     "load_run": "imgtf.api",
+    # two models on the same images: the paired difference and its interval (imgtf-compare)
+    "compare": "imgtf.train.comparison",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -6,6 +6,7 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
+from imgtf.layers.scan import scan_states
 from imgtf.layers.recurrent import (broadcast_state, initial_state_weights, lstm_cell, residual_add, shift_down, skew,
                                     unskew)
 
@@ -64,10 +65,9 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
             h_up = ops.concatenate([h0[:, :1], h[:, :-1]], axis=1)  # column d-1, row i-1: the pixel above
             h, c = self.cell(gates_d, kernel, h_up, h, c)  # column d-1, row i: the pixel on the left
             h, c = ops.where(keep, h, h0), ops.where(keep, c, c0)  # outside the image: the initial state
-            state = (h, c, d + 1)
-            return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
+            return h, c, d + 1
 
-        _, (hidden, _, _) = ops.scan(column, (h0, c0, 0), columns)
+        _, (hidden, _, _) = scan_states(column, (h0, c0, 0), columns)
         return unskew(ops.moveaxis(hidden, 0, 2), cols)
 
     def call(self, x):
@@ -113,10 +113,9 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         columns = ops.moveaxis(ops.concatenate([gates, above], axis=-1), 1, 0)
 
         def column(carry, inputs):
-            h, c = self.cell(inputs[..., :four_h], self.right_state, inputs[..., four_h:], *carry)
-            return (h, c), (h, c)
+            return self.cell(inputs[..., :four_h], self.right_state, inputs[..., four_h:], *carry)
 
-        _, (hidden, _) = ops.scan(column, (h0[:, 0], c0[:, 0]), columns, reverse=True)
+        _, (hidden, _) = scan_states(column, (h0[:, 0], c0[:, 0]), columns, reverse=True)
         return {**state, "right_h": ops.moveaxis(hidden, 0, 1)}
 
     def get_config(self):

@@ -6,6 +6,7 @@ from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.recurrent import broadcast_state, initial_state_weights, lstm_cell, residual_add
+from imgtf.layers.scan import scan_states
 
 
 @keras.saving.register_keras_serializable("imgtf")
@@ -46,12 +47,11 @@ class RowLSTMLayer(keras.layers.Layer):
             gates = gates + bias
 
         def row(state, gates_row):
-            state = self.row_step(gates_row, state)
-            return state, state  # (keras' TensorFlow scan wants outputs shaped like the carry)
+            return self.row_step(gates_row, state)
 
         # one loop over rows (not an unrolled graph: compile time stays flat in the image height)
         start = self.initial_state(ops.shape(x)[0], x.shape[2], x.dtype)
-        _, (hidden, _) = ops.scan(row, start, ops.moveaxis(gates, 1, 0))
+        _, (hidden, _) = scan_states(row, start, ops.moveaxis(gates, 1, 0))
         return residual_add(x, self.output_conv(ops.moveaxis(hidden, 0, 1)), self.residual)
 
     # -- pixel-by-pixel sampling ------------------------------------------------------------------------

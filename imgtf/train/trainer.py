@@ -22,7 +22,7 @@ from imgtf.data.errors import reraise_from_pipeline
 from imgtf.train.distribution import is_chief
 from imgtf.train import checkpoints
 from imgtf.train import metrics as metrics_lib
-from imgtf.train import polyak
+from imgtf.train import per_image, polyak
 from imgtf.hparams.training import training_settings
 from imgtf.progress import Progress
 from imgtf.sampling.outputs import sample_grid
@@ -403,25 +403,28 @@ class Trainer:
         whose batch dimension is unknown, so the last, smaller batch of a split (and every later evaluation) reuses
         the same graph instead of tracing and optimising the model's forward pass again."""
         model, strategy = self.model, self.strategy
+        weights = tf.constant(per_image.fingerprint_weights(self.dims))
 
         def replica_eval(features):
-            nll = tf.reduce_sum(model.negative_log_likelihood(features, training=False))
-            return nll, tf.cast(tf.shape(features["targets"])[0], tf.float32)
+            nll = model.negative_log_likelihood(features, training=False)
+            pixels = tf.cast(features["targets"], tf.int64)
+            return nll, tf.reduce_sum(tf.reshape(pixels, [tf.shape(pixels)[0], -1]) * weights, axis=1)
 
         @tf.function(input_signature=[element_spec], autograph=False)
         def eval_step(features):
-            nll, count = strategy.run(replica_eval, args=(features,))
-            return (strategy.reduce(tf.distribute.ReduceOp.SUM, nll, axis=None),
-                    strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None))
+            """Each image's nats and fingerprint (imgtf.train.per_image), the replicas' in batch order."""
+            nll, fingerprint = strategy.run(replica_eval, args=(features,))
+            return strategy.gather(nll, axis=0), strategy.gather(fingerprint, axis=0)
 
         return eval_step
 
     def evaluate(self, split=None, eval_steps=0, averaged=True):
-        """Bits/dim over the whole `split` (or its first `eval_steps` batches), appended to metrics.jsonl. With
-        hparam ema_decay the Polyak averages of the weights are evaluated unless `averaged` is False (the record's
-        `weights` says which)."""
+        """Bits/dim over the whole `split` (or its first `eval_steps` batches) with its standard error and 95%
+        interval over images, appended to metrics.jsonl; each image's nats go to a per-image file beside it
+        (imgtf.train.per_image, the record's `per_image`). With hparam ema_decay the Polyak averages of the weights
+        are evaluated unless `averaged` is False (the record's `weights` says which)."""
         split = split or self.problem.eval_split
-        total_nats, images, start = 0.0, 0, time.time()
+        nlls, fingerprints, start = [], [], time.time()
         split_size = self.problem.split_size(split, self.data_dir)  # None when unknown
         size = (min(split_size or math.inf, eval_steps * self.eval_batch_size * self.strategy.num_replicas_in_sync)
                 if eval_steps else split_size)
@@ -432,40 +435,48 @@ class Trainer:
             for i, features in enumerate(dataset):
                 if eval_steps and i >= eval_steps:
                     break
-                nll, count = eval_fn(features)
-                total_nats += float(nll)
-                images += int(count)
-                progress.update(int(count))
+                nll, fingerprint = eval_fn(features)
+                nlls.append(nll.numpy().astype(np.float64))
+                fingerprints.append(fingerprint.numpy())
+                progress.update(len(nlls[-1]))
         seconds = time.time() - start
         skipped = getattr(self.problem, "skipped", None)
         if skipped is not None and skipped.count:
             log.warning("%d unreadable images were skipped so far (first: %s)", skipped.count, ", ".join(skipped.names[:5]))
+        nll = np.concatenate(nlls) if nlls else np.zeros([0])
+        images = int(nll.size)
         if images == 0:
             raise TrainingError(f"split {split!r} of {self.problem.name} yielded no images to evaluate.")
-        bpd = metrics_lib.bits_per_dim(total_nats, images, self.problem.image_shape)
-        nats = total_nats / images  # per image: how binary benchmarks (binarized MNIST) are reported
+        fields = metrics_lib.interval_fields(nll, self.problem.image_shape)
+        bpd, nats = fields["bits_per_dim"], fields["nats_per_image"]
         step = int(self.step.numpy())
         # the result is shown before any file is written: a failing write must not lose it
         weights = "polyak_average" if averaged else "raw"
-        log.info("eval %s @ step %d: %s over %d images (%.1f images/s%s)", split, step,
-                 metrics_lib.likelihood_text(bpd, nats, self.problem.reported_metric), images,
-                 images / max(seconds, 1e-9), ", Polyak-averaged weights" if averaged else "")
+        interval = (f", 95% CI {fields['bits_per_dim_ci95_low']:.4f}-{fields['bits_per_dim_ci95_high']:.4f} bits/dim"
+                    if fields["bits_per_dim_se"] is not None else "")
+        log.info("eval %s @ step %d: %s over %d images%s (%.1f images/s%s)", split, step,
+                 metrics_lib.likelihood_text(bpd, nats, self.problem.reported_metric, fields["bits_per_dim_se"],
+                                             fields["nats_per_image_se"]),
+                 images, interval, images / max(seconds, 1e-9), ", Polyak-averaged weights" if averaged else "")
         try:
+            evaluation = per_image.ImageEvaluation(nll, np.arange(images), np.concatenate(fingerprints), split, step,
+                                                   weights, self.problem.name, tuple(self.problem.image_shape))
+            per_image_path = per_image.save(self.metrics.output_dir, evaluation)
             entry = self.metrics.record(
-                step, split, bits_per_dim=bpd, nats_per_image=nats, reported=self.problem.reported_metric,
-                **self.problem.result_fields, num_images=images, weights=weights,
+                step, split, **fields, reported=self.problem.reported_metric,
+                **self.problem.result_fields, num_images=images, weights=weights, per_image=per_image_path,
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
                 whole_split=not eval_steps or images == (split_size or -1))
             self.metrics.flush()
         except OSError as e:
             raise TrainingError(f"evaluation finished ({bpd:.4f} bits/dim on {split}, {images} images, step {step}; "
-                                f"printed above) but could not be recorded in {self.metrics.path}: {e}. Make the "
-                                "run directory writable to keep evaluations in metrics.jsonl.") from e
+                                f"printed above) but could not be recorded in {self.metrics.output_dir}: {e}. Make "
+                                "the run directory writable to keep evaluations in metrics.jsonl.") from e
         if not math.isfinite(bpd):
             raise NonFiniteLossError(
                 f"evaluation of step {step} gave {bpd} bits/dim: these weights have diverged (recorded as null in "
-                f"metrics.jsonl). Evaluate an earlier checkpoint (--checkpoint_path) or retrain with a lower "
-                f"learning rate in a new --output_dir.")
+                f"metrics.jsonl). Evaluate an earlier checkpoint (imgtf-trainer --schedule=eval --checkpoint_path) "
+                f"or retrain with a lower learning rate in a new --output_dir.")
         return entry
 
     def finite_checkpoint(self):
@@ -479,7 +490,7 @@ class Trainer:
             try:
                 self.checkpoint.restore(path).expect_partial()
                 finite = all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
-                finite = finite and math.isfinite(float(eval_fn(batch)[0]))
+                finite = finite and bool(np.all(np.isfinite(eval_fn(batch)[0].numpy())))
             except (tf.errors.OpError, ValueError, AssertionError):
                 finite = False
             if finite:

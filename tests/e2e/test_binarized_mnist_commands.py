@@ -31,8 +31,10 @@ def test_trainer_reports_nats_per_image_from_the_official_files(mnist_run):
     assert entry["binarization"] == "fixed"
     assert entry["nats_per_image"] == pytest.approx(entry["bits_per_dim"] * 784 * np.log(2), rel=1e-6)
     assert 0 < entry["nats_per_image"] < 784 * np.log(2) * 1.2
-    assert result.stdout.startswith(f"nats_per_image {entry['nats_per_image']:.2f} ({entry['bits_per_dim']:.4f} "
-                                    "bits/dim) on test (50 images)")
+    assert result.stdout.startswith(
+        f"nats_per_image {entry['nats_per_image']:.2f} +- {entry['nats_per_image_se']:.2f} (95% CI "
+        f"{entry['nats_per_image_ci95_low']:.2f}-{entry['nats_per_image_ci95_high']:.2f}; {entry['bits_per_dim']:.4f} "
+        "bits/dim) on test (50 images)")
     assert "nats/image (" in result.stderr and "PARTIAL copy: 100 of 50000 images" in result.stderr
 
 

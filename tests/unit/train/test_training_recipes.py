@@ -1,5 +1,5 @@
 """The papers' training recipes in the loop: Polyak averages (hparam ema_decay) follow their recursion, are saved in
-checkpoints and are what evaluation, load_run, export and checkpoint averaging use; weight normalisation's
+checkpoints and are what evaluation, load_run (the decoder's and exporter's) and checkpoint averaging use; weight normalisation's
 data-dependent initialisation runs once before step 1, by the trainer or `fit`, and a resumed run does not redo it."""
 import os
 
@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.commands import command
+from helpers import shared
 from helpers.models import build, real_features
 from imgtf.train import polyak, run_dir
 
@@ -26,17 +26,25 @@ def make_trainer(output_dir, data_dir, overrides=f"ema_decay={DECAY}"):
 
 @pytest.fixture(scope="module")
 def averaged_run(builtins, cifar_folder, tmp_path_factory):
-    """4 steps with a checkpoint at each, and the raw weights after every step."""
+    """4 steps with a checkpoint at each, the raw weights after every step, and the steps at which the model's
+    data-dependent initialisation ran."""
     out = tmp_path_factory.mktemp("polyak") / "run"
     trainer = make_trainer(out, cifar_folder)
-    raw = []
-    trainer.train(4, checkpoint_every=1, on_step=lambda step, loss: raw.append(
-        [v.numpy().astype(np.float64) for v in trainer.model.trainable_variables]))
-    return trainer, out, raw
+    raw, initialised = [], []
+    model_class = type(trainer.model)
+    original = model_class.initialize_from_data
+    model_class.initialize_from_data = lambda self, batch: initialised.append(int(trainer.step.numpy())) or original(
+        self, batch)
+    try:
+        trainer.train(4, checkpoint_every=1, on_step=lambda step, loss: raw.append(
+            [v.numpy().astype(np.float64) for v in trainer.model.trainable_variables]))
+    finally:
+        model_class.initialize_from_data = original
+    return trainer, out, raw, initialised
 
 
 def test_the_average_equals_its_recursion_and_is_checkpointed(averaged_run, cifar_folder):
-    trainer, out, raw = averaged_run
+    trainer, out, raw, _ = averaged_run
     expected = raw[0]  # a_1 = w_1
     for weights in raw[1:]:
         expected = [DECAY * a + (1 - DECAY) * w for a, w in zip(expected, weights)]
@@ -51,11 +59,20 @@ def test_the_average_equals_its_recursion_and_is_checkpointed(averaged_run, cifa
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_evaluation_load_run_and_export_use_the_averages(averaged_run, tmp_path):
-    import imgtf
-    import tensorflow as tf
+def test_data_init_runs_once_before_step_one_and_not_on_resume(averaged_run, cifar_folder, tmp_path, monkeypatch):
+    _, out, _, initialised = averaged_run
+    assert initialised == [0]  # before the first step, once
+    resumed = make_trainer(shared.copy(str(out), str(tmp_path / "run")), cifar_folder)
+    monkeypatch.setattr(type(resumed.model), "initialize_from_data", lambda self, batch: pytest.fail("ran again"))
+    assert resumed.restore() == 4 and not resumed.model.needs_data_initialization  # the checkpoint says it ran
+    assert resumed.train(5) == 5
 
-    trainer, out, raw = averaged_run
+
+def test_evaluation_and_load_run_use_the_averages(averaged_run):
+    """Evaluation and load_run (hence the decoder and the exporter, which load through it) use the averages."""
+    import imgtf
+
+    trainer, out, raw, _ = averaged_run
     averages = [a.numpy() for a in polyak.averages(trainer.optimizer)]
     averaged = trainer.evaluate("test", eval_steps=2)
     assert averaged["weights"] == "polyak_average"
@@ -72,17 +89,12 @@ def test_evaluation_load_run_and_export_use_the_averages(averaged_run, tmp_path)
     for v, w in zip(imgtf.load_run(str(out), averaged=False).model.trainable_variables, raw[-1]):
         np.testing.assert_array_equal(v.numpy(), w.astype(np.float32))
 
-    command("exporter", f"--output_dir={out}", f"--export_dir={tmp_path / 'export'}")
-    images = next(iter(run.problem.dataset("test", trainer.data_dir, 2)))["targets"].numpy()
-    exported = tf.saved_model.load(str(tmp_path / "export" / "saved_model")).signatures["log_prob"](images=tf.constant(images))
-    np.testing.assert_allclose(exported["log_prob"].numpy(), keras.ops.convert_to_numpy(
-        run.model.log_prob({"targets": images})), rtol=1e-5, atol=1e-4)
 
 
 def test_checkpoint_averaging_averages_the_polyak_averages_too(averaged_run, cifar_folder, tmp_path):
     from imgtf.train.averaging import average_checkpoints
 
-    trainer, out, _ = averaged_run
+    trainer, out, _, _ = averaged_run
     per_checkpoint = []
     for step in (3, 4):
         trainer.restore(os.path.join(out, f"ckpt-{step}"))
@@ -92,19 +104,6 @@ def test_checkpoint_averaging_averages_the_polyak_averages_too(averaged_run, cif
     averaged.restore()
     for a, x, y in zip(polyak.averages(averaged.optimizer), *per_checkpoint):
         np.testing.assert_allclose(a.numpy(), (x + y) / 2, rtol=1e-6, atol=1e-7)
-
-
-def test_data_init_runs_once_before_step_one_and_not_on_resume(builtins, cifar_folder, tmp_path, monkeypatch):
-    first = make_trainer(tmp_path, cifar_folder, "ema_decay=0.0")
-    calls = []
-    monkeypatch.setattr(type(first.model), "initialize_from_data",
-                        lambda self, batch: calls.append(int(first.step.numpy())) or self.data_initialized.assign(1))
-    first.train(1)
-    assert calls == [0]  # before the first step
-    scales = [v.numpy() for v in first.model.trainable_variables if v.name == "scale"]
-    resumed = make_trainer(tmp_path, cifar_folder, "ema_decay=0.0")
-    assert resumed.train(2) == 2 and calls == [0]  # the checkpoint says it ran
-    assert int(resumed.model.data_initialized.numpy()) == 1 and len(scales) > 10
 
 
 def test_trainer_data_init_standardises_the_first_batch(builtins, cifar_folder, tmp_path):
