@@ -36,7 +36,9 @@ def main():
             seconds = time.time() - start
             summary = proc.stdout.strip().splitlines()[-1]
             slowest = re.findall(r"^\s*([\d.]+)s (call|setup)\s+(\S+)", proc.stdout, flags=re.M)[:15]
-            runs.append({"seconds": seconds, "returncode": proc.returncode, "summary": summary, "slowest": slowest})
+            failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.M)
+            runs.append({"seconds": seconds, "returncode": proc.returncode, "summary": summary, "slowest": slowest,
+                         "failed": failed})
     print(f"`python -m pytest -q tests` on a fresh clone ({os.cpu_count()} CPU cores; the install, "
           f"`pip install -e '.[test]'` into a new virtual environment, took {install_s / 60:.1f} min once). "
           f"Budget: {BUDGET_S / 60:.0f} min.\n")
@@ -45,6 +47,9 @@ def main():
     for i, r in enumerate(runs, 1):
         print(f"| {i} | {r['seconds'] / 60:.2f} min | {r['summary'].strip('= ')} | "
               f"{'yes' if r['seconds'] < BUDGET_S and r['returncode'] == 0 else 'no'} |")
+    for i, r in enumerate(runs, 1):
+        if r["failed"]:
+            print(f"\nRun {i} failed: " + ", ".join(f"`{name}`" for name in r["failed"]))
     print("\nThe slowest tests of the last run:\n")
     print("| seconds | phase | test |")
     print("|---:|---|---|")

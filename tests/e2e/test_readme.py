@@ -77,7 +77,7 @@ def test_readme_worked_example_runs_as_written(tmp_path, monkeypatch, builtins):
                 table.unregister(name)
     # 2 trainings and 1 evaluation; the binary images' run reports nats per image first
     assert len(re.findall(r"^bits_per_dim [0-9.]+ .*on test", out, flags=re.M)) == 2
-    assert len(re.findall(r"^nats_per_image [0-9.]+ \([0-9.]+ bits/dim\) on test", out, flags=re.M)) == 1
+    assert len(re.findall(r"^nats_per_image [0-9.]+ \+- [0-9.]+ \(95% CI [0-9.]+-[0-9.]+; [0-9.]+ bits/dim\) on test", out, flags=re.M)) == 1
     assert os.path.exists(tmp_path / "my_project" / "run" / "hparams.json")
     assert len(os.listdir(tmp_path / "my_project" / "images" / "train" / "cat")) > 100
     # the binary problem: samples as a PNG grid, and the SavedModel's bits/dim equal to the trainer's evaluation
