@@ -9,12 +9,6 @@ import numpy as np
 LN2 = math.log(2.0)
 
 
-def bits_per_dim(total_nats, num_images, image_shape):
-    """Total negative log-likelihood in nats over `num_images` images -> bits per sub-pixel."""
-    dims = num_images * image_shape[0] * image_shape[1] * image_shape[2]
-    return total_nats / (dims * LN2)
-
-
 def likelihood_text(bits, nats, reported="bits_per_dim", bits_se=None, nats_se=None):
     """One result as people read it: the problem's unit first (Problem.reported_metric), with its standard error
     where known, the other beside it: "N +- SE nats/image (B bits/dim)" for binarized MNIST, "B +- SE bits/dim

@@ -452,8 +452,10 @@ class Trainer:
         step = int(self.step.numpy())
         # the result is shown before any file is written: a failing write must not lose it
         weights = "polyak_average" if averaged else "raw"
-        interval = (f", 95% CI {fields['bits_per_dim_ci95_low']:.4f}-{fields['bits_per_dim_ci95_high']:.4f} bits/dim"
-                    if fields["bits_per_dim_se"] is not None else "")
+        unit, digits, shown = (("nats_per_image", 2, "nats/image") if self.problem.reported_metric == "nats_per_image"
+                               else ("bits_per_dim", 4, "bits/dim"))  # the interval in the problem's own unit
+        interval = (f", 95% CI {fields[unit + '_ci95_low']:.{digits}f}-{fields[unit + '_ci95_high']:.{digits}f} {shown}"
+                    if fields[unit + "_se"] is not None else "")
         log.info("eval %s @ step %d: %s over %d images%s (%.1f images/s%s)", split, step,
                  metrics_lib.likelihood_text(bpd, nats, self.problem.reported_metric, fields["bits_per_dim_se"],
                                              fields["nats_per_image_se"]),
