@@ -2,6 +2,7 @@
 
 Nothing here reads outside the clone: a user's checkout has nothing beside it."""
 import os
+import time
 
 import pytest
 
@@ -23,6 +24,36 @@ ZEBRA = os.path.join(TEST_DATA, "imagenet32", "zebra_32x32_first256.npy")
 # A model small enough for unit tests on 32x32x3 (3072 positions) yet with several query blocks.
 TINY_OVERRIDES = ("hidden_size=16,filter_size=32,num_heads=2,num_decoder_layers=1,"
                   "query_block_length=64,memory_length=128,batch_size=4,eval_batch_size=4,learning_rate_warmup_steps=10")
+
+
+def pytest_addoption(parser):
+    parser.addini("suite_budget_s", "the whole suite's wall-clock budget in seconds (bench/test_suite.py measures it)",
+                  default="240")
+
+
+_SUITE_START = time.time()
+SLOW_TEST_S = 10  # a test above this is listed at the end of every run: tests/README.md says how to make it cheaper
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The suite's cost on every run: its wall-clock against the budget and the tests over SLOW_TEST_S (setup and call
+    timed apart, as --durations does). A report, never a failure: bench/test_suite.py is the measure."""
+    if hasattr(config, "workerinput"):
+        return
+    budget = float(config.getini("suite_budget_s"))
+    elapsed = time.time() - _SUITE_START
+    slow = sorted(((report.duration, report.when, report.nodeid) for reports in terminalreporter.stats.values()
+                   for report in reports if getattr(report, "when", None) in ("setup", "call")
+                   and getattr(report, "duration", 0) > SLOW_TEST_S), reverse=True)
+    write = terminalreporter.write_line
+    terminalreporter.section("suite budget")
+    verdict = "within" if elapsed <= budget else f"OVER by {elapsed - budget:.0f} s"
+    write(f"wall-clock {elapsed:.0f} s against the budget of {budget:.0f} s ({budget / 60:g} min on a 2-core CPU "
+          f"machine): {verdict}")
+    if slow:
+        write(f"tests over {SLOW_TEST_S} s (tests/README.md: what a test may cost, and how to make it cheaper):")
+        for seconds, when, nodeid in slow:
+            write(f"  {seconds:6.1f} s {when:5s} {nodeid}")
 
 
 def _shipped(path, what):

@@ -38,70 +38,87 @@ def test_decoder_super_resolves_user_images_with_consistency(trained_run, celeba
 FRESH_PROCESS = r'''
 import json, sys
 import numpy as np, tensorflow as tf
-m = tf.saved_model.load(sys.argv[1])
-args = json.loads(sys.argv[2])
-cond = {k: tf.constant(np.array(v, dtype=np.uint8 if k == "inputs" else np.int32)) for k, v in args["cond"].items()}
-images = tf.constant(np.load(sys.argv[3]))
-out = {"bits_per_dim": m.signatures["bits_per_dim"](images=images, **cond)["bits_per_dim"].numpy().tolist(),
-       "log_prob": float(tf.reduce_sum(m.signatures["log_prob"](images=images, **cond)["log_prob"]).numpy())}
-sample_cond = {k: v[: args["n"]] for k, v in cond.items()}
-out["sample"] = m.signatures["sample"](num_samples=tf.constant(args["n"]), temperature=tf.constant(1.0),
-                                       seed=tf.constant(args["seed"]), **sample_cond)["images"].numpy().tolist()
-if "label" in cond:  # a class id the model does not have is refused, not scored
-    try:
-        m.signatures["bits_per_dim"](images=images, label=tf.fill(tf.shape(cond["label"]), 999))
-        out["label_refused"] = ""
-    except tf.errors.InvalidArgumentError as e:
-        out["label_refused"] = e.message
-out["imgtf_imported"] = "imgtf" in sys.modules
-print(json.dumps(out))
+results = []
+for job in json.loads(sys.argv[1]):  # every export, loaded by this one process
+    m = tf.saved_model.load(job["saved_model"])
+    cond = {k: tf.constant(np.array(v, dtype=np.uint8 if k == "inputs" else np.int32)) for k, v in job["cond"].items()}
+    images = tf.constant(np.load(job["images"]))
+    out = {"bits_per_dim": m.signatures["bits_per_dim"](images=images, **cond)["bits_per_dim"].numpy().tolist(),
+           "log_prob": float(tf.reduce_sum(m.signatures["log_prob"](images=images, **cond)["log_prob"]).numpy())}
+    sample_cond = {k: v[: job["n"]] for k, v in cond.items()}
+    out["sample"] = m.signatures["sample"](num_samples=tf.constant(job["n"]), temperature=tf.constant(1.0),
+                                           seed=tf.constant(job["seed"]), **sample_cond)["images"].numpy().tolist()
+    if "label" in cond:  # a class id the model does not have is refused, not scored
+        try:
+            m.signatures["bits_per_dim"](images=images, label=tf.fill(tf.shape(cond["label"]), 999))
+            out["label_refused"] = ""
+        except tf.errors.InvalidArgumentError as e:
+            out["label_refused"] = e.message
+    results.append(out)
+print(json.dumps({"results": results, "imgtf_imported": "imgtf" in sys.modules}))
 '''
+MODES = {"plain": "unconditional", "class": "class", "sr": "super_resolution"}
 
 
-@pytest.mark.parametrize("name", ["plain", "class", "sr"])
-def test_export_loads_without_imgtf_and_matches_trainer_and_decoder(trained_run, tmp_path, name):
-    """The decoder samples in the run's own mode (unconditional, class, super-resolution), and the export, loaded by a
-    process that never imports imgtf, gives the trainer's bits/dim on the first 8 test images and, for a seed, the
-    decoder's images (with the same conditioning)."""
-    import imgtf
+def export_and_decode(run, data_dir, name, folder):
+    """Export the shared run `name` and sample 2 images with the decoder in its own mode (seed 9); returns the job
+    for the fresh process and what its answers are compared with."""
+    from imgtf.train import run_dir
 
-    run, data_dir = trained_run(name)
-    command("exporter", f"--output_dir={run}", f"--export_dir={tmp_path / 'export'}", "--noxla")
-    assert sorted(os.listdir(tmp_path / "export")) == ["model.keras", "saved_model"]
-    problem = imgtf.load_run(run, data_dir=data_dir).problem
+    command("exporter", f"--output_dir={run}", f"--export_dir={folder / 'export'}", "--noxla")
+    assert sorted(os.listdir(folder / "export")) == ["model.keras", "saved_model"]
+    problem = run_dir.resolve(run).make_problem(data_dir)
     batch = {k: v.numpy() for k, v in next(iter(problem.dataset("test", data_dir, 8))).items()}
-    np.save(tmp_path / "images.npy", batch["targets"])
+    np.save(folder / "images.npy", batch["targets"])
     cond, decoder_flags = {}, []
-    if "label" in batch and name == "class":
+    if name == "class":
         cond["label"] = batch["label"].tolist()
         decoder_flags.append(f"--labels={batch['label'][0]},{batch['label'][1]}")
-        refused = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'no'}", "--labels=1,999",
+        refused = command("decoder", f"--output_dir={run}", f"--decode_dir={folder / 'no'}", "--labels=1,999",
                           expect=1)
         assert f"--labels=1,999: 999 is no class of this model; its class ids are 0..{problem.num_classes - 1}" \
             in refused.stderr
     if name == "sr":
         cond["inputs"] = batch["inputs"].tolist()
         decoder_flags.append(f"--data_dir={data_dir}")  # its inputs: the first of the test split
-    decoded = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'd'}", "--num_samples=2",
+    decoded = command("decoder", f"--output_dir={run}", f"--decode_dir={folder / 'd'}", "--num_samples=2",
                       "--seed=9", "--noxla", *decoder_flags)
-    mode = {"plain": "unconditional", "class": "class", "sr": "super_resolution"}[name]
-    assert f"2 images ({mode})" in decoded.stdout and os.path.getsize(tmp_path / "d" / "samples.png") > 500
-    summary = json.load(open(tmp_path / "d" / "decode.json"))
-    assert summary["mode"] == mode and (name != "class" or summary["labels"] == cond["label"][:2])
-    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, str(tmp_path / "export" / "saved_model"),
-                             json.dumps({"cond": cond, "n": 2, "seed": 9}), str(tmp_path / "images.npy")],
+    assert f"2 images ({MODES[name]})" in decoded.stdout and os.path.getsize(folder / "d" / "samples.png") > 500
+    summary = json.load(open(folder / "d" / "decode.json"))
+    assert summary["mode"] == MODES[name] and (name != "class" or summary["labels"] == cond["label"][:2])
+    job = {"saved_model": str(folder / "export" / "saved_model"), "cond": cond, "n": 2, "seed": 9,
+           "images": str(folder / "images.npy")}
+    samples = np.load(folder / "d" / "samples.npy").reshape(2, *problem.image_shape)  # SR: [inputs, per input, ...]
+    return job, problem, samples
+
+
+@pytest.fixture
+def runs(trained_run):
+    """The shared runs of each conditioning (made in setup when no test has made them yet)."""
+    return {name: trained_run(name) for name in MODES}
+
+
+def test_exports_load_without_imgtf_and_match_trainer_and_decoder(runs, tmp_path):
+    """For each conditioning (unconditional, class, super-resolution) the decoder samples in the run's own mode, and
+    the export, loaded by one process that never imports imgtf (every export in it), gives the trainer's bits/dim on
+    the first 8 test images and, for a seed, the decoder's images (with the same conditioning)."""
+    made = {}
+    for name in MODES:
+        (tmp_path / name).mkdir()
+        made[name] = (runs[name][0], *export_and_decode(*runs[name], name, tmp_path / name))
+    result = subprocess.run([sys.executable, "-c", FRESH_PROCESS, json.dumps([job for _, job, _, _ in made.values()])],
                             capture_output=True, text=True, timeout=600, cwd=str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
-    exported = json.loads(result.stdout.strip().splitlines()[-1])
-    assert not exported["imgtf_imported"]
-    assert name != "class" or "label must be class ids in [0, " in exported["label_refused"]
-    evaluated = read_metrics(run)[-1]  # the trainer's evaluation of the same first 8 test images
-    assert evaluated["num_images"] == 8
-    assert np.mean(exported["bits_per_dim"]) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)
-    dims = np.prod(problem.image_shape)
-    assert -exported["log_prob"] / (8 * dims * np.log(2)) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)
-    decoded = np.load(tmp_path / "d" / "samples.npy").reshape(2, *problem.image_shape)  # [inputs, samples per input, ...] for SR
-    np.testing.assert_array_equal(np.array(exported["sample"], np.uint8), decoded)
+    answers = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not answers["imgtf_imported"]
+    for (name, (run, job, problem, decoded)), exported in zip(made.items(), answers["results"]):
+        assert name != "class" or "label must be class ids in [0, " in exported["label_refused"]
+        evaluated = read_metrics(run)[-1]  # the trainer's evaluation of the same first 8 test images
+        assert evaluated["num_images"] == 8
+        assert np.mean(exported["bits_per_dim"]) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5), name
+        dims = np.prod(problem.image_shape)
+        assert -exported["log_prob"] / (8 * dims * np.log(2)) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)
+        np.testing.assert_array_equal(np.array(exported["sample"], np.uint8), decoded, err_msg=name)
 
 
 def test_export_refuses_to_replace_anything_and_checks_its_inputs(trained_run, tmp_path):

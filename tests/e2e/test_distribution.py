@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO, TINY_OVERRIDES
+from helpers.models import smallest
 from imgtf.train import run_dir
 
 # Adam with a large epsilon moves weights in proportion to the gradient, so equal gradients <=> equal weights
@@ -27,18 +28,20 @@ from imgtf import catalog, registry
 from imgtf.train import per_image, polyak, run_dir
 from imgtf.train.trainer import Trainer
 catalog.load_builtins()
-cifar, out, common = sys.argv[1:4]
+folder, out, common = sys.argv[1:4]
 
 def train(strategy, per_replica, directory, model, hparams_set, overrides):
-    spec = run_dir.resolve(directory, "image_cifar10", model, hparams_set, overrides + f",batch_size={per_replica}")
-    trainer = Trainer(spec, directory, cifar, strategy=strategy, seed=1)
+    spec = run_dir.resolve(directory, "image_folder", model, hparams_set, overrides + f",batch_size={per_replica}",
+                           problem_options="image_size=8")
+    trainer = Trainer(spec, directory, folder, strategy=strategy, seed=1)
     initial = [w.numpy().copy() for w in trainer.model.trainable_weights]
     trainer.train(2, checkpoint_every=10**9, log_every=10**9)
     final = [w.numpy() for w in trainer.model.trainable_weights] + [a.numpy() for a in polyak.averages(trainer.optimizer)]
     evaluation = per_image.load(os.path.join(directory, trainer.evaluate("test", eval_steps=1)["per_image"]))
     return initial, final, trainer.strategy.num_replicas_in_sync, evaluation
 
-# PixelCNN++ with Polyak averages and weight normalisation initialised from data before step 1; no dropout (each
+# PixelCNN++ at one resolution (replica equality, data-dependent init and Polyak averaging do not depend on depth, the
+# halvings or image size: the smallest model that has all three) with Polyak averages and weight normalisation initialised from data before step 1; no dropout (each
 # replica draws its masks for its part of the batch, not the single device's masks for the whole batch)
 extra = "hidden_size=8,dropout=0.0," + common
 init_m, mirrored, replicas, eval_m = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), 2,
@@ -62,11 +65,12 @@ def run_python(code, *args, env=None, timeout=600):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_mirrored_over_two_cpu_devices_equals_one_device_on_the_same_global_batch(cifar_dir, tmp_path):
-    """After 2 steps of PixelCNN++ (weight normalisation initialised from data, Polyak averages) the
-    weights and their averages are the same on 2 replicas as on one device, and so is the evaluation, image by
+def test_mirrored_over_two_cpu_devices_equals_one_device_on_the_same_global_batch(cifar_folder, tmp_path):
+    """After 2 steps of PixelCNN++ on real 8x8 images (weight normalisation initialised from data, Polyak averages)
+    the weights and their averages are the same on 2 replicas as on one device, and so is the evaluation, image by
     image in the same order (the per-image results are gathered over the replicas)."""
-    out = run_python(MIRRORED_SCRIPT, cifar_dir, str(tmp_path), LINEAR_ADAM[1:] + ",ema_decay=0.5")
+    out = run_python(MIRRORED_SCRIPT, cifar_folder, str(tmp_path),
+                     smallest("pixelcnn_pp_cifar10_tiny", "num_resolutions=1," + LINEAR_ADAM[1:] + ",ema_decay=0.5"))
     assert out["replicas"] == 2 and out["init_diff"] == 0.0
     assert out["moved"] > 1e-3  # the steps really changed the weights ...
     assert out["diff"] < 1e-5, out  # ... identically, whether the batch was split over 2 replicas or not

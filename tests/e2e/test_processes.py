@@ -12,8 +12,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, TINY_OVERRIDES
-from helpers.commands import command
+from conftest import REPO, SHARED_RUN_OVERRIDES, TINY_OVERRIDES
 from helpers.usr import usr_module
 from imgtf.train import run_dir, run_lock
 
@@ -32,8 +31,10 @@ def test_console_scripts_are_installed_and_exit_with_their_status(name, tmp_path
 
 
 def trainer_args(output_dir, data_dir, steps, every, extra=()):
-    return ["--problem=image_cifar10", "--model=image_transformer", "--hparams_set=imagetransformer_cifar10_tiny",
-            f"--hparams={TINY_OVERRIDES}", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
+    """The tiny Image Transformer on the 8x8 image folder (conftest.cifar_folder): the process, not the model, is
+    tested."""
+    return ["--problem=image_folder", "--problem_options=image_size=8", "--model=image_transformer",
+            "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={SHARED_RUN_OVERRIDES}", f"--data_dir={data_dir}", f"--output_dir={output_dir}",
             f"--train_steps={steps}", f"--checkpoint_every_steps={every}", "--log_every_steps=1", "--schedule=train",
             *extra]
 
@@ -44,11 +45,13 @@ def trainer_process(output_dir, data_dir, steps, every, extra=()):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
 
 
-def wait_for_step(proc, step, timeout=300):
-    """Read the trainer's log until it reports `step` (or more); returns the step seen."""
+def wait_for_step(proc, step, timeout=300, log=None):
+    """Read the trainer's log until it reports `step` (or more), keeping the lines read in `log`; returns the step."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         line = proc.stderr.readline()
+        if log is not None:
+            log.append(line)
         if not line and proc.poll() is not None:
             raise AssertionError("trainer exited early")
         if "| loss" in line and line.split("step ")[1].split("/")[0].isdigit():
@@ -64,32 +67,16 @@ def latest_step(directory):
     return int(path.rsplit("-", 1)[1]) if path else 0
 
 
-def test_sigterm_saves_then_rerun_finishes_the_same_number_of_steps(cifar_dir, tmp_path):
-    proc = trainer_process(tmp_path, cifar_dir, 30, 1000)
-    try:
-        seen = wait_for_step(proc, 5)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, err[-2000:]
-    assert "rerun the same command to resume" in err
-    stopped = latest_step(tmp_path)
-    assert seen <= stopped < 30  # the checkpoint holds every step done before the signal
-    rerun = command("trainer", *trainer_args(tmp_path, cifar_dir, 30, 1000))  # the rerun: in this process
-    assert f"Resuming at step {stopped} of 30" in rerun.stderr and latest_step(tmp_path) == 30
-
-
-def test_a_second_trainer_is_refused_and_a_hard_kill_loses_only_the_steps_since_the_last_checkpoint(
-        cifar_dir, tmp_path):
+def test_a_second_trainer_is_refused_a_hard_kill_loses_only_unsaved_steps_and_sigterm_saves_every_step(
+        cifar_folder, tmp_path):
     """While a trainer runs, a second one on its run directory is refused and touches nothing; after the first is
-    killed (SIGKILL: no chance to save), its lock is gone with it and a rerun resumes from its newest checkpoint."""
-    first = trainer_process(tmp_path, cifar_dir, 10000, 5)
+    killed (SIGKILL: no chance to save), its lock is gone with it and a rerun resumes from its newest checkpoint; that
+    rerun, stopped by SIGTERM, saves every step it did before exiting 143 with what to do."""
+    first = trainer_process(tmp_path, cifar_folder, 10000, 5)
     try:
         wait_for_step(first, 2)
         before = sorted(os.listdir(tmp_path))
-        second = trainer_process(tmp_path, cifar_dir, 10000, 1, extra=["--random_seed=3"])
+        second = trainer_process(tmp_path, cifar_folder, 10000, 1, extra=["--random_seed=3"])
         _, err = second.communicate(timeout=300)
         assert second.returncode == 1, err[-2000:]
         assert f"in use by another imgtf process (pid {first.pid} on host" in err
@@ -108,8 +95,22 @@ def test_a_second_trainer_is_refused_and_a_hard_kill_loses_only_the_steps_since_
     assert seen - 5 <= saved <= seen + 1 and saved % 5 == 0
     assert run_lock.acquire(str(tmp_path)) is not None  # the lock died with its holder
     run_lock.release(str(tmp_path))
-    rerun = command("trainer", *trainer_args(tmp_path, cifar_dir, saved + 3, 5))  # the rerun: in this process
-    assert f"Resuming at step {saved}" in rerun.stderr and latest_step(tmp_path) == saved + 3
+
+    steps = saved + 30
+    rerun, log = trainer_process(tmp_path, cifar_folder, steps, 1000), []
+    try:
+        seen = wait_for_step(rerun, saved + 3, log=log)
+        rerun.send_signal(signal.SIGTERM)
+        _, err = rerun.communicate(timeout=120)
+    finally:
+        if rerun.poll() is None:
+            rerun.kill()
+    assert f"Resuming at step {saved} of {steps}" in "".join(log)  # from the hard kill's newest checkpoint
+    assert rerun.returncode == 143, err[-2000:]
+    assert "rerun the same command to resume" in err
+    stopped = latest_step(tmp_path)
+    assert seen <= stopped < steps  # the checkpoint holds every step done before the signal (a rerun resumes there:
+    # the resumed process above, and tests/unit/train/test_trainer.py's resume, which finishes the same steps)
 
 
 def test_lock_refuses_a_second_holder_across_processes(tmp_path):

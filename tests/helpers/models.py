@@ -13,6 +13,24 @@ from imgtf.data import cifar
 
 LOW_RES_FACTOR = 4  # super-resolution problems: 32x32 targets from 8x8 inputs
 
+# The one shrink rule for tests: every kind of layer a family stacks, each once, and a second layer where the first
+# differs from the rest (PixelCNN's mask-A stem then mask-B blocks; the gated stacks' first layer). Causality,
+# normalisation, caching and exactness are properties of each layer and of how two compose, not of depth; XLA's
+# compile time follows depth. NARROWEST, for sets registered at paper width (the binarized-MNIST sets), the width of
+# the `_tiny` sets. Keys a set does not have are left alone.
+SMALLEST = {"num_decoder_layers": 1, "num_layers": 2, "num_resolutions": 2, "num_blocks": 1, "num_resnets": 1}
+NARROWEST = {"hidden_size": 8, "output_size": 8, "filter_size": 16, "attention_value_size": 8, "query_block_length": 16,
+             "memory_length": 32}
+
+
+def smallest(set_name, overrides="", narrow=False):
+    """The shrink rule's values for the keys `set_name` has (and NARROWEST's, with `narrow`), then `overrides`: a
+    comma-separated hparams string for `build`, `run_dir.resolve` or `--hparams`."""
+    catalog.load_builtins()
+    hp = registry.hparams(set_name)
+    rule = {**SMALLEST, **(NARROWEST if narrow else {})}
+    return ",".join([f"{key}={value}" for key, value in rule.items() if key in hp] + ([overrides] if overrides else []))
+
 
 def tiny_sets():
     """Every registered `_tiny` set, one of each distinct (model, hparams): the harness builds a set on a CIFAR-sized

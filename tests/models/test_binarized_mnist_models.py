@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from helpers.models import assert_causal, enliven, full_params, teacher_forced_params
+from helpers.models import assert_causal, enliven, full_params, smallest, teacher_forced_params
 from imgtf.data import amat
 
 # the convolutional families on one binary channel (PixelCNN++: no MNIST set, given a categorical by hparam); the
@@ -16,11 +16,8 @@ from imgtf.data import amat
 # tests/e2e/test_user_images.py (the suite's time budget)
 SETS = ["pixelcnn_binarized_mnist", "gated_pixelcnn_binarized_mnist", "pixelsnail_binarized_mnist",
         "pixelcnn_pp_cifar10_tiny"]
-OVERRIDES = {"pixelcnn_pp_cifar10_tiny": {"likelihood": "categorical", "num_resolutions": 2}}
+OVERRIDES = {"pixelcnn_pp_cifar10_tiny": "likelihood=categorical"}
 SIZE = 8  # real 8x8 crops of binary digits: 64 units
-SMALLER = {"hidden_size": 8, "num_layers": 2, "output_size": 8, "num_blocks": 1, "num_resnets": 1,
-           "num_decoder_layers": 1, "filter_size": 16, "query_block_length": 16, "memory_length": 32,
-           "attention_value_size": 8}
 
 
 def build(set_name, size=SIZE, smaller=True, num_levels=2):
@@ -30,9 +27,8 @@ def build(set_name, size=SIZE, smaller=True, num_levels=2):
 
     catalog.load_builtins()
     hp = registry.hparams(set_name)
-    if smaller:
-        hp.update(**{k: v for k, v in SMALLER.items() if k in hp})
-    hp.update(**OVERRIDES.get(set_name, {}))
+    overrides = OVERRIDES.get(set_name, "")
+    hp.parse(smallest(set_name, overrides, narrow=True) if smaller else overrides)
     info = {"image_shape": [size, size, 1], "input_shape": None, "num_classes": None, "num_levels": num_levels}
     keras.utils.set_random_seed(0)
     model = registry.model(registry.model_and_problem_of(set_name)[0])(hp, info)

@@ -1,4 +1,5 @@
-"""The model harness: every registered `_tiny` set, whatever its family, on real CIFAR-10 crops.
+"""The model harness: every registered `_tiny` set, whatever its family, on real CIFAR-10 crops, at the depth of the
+suite's shrink rule (helpers.models.SMALLEST: every kind of layer the set stacks, the first and one more).
 
 For each set: causality of every unit and channel (and the conditioning reaching the first unit), normalised
 distributions, the sampler's incremental step equal to the whole model at every step, cached sampling (compiled with
@@ -14,12 +15,11 @@ import tensorflow as tf
 from keras import ops
 
 from helpers.models import (assert_causal, build, conditioning, dtype_policy, enliven, full_params, predictions,
-                            real_features, teacher_forced_params, tiny_sets)
+                            real_features, smallest, teacher_forced_params, tiny_sets)
 
 SIZE = 8  # real 8x8 crops (2x2 low-resolution inputs): two halvings for PixelCNN++, several rows for every kernel
 SAMPLE_SIZE = 4  # the naive sampler runs the whole model once per unit: 48 units
 FIT_SIZE, FIT_STEPS = 8, 30
-FIT_SMALLER = {"num_decoder_layers": 1, "num_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # where a set has it
 
 SETS = tiny_sets()
 
@@ -30,7 +30,7 @@ def tiny(request, cifar_dir):
     it; shared by the checks that do not change the model (pytest groups this module's tests by set). Float64: in
     float32 one image's predictions move by up to ~1e-4 with the batch it is computed in (the kernels differ by batch
     shape), which would hide a leak of that size; in float64 they agree to ~1e-12."""
-    model, problem = build(request.param, image_size=SIZE, seed=0, dtype="float64")
+    model, problem = build(request.param, smallest(request.param), image_size=SIZE, seed=0, dtype="float64")
     enliven(model)
     features = real_features(problem, cifar_dir, size=SIZE)
     return types.SimpleNamespace(name=request.param, model=model, problem=problem, features=features)
@@ -81,7 +81,7 @@ def test_cached_sampling_equals_naive_sampling(set_name):
     and the conditioning changes the draws."""
     from imgtf.sampling import cached_sample, naive_sample
 
-    model, _ = build(set_name, image_size=SAMPLE_SIZE, seed=0, dtype="float64")
+    model, _ = build(set_name, smallest(set_name), image_size=SAMPLE_SIZE, seed=0, dtype="float64")
     enliven(model)
     features = {}
     if model.uses_label:
@@ -106,13 +106,8 @@ def test_cached_sampling_equals_naive_sampling(set_name):
 @pytest.mark.parametrize("set_name", SETS)
 def test_keras_fit_lowers_the_loss_on_real_images(cifar_dir, set_name):
     """Through Keras's own compile/fit, every family trains with its default loss (the negative log-likelihood):
-    a fixed batch of two real crops is overfitted (one transformer layer, two PixelCNN++ resolutions, one PixelSNAIL
-    block: enough for that), and the training step is traced once."""
-    from imgtf import registry
-
-    hp = registry.hparams(set_name)
-    smaller = ",".join(f"{key}={value}" for key, value in FIT_SMALLER.items() if key in hp)
-    model, problem = build(set_name, smaller, image_size=FIT_SIZE, seed=0)
+    a fixed batch of two real crops is overfitted, and the training step is traced once."""
+    model, problem = build(set_name, smallest(set_name), image_size=FIT_SIZE, seed=0)
     features = real_features(problem, cifar_dir, n=2, split="train", size=FIT_SIZE)
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     traces = []
@@ -134,7 +129,7 @@ def test_recompute_gives_the_same_loss_and_gradients(cifar_dir, set_name):
 
     if "recompute" not in registry.hparams(set_name):
         pytest.skip(f"{set_name}: its family has no hparam recompute")
-    model, problem = build(set_name, "recompute=true", image_size=SIZE, seed=0)
+    model, problem = build(set_name, smallest(set_name, "recompute=true"), image_size=SIZE, seed=0)
     features = real_features(problem, cifar_dir, size=SIZE)
     results = []
     for recompute in (False, True):
@@ -174,7 +169,7 @@ def test_xla_gives_the_plain_loss_and_gradients_and_bfloat16_a_close_loss(tiny):
         g, x = ops.convert_to_numpy(g), ops.convert_to_numpy(x)
         np.testing.assert_allclose(x, g, rtol=1e-3, atol=1e-4 * np.abs(g).max())
 
-    half, _ = build(tiny.name, image_size=SIZE, seed=0, dtype="mixed_bfloat16")
+    half, _ = build(tiny.name, smallest(tiny.name), image_size=SIZE, seed=0, dtype="mixed_bfloat16")
     for target, source in zip(half.weights, model.weights):
         target.assign(ops.convert_to_numpy(source).astype(target.dtype))
     half_loss = float(tf.reduce_mean(half.negative_log_likelihood(features)))

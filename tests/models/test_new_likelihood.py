@@ -9,14 +9,13 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from helpers.models import assert_causal, build, enliven, real_features, tiny_sets
+from helpers.models import assert_causal, build, enliven, real_features, smallest, tiny_sets
 from imgtf.likelihoods.likelihood import Likelihood
 from imgtf.registry import likelihoods, register_likelihood
 from imgtf.sampling import random_numbers
 
 SIZE = 4  # 4x4 crops: 16 pixels, 48 sub-pixels
 SAMPLED = ("pixelcnn_cifar10_tiny", "pixelsnail_cifar10_tiny")  # one model per unit
-SMALLER = {"num_decoder_layers": 1, "num_layers": 1, "num_resolutions": 2, "num_blocks": 1}  # where a set has it
 
 
 class TemperedCategorical(Likelihood):
@@ -131,11 +130,10 @@ def test_a_new_likelihood_serves_every_family_that_can_take_its_unit(set_name, c
     from imgtf.sampling import cached_sample, naive_sample
 
     model_name = registry.model_and_problem_of(set_name)[0]
-    smaller = "".join(f",{key}={value}" for key, value in SMALLER.items() if key in registry.hparams(set_name))
     units = []
     for unit, name in NEW.items():
         try:
-            model, problem = build(set_name, f"likelihood={name}{smaller}", image_size=SIZE, seed=0, dtype="float64")
+            model, problem = build(set_name, smallest(set_name, f"likelihood={name}"), image_size=SIZE, seed=0, dtype="float64")
         except ValueError as e:  # refused: the message names what the family predicts per step
             assert f"models one {unit} per step" in str(e) and "predicts one" in str(e), str(e)
             continue

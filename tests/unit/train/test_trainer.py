@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import TINY_OVERRIDES
+from helpers.models import smallest
 from imgtf.train import run_dir
 from imgtf.train.metrics import read_metrics
 
@@ -148,15 +149,16 @@ def test_run_dir_refuses_conflicting_overrides(builtins, tmp_path):
 
 
 # The families the suite trains by name nowhere else (the shared runs, test_learning, test_commands and the family
-# tests train the others through the Trainer)
+# tests train the others through the Trainer), at the suite's smallest depth on real 8x8 images
 @pytest.mark.parametrize("hparams_set", ["row_lstm_cifar10_tiny", "diagonal_bilstm_cifar10_tiny",
                                          "pixelsnail_cifar10_tiny"])
-def test_every_family_trains_and_evaluates_by_name(builtins, cifar_dir, tmp_path, hparams_set):
+def test_every_family_trains_and_evaluates_by_name(builtins, cifar_folder, tmp_path, hparams_set):
     from imgtf.train.trainer import Trainer
 
-    model, problem = builtins.model_and_problem_of(hparams_set)
-    spec = run_dir.resolve(str(tmp_path), problem, model, hparams_set, "batch_size=4,eval_batch_size=4")
-    trainer = Trainer(spec, str(tmp_path), cifar_dir)
+    model, _ = builtins.model_and_problem_of(hparams_set)
+    spec = run_dir.resolve(str(tmp_path), FOLDER["problem"], model, hparams_set,
+                           smallest(hparams_set, "batch_size=4,eval_batch_size=4"), problem_options=FOLDER["options"])
+    trainer = Trainer(spec, str(tmp_path), cifar_folder)
     assert trainer.train(2, log_every=1) == 2
     entry = trainer.evaluate("test", eval_steps=2)
     # 2 steps from the start: a discretised logistic mixture with unit scales (PixelSNAIL's, and with weight
