@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from conftest import TINY_OVERRIDES
 from helpers.commands import command
+from helpers.models import smallest
 from helpers.usr import usr_module
 from imgtf.train.metrics import read_metrics
 
@@ -120,17 +121,19 @@ def test_multiscale_model_by_name_through_trainer_and_exporter(cifar_folder, tmp
     equal the trainer's evaluation. (Its completions: tests/models/test_pixel_rnn.py.)"""
     import keras
 
-    from imgtf import load_run
+    from imgtf.train import run_dir
 
     run = tmp_path / "run"
     command("trainer", "--problem=image_folder", "--problem_options=image_size=8", "--model=multiscale_pixelrnn",
-            "--hparams_set=multiscale_pixelrnn_cifar10_tiny", "--hparams=batch_size=4,eval_batch_size=4",
+            "--hparams_set=multiscale_pixelrnn_cifar10_tiny",
+            f"--hparams={smallest('multiscale_pixelrnn_cifar10_tiny', 'batch_size=4,eval_batch_size=4')}",
             "--train_steps=2", "--eval_steps=1", f"--output_dir={run}", f"--data_dir={cifar_folder}")
     command("exporter", f"--output_dir={run}", f"--export_dir={tmp_path / 'export'}", "--noxla")
     loaded = tf.saved_model.load(str(tmp_path / "export" / "saved_model"))
     evaluated = read_metrics(str(run))[-1]  # --eval_steps=1 at batch 4: the first 4 test images
     assert evaluated["num_images"] == 4
-    images = next(iter(load_run(str(run), data_dir=cifar_folder).problem.dataset("test", cifar_folder, 4)))["targets"]
+    problem = run_dir.resolve(str(run)).make_problem(cifar_folder)
+    images = next(iter(problem.dataset("test", cifar_folder, 4)))["targets"]
     exported = loaded.signatures["bits_per_dim"](images=images)["bits_per_dim"].numpy()
     assert np.mean(exported) == pytest.approx(evaluated["bits_per_dim"], rel=1e-5)
     assert keras.saving.load_model(str(tmp_path / "export" / "model.keras")).num_units == 8 * 8 * 3

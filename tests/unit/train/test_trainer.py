@@ -102,11 +102,20 @@ def test_time_limit_stops_training_and_saves(builtins, cifar_folder, tmp_path):
     assert make_trainer(builtins, tmp_path, cifar_folder, **FOLDER).restore() == reached
 
 
-def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, small_cifar_dir, tmp_path):
-    from conftest import SMALL_CIFAR_IMAGES
+ODD_SPLIT = 17  # test images: batches of 4 or 16 leave a last batch of a single image
 
-    n = SMALL_CIFAR_IMAGES  # 97 real test images at batch 4: the last batch holds a single image
-    trainer = make_trainer(builtins, tmp_path, small_cifar_dir)
+
+@pytest.fixture(scope="module")
+def odd_folder(tmp_path_factory, cifar_dir):
+    """Real CIFAR-10 images as an image folder with a test split of ODD_SPLIT images."""
+    from conftest import cifar_as_folder
+
+    return cifar_as_folder(tmp_path_factory.mktemp("odd_folder"), cifar_dir, {"train": 4, "test": ODD_SPLIT})
+
+
+def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, odd_folder, tmp_path):
+    n, images = ODD_SPLIT, odd_folder  # real 8x8 test images at batch 4: the last batch holds a single image
+    trainer = make_trainer(builtins, tmp_path / "run", images, **FOLDER)
     entry = trainer.evaluate("test")
     assert entry["num_images"] == n and entry["whole_split"] and entry["split"] == "test"
     assert 7.0 < entry["bits_per_dim"] < 9.0  # an untrained model is close to uniform (8 bits/dim)
@@ -114,12 +123,12 @@ def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, small_cifar
     import tensorflow as tf
 
     total = sum(-float(tf.reduce_sum(trainer.model.log_prob(b))) for b in
-                trainer.problem.dataset("test", small_cifar_dir, 256))
-    assert entry["bits_per_dim"] == pytest.approx(total / (n * 3072 * np.log(2)), rel=1e-5)
+                trainer.problem.dataset("test", images, 256))
+    assert entry["bits_per_dim"] == pytest.approx(total / (n * 8 * 8 * 3 * np.log(2)), rel=1e-5)
     assert entry["nats_per_image"] == pytest.approx(total / n, rel=1e-5)  # binary benchmarks' unit
     partial = trainer.evaluate("test", eval_steps=2)
     assert partial["num_images"] == 8 and not partial["whole_split"]
-    assert [m["num_images"] for m in read_metrics(str(tmp_path))] == [n, 8]
+    assert [m["num_images"] for m in read_metrics(str(tmp_path / "run"))] == [n, 8]
 
 
 def test_run_dir_of_another_format_version_is_refused_with_what_to_do(builtins, tmp_path):
@@ -250,16 +259,16 @@ def test_steps_per_loop_gives_the_same_steps_weights_and_checkpoints(builtins, c
         np.testing.assert_allclose(c, a, rtol=1e-4, atol=1e-6)
 
 
-def test_evaluation_runs_larger_batches_traced_once(builtins, small_cifar_dir, tmp_path):
-    """The evaluation batch defaults to 4 x the training batch; the whole split (97 images: a last batch of 1) and
+def test_evaluation_runs_larger_batches_traced_once(builtins, odd_folder, tmp_path):
+    """The evaluation batch defaults to 4 x the training batch; the whole split (17 images: a last batch of 1) and
     a second evaluation reuse one trace of the evaluation step, and the result does not depend on the batch."""
-    trainer = make_trainer(builtins, tmp_path / "default", small_cifar_dir, "eval_batch_size=0")
+    trainer = make_trainer(builtins, tmp_path / "default", odd_folder, "eval_batch_size=0", **FOLDER)
     assert trainer.eval_batch_size == 16  # 4 x batch_size 4
     entry = trainer.evaluate("test")
-    assert entry["num_images"] == 97 and entry["whole_split"]
+    assert entry["num_images"] == ODD_SPLIT and entry["whole_split"]
     assert trainer.evaluate("test")["bits_per_dim"] == entry["bits_per_dim"]
     assert trainer._eval_fn.experimental_get_tracing_count() == 1
-    small = make_trainer(builtins, tmp_path / "small", small_cifar_dir)  # eval_batch_size=4, same initial weights
+    small = make_trainer(builtins, tmp_path / "small", odd_folder, **FOLDER)  # eval_batch_size=4, same initial weights
     assert small.evaluate("test")["bits_per_dim"] == pytest.approx(entry["bits_per_dim"], rel=1e-6)
 
 
