@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from helpers.models import (assert_causal, build, change_unit, dtype_policy, enliven, predictions, real_features)
+from helpers.models import (assert_causal, build, change_unit, dtype_policy, enliven, predictions, real_features,
+                            teacher_forced_params)
 from imgtf import catalog, registry
 from imgtf.sampling import cached_sample, naive_sample
 
@@ -135,13 +136,11 @@ def test_parallel_likelihood_equals_position_by_position_reference(attention_typ
     zebra = zebra[:2, 5:11, 3:10]  # real pixels, 6x7
     parallel = ops.convert_to_numpy(model.log_prob({"targets": zebra})).sum(axis=(1, 2, 3))
     units = zebra.reshape(2, model.num_units, -1)[..., 0] if likelihood == "categorical" else zebra.reshape(2, -1, 3)
-    cache, previous, total = model.empty_cache({}, 2), np.zeros(units.shape[:1] + units.shape[2:], np.int32), 0.0
+    stepped, total = teacher_forced_params(model, zebra), 0.0  # the incremental step's parameters, one unit at a time
     for t in range(model.num_units):
-        params, cache = model.step(cache, previous, t, {})
         current = units[:, model.geometry.order[t]]
-        log_prob = ops.convert_to_numpy(model.likelihood.log_prob(params, current))  # [2, 3] (DMOL) or [2]
+        log_prob = ops.convert_to_numpy(model.likelihood.log_prob(stepped[:, t], current))  # [2, 3] (DMOL) or [2]
         total = total + (log_prob.sum(-1) if likelihood == "dmol" else log_prob)
-        previous = current
     np.testing.assert_allclose(total, parallel, rtol=1e-5)
 
 
