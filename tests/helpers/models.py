@@ -16,8 +16,8 @@ LOW_RES_FACTOR = 4  # super-resolution problems: 32x32 targets from 8x8 inputs
 # The one shrink rule for tests: every kind of layer a family stacks, each once, and a second layer where the first
 # differs from the rest (PixelCNN's mask-A stem then mask-B blocks; the gated stacks' first layer). Causality,
 # normalisation, caching and exactness are properties of each layer and of how two compose, not of depth; XLA's
-# compile time follows depth. NARROWEST, for sets registered at paper width (the binarized-MNIST sets), the width of
-# the `_tiny` sets. Keys a set does not have are left alone.
+# compile time follows depth. NARROWEST: narrow layers for sets registered at paper width (the binarized-MNIST sets).
+# Keys a set does not have are left alone.
 SMALLEST = {"num_decoder_layers": 1, "num_layers": 2, "num_resolutions": 2, "num_blocks": 1, "num_resnets": 1}
 NARROWEST = {"hidden_size": 8, "output_size": 8, "filter_size": 16, "attention_value_size": 8, "query_block_length": 16,
              "memory_length": 32}
