@@ -11,8 +11,18 @@ import pytest
 # processes a test starts inherit it.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+# XLA's LLVM backend without its optimisation passes: the same HLO and fusions are compiled (what the tests about XLA
+# check: that it compiles, and computes what the plain graph computes), about 35% faster; the suite measured 10% less
+# worker time. The benchmarks compile as shipped. A value the user set is kept.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
 
 import imgtf  # noqa: E402,F401  (sets TF environment defaults before TensorFlow is imported)
+import tensorflow as tf  # noqa: E402
+
+# Graphs run without Grappler's rewrites in the test processes (fusions, constant folding, layout: the graph's own
+# ops run as traced), which spares the rewriting at each graph's first call: the suite measured 7% less worker time.
+# The processes a test starts, and the benchmarks, run graphs as shipped.
+tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_DATA = os.path.join(REPO, "tests", "data")  # real fixtures cut from the benchmarks (tests/data/README.md)

@@ -40,14 +40,15 @@ def train(strategy, per_replica, directory, model, hparams_set, overrides):
     evaluation = per_image.load(os.path.join(directory, trainer.evaluate("test", eval_steps=1)["per_image"]))
     return initial, final, trainer.strategy.num_replicas_in_sync, evaluation
 
-# PixelCNN++ at one resolution (replica equality, data-dependent init and Polyak averaging do not depend on depth, the
-# halvings or image size: the smallest model that has all three) with Polyak averages and weight normalisation initialised from data before step 1; no dropout (each
-# replica draws its masks for its part of the batch, not the single device's masks for the whole batch)
-extra = "hidden_size=8,dropout=0.0," + common
+# Gated PixelCNN at the shrink rule's depth, weight-normalised (initialised from data before step 1) and with Polyak
+# averages: replica equality, data-dependent init and Polyak averaging do not depend on the family, depth or image
+# size, so the cheapest model that has all three. It has no dropout (each replica would draw its masks for its part of
+# the batch, not the single device's masks for the whole batch).
+extra = "hidden_size=8,weight_norm=true," + common
 init_m, mirrored, replicas, eval_m = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), 2,
-                                           out + "/mirrored", "pixelcnn_pp", "pixelcnn_pp_cifar10_tiny", extra)
-init_s, single, _, eval_s = train(tf.distribute.OneDeviceStrategy("/cpu:0"), 4, out + "/single", "pixelcnn_pp",
-                                  "pixelcnn_pp_cifar10_tiny", extra)
+                                           out + "/mirrored", "gated_pixelcnn", "gated_pixelcnn_cifar10_tiny", extra)
+init_s, single, _, eval_s = train(tf.distribute.OneDeviceStrategy("/cpu:0"), 4, out + "/single", "gated_pixelcnn",
+                                  "gated_pixelcnn_cifar10_tiny", extra)
 result = {"replicas": replicas, "variables": len(mirrored),
           "init_diff": max(float(np.abs(a - b).max()) for a, b in zip(init_m, init_s)),
           "diff": max(float(np.abs(a - b).max()) for a, b in zip(mirrored, single)),
@@ -66,11 +67,11 @@ def run_python(code, *args, env=None, timeout=600):
 
 
 def test_mirrored_over_two_cpu_devices_equals_one_device_on_the_same_global_batch(cifar_folder, tmp_path):
-    """After 2 steps of PixelCNN++ on real 8x8 images (weight normalisation initialised from data, Polyak averages)
+    """After 2 steps of a Gated PixelCNN on real 8x8 images (weight normalisation initialised from data, Polyak averages)
     the weights and their averages are the same on 2 replicas as on one device, and so is the evaluation, image by
     image in the same order (the per-image results are gathered over the replicas)."""
     out = run_python(MIRRORED_SCRIPT, cifar_folder, str(tmp_path),
-                     smallest("pixelcnn_pp_cifar10_tiny", "num_resolutions=1," + LINEAR_ADAM[1:] + ",ema_decay=0.5"))
+                     smallest("gated_pixelcnn_cifar10_tiny", LINEAR_ADAM[1:] + ",ema_decay=0.5"))
     assert out["replicas"] == 2 and out["init_diff"] == 0.0
     assert out["moved"] > 1e-3  # the steps really changed the weights ...
     assert out["diff"] < 1e-5, out  # ... identically, whether the batch was split over 2 replicas or not

@@ -14,12 +14,13 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
+from imgtf import registry
 from helpers.models import (assert_causal, build, conditioning, dtype_policy, enliven, full_params, predictions,
                             real_features, smallest, teacher_forced_params, tiny_sets)
 
 SIZE = 8  # real 8x8 crops (2x2 low-resolution inputs): two halvings for PixelCNN++, several rows for every kernel
 SAMPLE_SIZE = 4  # the naive sampler runs the whole model once per unit: 48 units
-FIT_SIZE, FIT_STEPS = 8, 30
+FIT_STEPS = 30
 
 SETS = tiny_sets()
 
@@ -29,11 +30,15 @@ def tiny(request, cifar_dir):
     """One set's model at SIZE, in float64, with every all-zero weight made random (see enliven), and real features for
     it; shared by the checks that do not change the model (pytest groups this module's tests by set). Float64: in
     float32 one image's predictions move by up to ~1e-4 with the batch it is computed in (the kernels differ by batch
-    shape), which would hide a leak of that size; in float64 they agree to ~1e-12."""
-    model, problem = build(request.param, smallest(request.param), image_size=SIZE, seed=0, dtype="float64")
+    shape), which would hide a leak of that size; in float64 they agree to ~1e-12. With recompute=true where the family
+    has it (recomputation only acts in training: the test of it switches it off and on). The test that trains the
+    model (Keras fit) puts its weights back."""
+    overrides = smallest(request.param, "recompute=true" if "recompute" in registry.hparams(request.param) else "")
+    model, problem = build(request.param, overrides, image_size=SIZE, seed=0, dtype="float64")
     enliven(model)
     features = real_features(problem, cifar_dir, size=SIZE)
-    return types.SimpleNamespace(name=request.param, model=model, problem=problem, features=features)
+    return types.SimpleNamespace(name=request.param, overrides=overrides, model=model, problem=problem,
+                                 features=features)
 
 
 def test_causal_in_every_unit_and_channel(tiny):
@@ -103,41 +108,45 @@ def test_cached_sampling_equals_naive_sampling(set_name):
         assert not np.array_equal(moved[0], cached[0]) and np.array_equal(moved[1], cached[1]), key
 
 
-@pytest.mark.parametrize("set_name", SETS)
-def test_keras_fit_lowers_the_loss_on_real_images(cifar_dir, set_name):
-    """Through Keras's own compile/fit, every family trains with its default loss (the negative log-likelihood):
-    a fixed batch of two real crops is overfitted, and the training step is traced once."""
-    model, problem = build(set_name, smallest(set_name), image_size=FIT_SIZE, seed=0)
-    features = real_features(problem, cifar_dir, n=2, split="train", size=FIT_SIZE)
+def test_keras_fit_lowers_the_loss_on_real_images(tiny):
+    """Through Keras's own compile/fit, every family trains with its default loss (the negative log-likelihood): the
+    fixed batch of two real crops is overfitted, and the training step is traced once. The fixture's weights are put
+    back afterwards (the bfloat16 bound was measured at them)."""
+    model, features = tiny.model, tiny.features
+    weights, recompute = model.get_weights(), model.recompute
+    model.recompute = False  # the recomputation is tested on its own below
     model.compile(optimizer=keras.optimizers.Adam(3e-3))
     traces = []
     step = model.train_step
     model.train_step = lambda data: traces.append(1) or step(data)  # runs in Python only while being traced
-    history = model.fit(tf.data.Dataset.from_tensors(features).repeat(), steps_per_epoch=1, epochs=FIT_STEPS,
-                        verbose=0)
+    try:
+        history = model.fit(tf.data.Dataset.from_tensors(features).repeat(), steps_per_epoch=1, epochs=FIT_STEPS,
+                            verbose=0)
+    finally:
+        model.train_step, model.recompute = step, recompute
+        model.set_weights(weights)
     losses = history.history["bits_per_dim"]  # one step per epoch: each step's bits/dim before its update
     assert len(losses) == FIT_STEPS and np.allclose(np.array(history.history["loss"]) / np.log(2), losses)
     assert losses[-1] < losses[0] - 1.0, f"bits/dim {losses[0]:.2f} -> {losses[-1]:.2f}"
     assert len(traces) == 1, f"the training step was traced {len(traces)} times"
 
 
-@pytest.mark.parametrize("set_name", SETS)
-def test_recompute_gives_the_same_loss_and_gradients(cifar_dir, set_name):
-    """One model with recompute=true, its loss and gradients computed with the recomputation switched off and on
+def test_recompute_gives_the_same_loss_and_gradients(tiny):
+    """The model with recompute=true, its loss and gradients computed with the recomputation switched off and on
     (eagerly: the trainer's compiled step with recomputation is tested in tests/unit/train)."""
-    from imgtf import registry
-
-    if "recompute" not in registry.hparams(set_name):
-        pytest.skip(f"{set_name}: its family has no hparam recompute")
-    model, problem = build(set_name, smallest(set_name, "recompute=true"), image_size=SIZE, seed=0)
-    features = real_features(problem, cifar_dir, size=SIZE)
+    model, features = tiny.model, tiny.features
+    if not model.recompute:
+        pytest.skip(f"{tiny.name}: its family has no hparam recompute")
     results = []
-    for recompute in (False, True):
-        model.recompute = recompute
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(model.negative_log_likelihood(features, training=True))
-        results.append((float(loss), [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss,
-                                                                                            model.trainable_weights)]))
+    try:
+        for recompute in (False, True):
+            model.recompute = recompute
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(model.negative_log_likelihood(features, training=True))
+            results.append((float(loss), [ops.convert_to_numpy(g) for g in tape.gradient(loss,
+                                                                                         model.trainable_weights)]))
+    finally:
+        model.recompute = True
     (loss, grads), (loss_recomputed, grads_recomputed) = results
     assert loss == pytest.approx(loss_recomputed, rel=1e-6)
     for g, h in zip(grads, grads_recomputed):
@@ -169,7 +178,7 @@ def test_xla_gives_the_plain_loss_and_gradients_and_bfloat16_a_close_loss(tiny):
         g, x = ops.convert_to_numpy(g), ops.convert_to_numpy(x)
         np.testing.assert_allclose(x, g, rtol=1e-3, atol=1e-4 * np.abs(g).max())
 
-    half, _ = build(tiny.name, smallest(tiny.name), image_size=SIZE, seed=0, dtype="mixed_bfloat16")
+    half, _ = build(tiny.name, tiny.overrides, image_size=SIZE, seed=0, dtype="mixed_bfloat16")
     for target, source in zip(half.weights, model.weights):
         target.assign(ops.convert_to_numpy(source).astype(target.dtype))
     half_loss = float(tf.reduce_mean(half.negative_log_likelihood(features)))

@@ -1,5 +1,5 @@
 """The Image Transformer family beyond the harness (tests/models/test_every_tiny_set.py): every attention type with
-every likelihood and conditioning (causal; cached = naive sampling for every pair of them), blocks that do not tile the image, completions,
+every likelihood and conditioning (causal and cached = naive sampling, for every pair of them), blocks that do not tile the image, completions,
 the parallel likelihood against one position at a time, one-channel, binary and non-square images, the
 super-resolution model's use of its input, and the class-conditional model's start."""
 import keras
@@ -25,11 +25,17 @@ CONDITIONING = {  # hparams set providing the structure, extra overrides
 ATTENTION_TYPES = ["local_1d", "local_2d", "global"]
 
 
-@pytest.mark.parametrize("conditioning", list(CONDITIONING))
-@pytest.mark.parametrize("likelihood", ["categorical", "dmol"])
-@pytest.mark.parametrize("attention_type", ATTENTION_TYPES)
-def test_causal_for_every_attention_type_likelihood_and_conditioning(cifar_dir, attention_type, likelihood,
-                                                                     conditioning):
+# Every pair of settings at least once (9 cases, not the 18 of the full product): each attention type with each
+# conditioning, and each of those with both likelihoods. The masks are per attention type and per unit (the
+# likelihood's: a sub-pixel or a pixel), which every pair of the two meets; the conditioning enters through the
+# first position and the encoder, whatever the mask.
+PAIRWISE = [(attention, ["categorical", "dmol"][(i + j) % 2], conditioning)
+            for i, attention in enumerate(ATTENTION_TYPES) for j, conditioning in enumerate(CONDITIONING)]
+
+
+@pytest.mark.parametrize("attention_type,likelihood,conditioning", PAIRWISE)
+def test_causal_for_every_pair_of_attention_type_likelihood_and_conditioning(cifar_dir, attention_type, likelihood,
+                                                                             conditioning):
     """On a 12x12 real crop, the units at and around block boundaries, the middle and the end (every unit of every
     tiny set is checked by the harness); the conditioning (label, low-resolution input) reaches even the first unit."""
     set_name, extra = CONDITIONING[conditioning]
@@ -90,13 +96,8 @@ def sampling_model(attention_type, likelihood, conditioning="none", image_shape=
     return model, features
 
 
-# Every pair of settings at least once (9 cases, not the 18 of the full product): each attention type with each
-# conditioning, and each of those with both likelihoods. The caches are per attention type and per conditioning;
-# the likelihood only draws from the parameters they give.
-PAIRWISE = [(attention, ["categorical", "dmol"][(i + j) % 2], conditioning)
-            for i, attention in enumerate(ATTENTION_TYPES) for j, conditioning in enumerate(CONDITIONING)]
-
-
+# PAIRWISE again: the caches are per attention type and per conditioning; the likelihood only draws from the
+# parameters they give.
 @pytest.mark.parametrize("attention_type,likelihood,conditioning", PAIRWISE)
 def test_cached_sampling_equals_naive_for_every_pair_of_attention_type_likelihood_and_conditioning(
         attention_type, likelihood, conditioning):
