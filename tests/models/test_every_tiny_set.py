@@ -28,7 +28,7 @@ SETS = tiny_sets()
 @pytest.fixture(scope="module", params=SETS)
 def tiny(request, cifar_dir):
     """One set's model at SIZE, in float64, with every all-zero weight made random (see enliven), and real features for
-    it; shared by the checks that do not change the model (pytest groups this module's tests by set). Float64: in
+    it; shared by every check below (pytest groups this module's tests by set). Float64: in
     float32 one image's predictions move by up to ~1e-4 with the batch it is computed in (the kernels differ by batch
     shape), which would hide a leak of that size; in float64 they agree to ~1e-12. With recompute=true where the family
     has it (recomputation only acts in training: the test of it switches it off and on). The test that trains the
