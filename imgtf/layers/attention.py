@@ -116,7 +116,9 @@ class MaskedSelfAttention(MultiHeadAttention):
             fb, lq = g.flange_blocks, g.query_length
             t = ops.pad(t, [[0, 0], [fb * lq, 0], [0, 0], [0, 0]])
             t = ops.reshape(t, (batch, g.num_blocks + fb, lq, self.num_heads, self.depth))
-            return ops.concatenate([t[:, s:s + g.num_blocks] for s in range(fb + 1)], axis=2)
+            # ops.slice, not indexing: the gradient of a strided slice measured ~20% of a training step's op time
+            size = (batch, g.num_blocks, lq, self.num_heads, self.depth)
+            return ops.concatenate([ops.slice(t, (0, s, 0, 0, 0), size) for s in range(fb + 1)], axis=2)
         index = np.where(g.memory >= 0, g.memory, g.num_slots).reshape(-1)  # -1 -> a zero slot at the end
         t = ops.pad(t, [[0, 0], [0, 1], [0, 0], [0, 0]])
         t = ops.take(t, ops.convert_to_tensor(index.astype("int32")), axis=1)
