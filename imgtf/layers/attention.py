@@ -13,6 +13,7 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.attention_spec import AttentionSpec
+from imgtf.layers.slicing import part
 
 _NEG_INF = -1e9
 
@@ -116,9 +117,8 @@ class MaskedSelfAttention(MultiHeadAttention):
             fb, lq = g.flange_blocks, g.query_length
             t = ops.pad(t, [[0, 0], [fb * lq, 0], [0, 0], [0, 0]])
             t = ops.reshape(t, (batch, g.num_blocks + fb, lq, self.num_heads, self.depth))
-            # ops.slice, not indexing: the gradient of a strided slice measured ~20% of a training step's op time
-            size = (batch, g.num_blocks, lq, self.num_heads, self.depth)
-            return ops.concatenate([ops.slice(t, (0, s, 0, 0, 0), size) for s in range(fb + 1)], axis=2)
+            size = (batch, g.num_blocks, lq, self.num_heads, self.depth)  # (imgtf.layers.slicing: why not indexing)
+            return ops.concatenate([part(t, (0, s, 0, 0, 0), size) for s in range(fb + 1)], axis=2)
         index = np.where(g.memory >= 0, g.memory, g.num_slots).reshape(-1)  # -1 -> a zero slot at the end
         t = ops.pad(t, [[0, 0], [0, 1], [0, 0], [0, 0]])
         t = ops.take(t, ops.convert_to_tensor(index.astype("int32")), axis=1)

@@ -3,6 +3,8 @@ state, the optional residual connection, and the skew that turns an image's diag
 (Diagonal BiLSTM, paper 3.2)."""
 from keras import ops
 
+from imgtf.layers.slicing import leading_part
+
 
 def lstm_cell(gates, c_prev):
     """gates [..., 4h] laid out (o, f, i, g) -> (h, c). One cell state per position, as in the paper (eq. 3)."""
@@ -36,7 +38,7 @@ def skew(x):
     batch, rows, cols, channels = ops.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
     width = cols + rows
     padded = ops.pad(x, [[0, 0], [0, 0], [0, rows], [0, 0]])  # rows of length W+H
-    flat = ops.reshape(padded, (batch, rows * width, channels))[:, : rows * (width - 1)]
+    flat = leading_part(ops.reshape(padded, (batch, rows * width, channels)), (batch, rows * (width - 1), channels))
     return ops.reshape(flat, (batch, rows, width - 1, channels))  # element i*(W+H)+j lands at (i, i+j)
 
 
@@ -44,9 +46,10 @@ def unskew(x, cols):
     """Inverse of skew: [B, H, W+H-1, C] -> [B, H, W, C], (i, j) <- (i, i+j)."""
     batch, rows, skewed, channels = ops.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
     flat = ops.pad(ops.reshape(x, (batch, rows * skewed, channels)), [[0, 0], [0, rows], [0, 0]])
-    return ops.reshape(flat, (batch, rows, skewed + 1, channels))[:, :, :cols]
+    return leading_part(ops.reshape(flat, (batch, rows, skewed + 1, channels)), (batch, rows, cols, channels))
 
 
 def shift_down(x):
     """[B, H, W, C] -> the same map moved down one row (zeros in row 0): row i then holds row i-1."""
-    return ops.pad(x[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+    above = leading_part(x, (ops.shape(x)[0], x.shape[1] - 1, *ops.shape(x)[2:]))  # rows 0 .. H-2
+    return ops.pad(above, [[0, 0], [1, 0], [0, 0], [0, 0]])

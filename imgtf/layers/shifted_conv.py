@@ -19,13 +19,8 @@ import numpy as np
 from keras import ops
 
 from imgtf.layers.masked_conv import feature_groups
+from imgtf.layers.slicing import leading_part, part
 from imgtf.layers.weight_norm import WeightNormalized
-
-
-def leading_part(x, shape):
-    """The part of `x` of `shape` at its origin. `ops.slice`, not indexing: TensorFlow's gradient of a strided slice
-    (StridedSliceGrad) measured 16-22% of a training step's op time on this CPU; a slice's gradient is a pad."""
-    return ops.slice(x, (0,) * len(shape), shape)
 
 
 def right_shift(x):
@@ -142,7 +137,7 @@ class ShiftedConvTranspose2D(_ShiftedBase):
             y = ops.conv_transpose(x, ops.cast(self.normalized(self.kernel), x.dtype), strides=2, padding="valid")
             width = 2 * x.shape[2]
             left = (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
-            y = ops.slice(y, (0, 0, left, 0), (ops.shape(y)[0], ops.shape(y)[1], width, ops.shape(y)[3]))
+            y = part(y, (0, 0, left, 0), (ops.shape(y)[0], ops.shape(y)[1], width, ops.shape(y)[3]))
             return y + ops.cast(self.bias, y.dtype)
 
         return self.initialized(compute)
