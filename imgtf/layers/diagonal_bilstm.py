@@ -7,6 +7,7 @@ from keras import ops
 
 from imgtf.layers.masked_conv import MaskedConv2D
 from imgtf.layers.scan import scan_states
+from imgtf.layers.slicing import leading_part
 from imgtf.layers.recurrent import (broadcast_state, initial_state_weights, lstm_cell, residual_add, shift_down, skew,
                                     unskew)
 
@@ -62,7 +63,9 @@ class DiagonalBiLSTMLayer(keras.layers.Layer):
         def column(state, gates_d):
             h, c, d = state
             keep = ops.take(valid, d, axis=0)
-            h_up = ops.concatenate([h0[:, :1], h[:, :-1]], axis=1)  # column d-1, row i-1: the pixel above
+            # row i of h_up: row i-1 of column d-1, the pixel above (row 0: the initial state)
+            above = leading_part(h, (ops.shape(h)[0], rows - 1, ops.shape(h)[2]))
+            h_up = ops.concatenate([leading_part(h0, (ops.shape(h0)[0], 1, ops.shape(h0)[2])), above], axis=1)
             h, c = self.cell(gates_d, kernel, h_up, h, c)  # column d-1, row i: the pixel on the left
             h, c = ops.where(keep, h, h0), ops.where(keep, c, c0)  # outside the image: the initial state
             return h, c, d + 1

@@ -74,6 +74,7 @@ class PixelSNAIL(RowCachedImageModel):
                 ul = resnet(ul, **args)
             kv = self.key_value_nins[b](self.key_value_resnets[b](ops.concatenate([images, ul, position], -1), **args))
             query = self.query_nins[b](self.query_resnets[b](ops.concatenate([ul, position], -1), **args))
-            attended = run(self.attention, query, key=kv[..., :dk], value=kv[..., dk:])
+            key, value = ops.split(kv, [dk], axis=-1)  # a split's gradient is cheap (imgtf.layers.slicing)
+            attended = run(self.attention, query, key=key, value=value)
             ul = self.out_resnets[b](ul, aux=attended, **args)
         return self.output_nin(ops.elu(ul))
