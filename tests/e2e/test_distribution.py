@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import REPO, TINY_OVERRIDES
+from conftest import REPO
 from helpers.models import smallest
 from imgtf.train import run_dir
 
@@ -88,10 +88,13 @@ from imgtf.train import run_dir
 from imgtf.train.distribution import make_strategy
 from imgtf.train.trainer import Trainer
 catalog.load_builtins()
-cifar, out, overrides, index = sys.argv[1:5]
+folder, out, overrides, index = sys.argv[1:5]
 strategy = make_strategy("multi_worker")
-spec = run_dir.resolve(out, "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny", overrides)
-trainer = Trainer(spec, out, cifar, strategy=strategy, seed=1)
+# the mirrored test's model and images: what is checked here (the chief, the shared global batch, equal weights on every
+# worker, checkpoints written once) does not depend on the family or the image size
+spec = run_dir.resolve(out, "image_folder", "gated_pixelcnn", "gated_pixelcnn_cifar10_tiny", overrides,
+                       problem_options="image_size=8")
+trainer = Trainer(spec, out, folder, strategy=strategy, seed=1)
 trainer.train(3, checkpoint_every=2, log_every=10**9)
 np.savez(os.path.join(out, f"weights_{index}.npz"), *[w.numpy() for w in trainer.model.trainable_weights])
 print(json.dumps({"replicas": strategy.num_replicas_in_sync, "chief": trainer.chief,
@@ -109,14 +112,15 @@ def free_ports(n):
     return ports
 
 
-def test_multi_worker_mirrored_with_two_local_workers(cifar_dir, tmp_path):
+def test_multi_worker_mirrored_with_two_local_workers(cifar_folder, tmp_path):
     workers = [f"127.0.0.1:{p}" for p in free_ports(2)]
     procs = []
     for index in range(2):
         env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": workers},
                                                      "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, cifar_dir, str(tmp_path),
-                                       TINY_OVERRIDES, str(index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, cifar_folder, str(tmp_path),
+                                       smallest("gated_pixelcnn_cifar10_tiny", "hidden_size=8,batch_size=4"),
+                                       str(index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True, cwd=REPO, env=env))
     outputs = []
     try:

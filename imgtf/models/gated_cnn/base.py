@@ -10,7 +10,7 @@ network computes it. A step costs one row of the network instead of the image: a
 from keras import ops
 
 from imgtf.layers import geometry as geometry_lib
-from imgtf.layers.row_pass import FullPass, RowPass
+from imgtf.layers.row_pass import FullPass, RowPass, empty_caches
 from imgtf.models.base import AutoregressiveImageModel
 
 
@@ -59,20 +59,20 @@ class RowCachedImageModel(AutoregressiveImageModel):
         return ops.reshape(ops.cast(params, "float32"), (-1, *self.likelihood.params_shape(self.image_shape)))
 
     # -- cached sampling -------------------------------------------------------------------------------
-    def _row_pass(self, canvas, row, caches, label, batch=None):
+    def _row_pass(self, canvas, row, caches, label):
         h, w, c = self.image_shape
         images = ops.reshape(canvas, (-1, h, w, c))
         row_images = ops.slice(images, (0, row, 0, 0), (ops.shape(images)[0], 1, w, c))
-        run = RowPass(row, h, caches, batch)
+        run = RowPass(row, h, caches)
         params = self.network(run, self.scaled(row_images), label, training=False)
         return params, run.caches
 
     def empty_cache(self, features, batch):
         shape = (batch, self.num_units, *self.likelihood.value_shape(self.image_shape[-1]))
         canvas = ops.zeros(shape, "int32")
-        label = self.one_hot(features)
-        _, caches = self._row_pass(canvas, 0, None, label, batch)
-        return {"canvas": canvas, "rows": caches}
+        network = lambda run, images, label: self.network(run, images, label, training=False)  # noqa: E731
+        return {"canvas": canvas, "rows": empty_caches(network, batch, self.image_shape, self.compute_dtype,
+                                                       self.one_hot(features))}
 
     def step(self, cache, previous, t, features):
         """Parameters of unit t (raster order) from row t's pass, after storing unit t-1's values `previous`."""
