@@ -18,6 +18,14 @@ from imgtf.layers.slicing import part
 _NEG_INF = -1e9
 
 
+def mask_bias(mask):
+    """A boolean mask as the float32 bias that hides what it masks: 0 where True, -1e9 where False (every masked
+    logit's weight underflows to exactly 0, as a select of -1e9 would give, for every row with one key allowed)."""
+    if isinstance(mask, np.ndarray):
+        return np.where(mask, 0.0, _NEG_INF).astype("float32")
+    return ops.cast(ops.where(mask, 0.0, _NEG_INF), "float32")
+
+
 def kernel_initializer(gain=1.0):
     """Kernel initializer of the transformer's dense layers: Glorot uniform with its variance multiplied by `gain`
     (Tensor2Tensor's `initializer_gain`; its image models use 0.2). 1.0 is Keras's default glorot_uniform, which
@@ -58,13 +66,20 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.reshape(t, (*ops.shape(t)[:-1], self.num_heads, self.depth))
 
     def attend(self, q, k, v, mask=None, training=False):
-        """q [B, ..., Q, h, d], k/v [B, ..., K, h, d], mask broadcastable to [B, ..., h, Q, K]."""
-        logits = ops.einsum("...qhd,...khd->...hqk", q * (1.0 / math.sqrt(self.depth)), k)
-        logits = ops.cast(logits, "float32")
+        """q [B, ..., Q, h, d], k/v [B, ..., K, h, d], mask broadcastable to [B, ..., h, Q, K] (True: may attend).
+
+        Heads go before the positions so both products are plain batched matmuls on contiguous [Q, d] x [d, K] and
+        [Q, K] x [K, d] blocks (einsum would transpose the [Q, K] logits' operands on every call, and its gradient
+        the same again), and the mask is added as a bias of -1e9 rather than selected, whose gradient is a select
+        over the logits: the logits are the largest tensor of the layer."""
+        q = ops.swapaxes(q * (1.0 / math.sqrt(self.depth)), -2, -3)  # [B, ..., h, Q, d]
+        k = ops.moveaxis(k, -3, -1)  # [B, ..., h, d, K]
+        v = ops.swapaxes(v, -2, -3)  # [B, ..., h, K, d]
+        logits = ops.cast(ops.matmul(q, k), "float32")
         if mask is not None:
-            logits = ops.where(mask, logits, _NEG_INF)
+            logits = logits + mask_bias(mask)
         weights = self.dropout(ops.cast(ops.softmax(logits, axis=-1), v.dtype), training=training)
-        return ops.einsum("...hqk,...khd->...qhd", weights, v)
+        return ops.swapaxes(ops.matmul(weights, v), -2, -3)
 
     def get_config(self):
         return {**super().get_config(), "hidden_size": self.hidden_size, "num_heads": self.num_heads,
