@@ -26,6 +26,7 @@ from keras import ops
 from imgtf.layers.attention import kernel_initializer
 from imgtf.layers.attention_spec import AttentionSpec
 from imgtf.layers.embeddings import ChannelEmbedding, CoordinateEncoding, OrdinalPixelEmbedding
+from imgtf.layers.slicing import leading_part
 from imgtf.layers.transformer import DecoderBlock
 from imgtf.models.base import AutoregressiveImageModel
 from imgtf.registry import register_model
@@ -91,7 +92,7 @@ class ImageTransformer(AutoregressiveImageModel):
         g = self.geometry
         index = g.real_slots[g.inverse_order].astype("int32")  # raster position r lives in this slot
         if np.array_equal(index, np.arange(g.length)):
-            return y if g.num_slots == g.length else y[:, : g.length]
+            return y if g.num_slots == g.length else leading_part(y, (ops.shape(y)[0], g.length, ops.shape(y)[2]))
         return ops.take(y, index, axis=1)
 
     def decoder_inputs(self, features, encoder_output=None):
@@ -106,7 +107,8 @@ class ImageTransformer(AutoregressiveImageModel):
         raster = np.array_equal(g.order, np.arange(g.length))
         if not raster:
             seq = ops.take(seq, order, axis=1)
-        seq = ops.pad(seq[:, :-1], [[0, 0], [1, 0], [0, 0]])  # step t sees unit t-1 (in generation order)
+        # step t sees unit t-1 (in generation order): the units but the last, one step later
+        seq = ops.pad(leading_part(seq, (ops.shape(seq)[0], g.length - 1, d)), [[0, 0], [1, 0], [0, 0]])
         positions = ops.reshape(self.positions.encoding(), (g.length, d))
         seq = seq + ops.cast(positions if raster else ops.take(positions, order, axis=0), seq.dtype)[None]
         if self.uses_label:
