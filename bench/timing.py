@@ -1,0 +1,275 @@
+"""One timer for imgtf's steps: the trainer's training step, its evaluation and the cached sampler, for any set, batch,
+precision, XLA setting and steps per loop; MFU against a matmul measured in the same process; peak memory; and an A/B
+mode that times this tree against another commit, interleaved, in one run.
+
+    python bench/timing.py --sets=imagetransformer_cifar10_tiny                    # the training step, default flags
+    python bench/timing.py --sets=pixelcnn_cifar10_tiny --steps_per_loop=1,8,32    # every combination, one table
+    python bench/timing.py --sets=... --measure=train,eval,sample                  # and evaluation, cached sampling
+    python bench/timing.py --sets=all --baseline=7724770 --rounds=3               # A/B against that commit
+
+Every measurement runs in a process of its own (its peak memory is its own) with the tree under test first on
+PYTHONPATH: the working tree (A), and with --baseline a git worktree of that commit (B), made for the run and removed
+after. Rounds interleave them, A B A B ..., so the machine's drift reaches both alike; a ratio is B's time over A's
+per round (above 1: A is faster), and the table shows each round's ratio and their median. The training loss after
+the timed steps is shown beside it: two commits that compute the same function give the same loss.
+
+Training: `--warmup` steps (tracing, the first runs) untimed, then `--steps` timed, the trainer's own loop on the real
+CIFAR-10 sample shipped in examples/data, at the set's batch unless --batch. FLOPs are TensorFlow's static count of
+one forward and backward pass (matmuls and convolutions; a loop body counts once, so for the recurrent families the
+MFU is a lower bound); MFU is that rate over the rate of a 2048x2048 float32 matmul measured in the same process.
+Evaluation: images/s of the second of two evaluations of --eval_images test images (the first traces). Sampling:
+images/s of the cached sampler at each --sample_batches size, the second of two calls (the first compiles).
+"""
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from common import CIFAR10_SAMPLE, REPO, cifar_model_and_problem, record, run_with_results
+
+
+# -- in the measuring process ----------------------------------------------------------------------------------------
+def matmul_flops_per_second(size=2048, repeats=10):
+    """FLOP/s of a size x size float32 matmul: this process's attainable rate, the denominator of MFU."""
+    import tensorflow as tf
+
+    a = tf.random.normal([size, size])
+    multiply = tf.function(lambda x: tf.reduce_sum(tf.linalg.matmul(x, x)))
+    float(multiply(a))
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            value = multiply(a)
+        float(value)
+        best = max(best, 2.0 * size ** 3 * repeats / (time.perf_counter() - start))
+    return best
+
+
+def step_flops(trainer, batch):
+    """Static FLOPs of one forward and backward pass over `batch` (TensorFlow's graph profiler)."""
+    import tensorflow as tf
+
+    model = trainer.model
+
+    @tf.function(autograph=False)
+    def gradients(features):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(model.negative_log_likelihood(features, training=True))
+        return tape.gradient(loss, model.trainable_variables)
+
+    graph = gradients.get_concrete_function(batch).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder(
+        tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return tf.compat.v1.profiler.profile(graph, options=options).total_float_ops
+
+
+def sampling_features(trainer, batch):
+    """What the model's sampler needs besides the seed: labels, low-resolution inputs (real test images)."""
+    model, features = trainer.model, {}
+    if getattr(model, "uses_label", False):
+        features["label"] = [i % model.num_classes for i in range(batch)]
+    if getattr(model, "uses_encoder", False):
+        images = next(iter(trainer.problem.dataset("test", trainer.data_dir, batch)))["inputs"].numpy()
+        features["inputs"] = images
+    return features
+
+
+def measure(config):
+    """One configuration in this process -> a dict of figures."""
+    import logging
+    import resource
+
+    import imgtf  # noqa: F401  (the tree on PYTHONPATH)
+    from imgtf import catalog
+    from imgtf.train import distribution, run_dir
+    from imgtf.train.trainer import Trainer
+
+    logging.getLogger("imgtf").setLevel(logging.ERROR)
+    catalog.load_builtins()
+    model_name, problem = cifar_model_and_problem(config["set"])
+    overrides = f"batch_size={config['batch']}" if config.get("batch") else ""
+    result = {"imgtf": os.path.dirname(imgtf.__file__)}
+    never = 10 ** 9
+    with tempfile.TemporaryDirectory() as out:
+        distribution.set_precision(config["precision"])
+        spec = run_dir.resolve(out, problem, model_name, config["set"], overrides)
+        trainer = Trainer(spec, out, config["data_dir"], seed=0, precision=config["precision"],
+                          xla=config["xla"] == "on")
+        per_loop, warmup, steps = config["steps_per_loop"], config["warmup"], config["steps"]
+        warmup = -(-max(warmup, per_loop) // per_loop) * per_loop
+        steps = -(-steps // per_loop) * per_loop
+        losses = []
+        if "train" in config["measure"]:
+            trainer.train(warmup, steps_per_loop=per_loop, checkpoint_every=never, log_every=never)
+            start = time.perf_counter()
+            trainer.train(warmup + steps, steps_per_loop=per_loop, checkpoint_every=never, log_every=never,
+                          on_step=lambda step, loss: losses.append(loss))
+            seconds = (time.perf_counter() - start) / steps
+            batch = next(iter(trainer.problem.dataset("train", config["data_dir"], trainer.global_batch_size)))
+            flops = step_flops(trainer, batch)
+            peak = matmul_flops_per_second()
+            result.update(step_ms=1000 * seconds, images_per_s=trainer.global_batch_size / seconds,
+                          batch=trainer.global_batch_size, loss=losses[-1], gflop_per_step=flops / 1e9,
+                          matmul_tflops=peak / 1e12, mfu=flops / seconds / peak)
+        if "eval" in config["measure"]:
+            batches = -(-config["eval_images"] // trainer.eval_batch_size)
+            trainer.evaluate("test", eval_steps=batches)
+            again = trainer.evaluate("test", eval_steps=batches)
+            result.update(eval_images_per_s=again["images_per_sec"], eval_batch=trainer.eval_batch_size)
+        if "sample" in config["measure"]:
+            for size in config["sample_batches"]:
+                features = sampling_features(trainer, size)
+                trainer.model.sample(size, seed=0, **features)
+                start = time.perf_counter()
+                trainer.model.sample(size, seed=1, **features)
+                result[f"sample_images_per_s@{size}"] = size / (time.perf_counter() - start)
+        distribution.set_precision("float32")
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return result
+
+
+# -- in the driving process -------------------------------------------------------------------------------------------
+def run_measurement(tree, config, timeout_s):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), f"--child={json.dumps(config)}"], env=env,
+                          capture_output=True, text=True, timeout=timeout_s, cwd=tempfile.gettempdir())
+    try:
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no output"
+        return {"error": f"exit {proc.returncode}: {tail[:300]}"}
+    if os.path.realpath(os.path.dirname(result["imgtf"])) != os.path.realpath(tree):
+        return {"error": f"imported imgtf from {result['imgtf']}, not from the tree under test {tree}"}
+    return result
+
+
+@contextlib.contextmanager
+def worktree(commit):
+    """A detached git worktree of `commit`, removed afterwards."""
+    path = tempfile.mkdtemp(prefix="imgtf-baseline-")
+    subprocess.run(["git", "worktree", "add", "--detach", "--force", path, commit], cwd=REPO, check=True,
+                   capture_output=True)
+    try:
+        yield path
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", path], cwd=REPO, capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def all_tiny_sets():
+    """Every registered `_tiny` set, one of each distinct (model, hparams)."""
+    from imgtf import catalog, registry
+
+    catalog.load_builtins()
+    names, seen = [], set()
+    for name in registry.hparams_sets.names():
+        if name.endswith("_tiny"):
+            key = (registry.model_and_problem_of(name)[0], repr(sorted(registry.hparams(name).values().items())))
+            if key not in seen:
+                seen.add(key)
+                names.append(name)
+    return names
+
+
+FIGURES = [("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
+           ("loss", "loss", "{:.6f}"), ("eval_images_per_s", "eval img/s", "{:.1f}"),
+           ("peak_rss_mib", "peak MiB", "{:.0f}")]
+
+
+def median_of(results, key):
+    values = [r[key] for r in results if key in r]
+    return statistics.median(values) if values else None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="imagetransformer_cifar10_tiny", help="comma-separated, or 'all' (tiny)")
+    parser.add_argument("--batch", type=int, default=0, help="global batch (default: each set's own)")
+    parser.add_argument("--precision", default="float32", help="comma-separated: float32, mixed_bfloat16, ...")
+    parser.add_argument("--xla", default="off", help="comma-separated: off, on")
+    parser.add_argument("--steps_per_loop", default="1", help="comma-separated values")
+    parser.add_argument("--measure", default="train", help="comma-separated: train, eval, sample")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
+    parser.add_argument("--eval_images", type=int, default=256)
+    parser.add_argument("--sample_batches", default="1,64")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved repetitions (A B A B ...)")
+    parser.add_argument("--baseline", default="", help="a commit to time against this tree (A/B)")
+    parser.add_argument("--data_dir", default=CIFAR10_SAMPLE)
+    parser.add_argument("--timeout_s", type=int, default=1800, help="per measurement")
+    parser.add_argument("--child", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(json.loads(args.child))))
+        return
+
+    sets = all_tiny_sets() if args.sets == "all" else [s for s in args.sets.split(",") if s]
+    configs = [dict(set=s, batch=args.batch, precision=p, xla=x, steps_per_loop=int(n), steps=args.steps,
+                    warmup=args.warmup, measure=args.measure.split(","), eval_images=args.eval_images,
+                    sample_batches=[int(b) for b in args.sample_batches.split(",")], data_dir=args.data_dir)
+               for s in sets for p in args.precision.split(",") for x in args.xla.split(",")
+               for n in args.steps_per_loop.split(",")]
+    figures = list(FIGURES) + [(f"sample_images_per_s@{b}", f"sample img/s @{b}", "{:.2f}")
+                               for b in args.sample_batches.split(",")]
+    with worktree(args.baseline) if args.baseline else contextlib.nullcontext() as base:
+        trees = [("A", REPO)] + ([("B", base)] if base else [])
+        results = {(i, name): [] for i in range(len(configs)) for name, _ in trees}
+        for round_ in range(args.rounds):
+            for i, config in enumerate(configs):
+                for name, tree in trees:
+                    result = run_measurement(tree, config, args.timeout_s)
+                    results[i, name].append(result)
+                    shown = ", ".join(f"{label} {fmt.format(result[key])}" for key, label, fmt in figures
+                                      if key in result)
+                    print(f"round {round_ + 1} {name} {config['set']} xla={config['xla']} "
+                          f"steps_per_loop={config['steps_per_loop']} {config['precision']}: "
+                          f"{result.get('error') or shown}", file=sys.stderr, flush=True)
+
+    head = (f"{len(configs)} configuration(s), {args.rounds} round(s); training: {args.warmup} untimed steps, then "
+            f"{args.steps} timed" + (f"; A = this tree, B = {args.baseline}, interleaved (A B A B ...)"
+                                     if args.baseline else ""))
+    print(head + "\n")
+    shown = [(k, label, fmt) for k, label, fmt in figures
+             if any(k in r for rs in results.values() for r in rs)]
+    columns = ["set", "xla", "steps/loop", "precision", "tree"] + [label for _, label, _ in shown]
+    if args.baseline:
+        columns += ["B/A time per round", "median B/A"]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * 5 + "---:|" * (len(columns) - 5))
+    table = []
+    for i, config in enumerate(configs):
+        for name, _ in trees:
+            rs = results[i, name]
+            errors = [r["error"] for r in rs if "error" in r]
+            cells = [f"`{config['set']}`", config["xla"], str(config["steps_per_loop"]), config["precision"], name]
+            row = {"config": config, "tree": name, "rounds": rs}
+            for key, _, fmt in shown:
+                value = median_of(rs, key)
+                cells.append(fmt.format(value) if value is not None else ("error" if errors else "n/a"))
+            if args.baseline:
+                if name == "B":
+                    pairs = [b["step_ms"] / a["step_ms"] for a, b in zip(results[i, "A"], rs)
+                             if "step_ms" in a and "step_ms" in b]
+                    row["ratios"] = pairs
+                    cells += [", ".join(f"{p:.2f}" for p in pairs) or "n/a",
+                              f"**{statistics.median(pairs):.2f}x**" if pairs else "n/a"]
+                else:
+                    cells += ["", ""]
+            print("| " + " | ".join(cells) + " |")
+            table.append(row)
+            for error in errors[:1]:
+                print(f"\n{name} {config['set']}: {error}\n")
+    record(configurations=table)
+
+
+if __name__ == "__main__":
+    run_with_results("timing", main)
