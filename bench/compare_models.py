@@ -16,12 +16,10 @@ conditioned on an 8x8 downsample, so its bits/dim are conditional and not compar
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CIFAR10_SAMPLE, REPO, peak_rss_mib, run_child, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, peak_rss_mib, run_child, run_with_results
 
 FAMILIES = [  # model, tiny hparams set, problem
     ("image_transformer", "imagetransformer_cifar10_tiny", "image_cifar10"),
@@ -37,7 +35,6 @@ FAMILIES = [  # model, tiny hparams set, problem
 
 
 def child(model_name, hparams_set, problem_name, budget_s, data_dir):
-    sys.path.insert(0, REPO)
     import logging
 
     import imgtf  # noqa: F401

@@ -3,15 +3,9 @@ built for the problem it is registered for, and its docstring (the paper result 
 
     python bench/hparams_table.py               # writes docs/results/hparams_table.md and .json
 """
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import imgtf  # noqa: E402,F401
-from imgtf import catalog, registry  # noqa: E402
-from common import run_with_results  # noqa: E402
+import imgtf  # noqa: F401  (TensorFlow's environment defaults)
+from imgtf import catalog, registry
+from common import run_with_results
 
 
 def main():

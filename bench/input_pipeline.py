@@ -11,15 +11,12 @@ in the same process with the same Trainer the command uses.
 import argparse
 import io
 import os
-import sys
 import tarfile
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
+from common import SHARED_DATA, run_with_results
 
-sys.path.insert(0, REPO)
 
 
 def imagenet_fixture(root):

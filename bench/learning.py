@@ -31,8 +31,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CIFAR10_SAMPLE, REPO, cifar_model_and_problem, draw_curves, peak_rss_mib, record,  # noqa: E402
+from common import (CIFAR10_SAMPLE, REPO, cifar_model_and_problem, draw_curves, peak_rss_mib, record,
                     run_child, run_with_results)
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 values
@@ -41,7 +40,6 @@ RESULTS = os.path.join(REPO, "bench", "results", "learning")
 
 
 def tiny_sets():
-    sys.path.insert(0, REPO)
     from imgtf import catalog, registry
 
     catalog.load_builtins()
@@ -56,7 +54,6 @@ def problem_for(set_name):
 
 
 def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, overrides, out_dir):
-    sys.path.insert(0, REPO)
     import logging
 
     import numpy as np

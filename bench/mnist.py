@@ -30,8 +30,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, draw_curves, peak_rss_mib, record, run_with_results  # noqa: E402
+from common import REPO, SHARED_DATA, draw_curves, peak_rss_mib, record, run_with_results
 
 UNIFORM = 784 * math.log(2)  # 543.4 nats: every pixel a fair coin
 MNIST_DIR = os.path.join(SHARED_DATA, "mnist")
@@ -49,7 +48,6 @@ PUBLISHED = {
 def write_data(out, eval_digits, binarization, mnist_dir=MNIST_DIR):
     """The real digits as official files under `out`: train = all but the last eval_digits, test = those. Returns
     (problem, problem_options, train_count, test_count)."""
-    sys.path.insert(0, REPO)
     import numpy as np
 
     from imgtf.data import amat, idx
@@ -74,7 +72,6 @@ def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samp
 
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    sys.path.insert(0, REPO)
     import logging
 
     from imgtf import catalog, registry

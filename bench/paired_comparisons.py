@@ -9,12 +9,10 @@ all 1,017 test images: the paired difference with its 95% interval, next to the 
 """
 import os
 import shlex
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, record, run_with_results  # noqa: E402
-from quickstart import quickstart_command  # noqa: E402
+from common import REPO, record, run_with_results
+from quickstart import quickstart_command
 
 DATA = os.path.join(REPO, "examples", "data", "cifar10")
 

@@ -17,8 +17,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, cifar_model_and_problem, record, run_with_results  # noqa: E402
+from common import REPO, cifar_model_and_problem, record, run_with_results
 
 DATA = os.path.join(REPO, "examples", "data", "cifar10")
 

@@ -9,12 +9,10 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, record, run_with_results  # noqa: E402
+from common import REPO, record, run_with_results
 
 
 def quickstart_command():

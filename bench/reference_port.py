@@ -16,12 +16,10 @@ import argparse
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, run_child, run_with_results  # noqa: E402
+from common import SHARED_DATA, run_child, run_with_results
 
 PORT_CONFIG = ("hidden_size=256,num_decoder_layers=2,num_heads=4,filter_size=512,query_block_length=256,"
                "memory_length=512,batch_size=8,learning_rate_schedule=constant,learning_rate=0.001,dropout=0.1,"
@@ -31,7 +29,6 @@ EVAL_IMAGES = 256
 
 
 def child(steps, budget_s, extra, data_dir):
-    sys.path.insert(0, REPO)
     import logging
 
     import imgtf  # noqa: F401

@@ -14,13 +14,10 @@ The reference for each figure is the same measurement at the small step: resumin
 (large / small) near 1.
 """
 import argparse
-import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CIFAR10_SAMPLE, REPO, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, run_with_results
 
 
 def first_batch_seconds(make_dataset):
@@ -63,7 +60,6 @@ def main():
     parser.add_argument("--data_dir", default=CIFAR10_SAMPLE, help="CIFAR-10 python batches (default: the "
                         "sample in examples/data; ../shared/data/cifar10 holds 5,085 training images)")
     args = parser.parse_args()
-    sys.path.insert(0, REPO)
     import logging
 
     from imgtf import catalog, registry

@@ -11,12 +11,9 @@ same numbers, so for the same seed they produce the same image (checked here on 
 """
 import argparse
 import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import run_with_results  # noqa: E402
+from common import run_with_results
 
 
 def main():

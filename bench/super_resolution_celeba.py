@@ -24,8 +24,7 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, SHARED_DATA, run_with_results  # noqa: E402
+from common import REPO, SHARED_DATA, run_with_results
 
 SETS = ["img2img_transformer_celeba_1d_tiny", "img2img_transformer_celeba_2d_tiny"]
 UNCONDITIONAL = "imagetransformer_cifar10_tiny"
@@ -74,7 +73,6 @@ def main():
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(args.data_dir, "img_align_celeba")):
         sys.exit(f"no CelebA images in {args.data_dir}/img_align_celeba: pass --data_dir.")
-    sys.path.insert(0, REPO)
     from imgtf.sampling.decode import load_user_images
     from imgtf.sampling import outputs
 

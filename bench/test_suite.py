@@ -8,12 +8,10 @@ import configparser
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import REPO, record, run_with_results  # noqa: E402
+from common import REPO, record, run_with_results
 
 _INI = configparser.ConfigParser()
 _INI.read(os.path.join(REPO, "pytest.ini"))

@@ -6,8 +6,13 @@ mode that times this tree against another commit, interleaved, in one run.
     python bench/timing.py --sets=pixelcnn_cifar10_tiny --steps_per_loop=1,8,32    # every combination, one table
     python bench/timing.py --sets=... --measure=train,eval,sample                  # and evaluation, cached sampling
     python bench/timing.py --sets=all --baseline=7724770 --rounds=3               # A/B against that commit
+    python bench/timing.py --sets=imagetransformer_cifar10_base --batch=8 --hparams="recompute=false;recompute=true"
+    python bench/timing.py --precision=float32,bfloat16 --xla=off,on --batch=64     # on a GPU: the fastest setting
+    python bench/timing.py --replicas=1,2 --input_checks=on,off --onednn=on,off     # scaling; the checks; oneDNN
+    python bench/timing.py ... --results_name=timing_xla    # docs/results/timing_xla.md (default: timing.md)
 
-Every measurement runs in a process of its own (its peak memory is its own) with the tree under test first on
+Each option takes a comma-separated list (--hparams: `;`-separated override strings) and the table has one row per
+combination. Every measurement runs in a process of its own (its peak memory is its own) with the tree under test first on
 PYTHONPATH: the working tree (A), and with --baseline a git worktree of that commit (B), made for the run and removed
 after. Rounds interleave them, A B A B ..., so the machine's drift reaches both alike; a ratio is B's time over A's
 per round (above 1: A is faster), and the table shows each round's ratio and their median. The training loss after
@@ -19,6 +24,9 @@ one forward and backward pass (matmuls and convolutions; a loop body counts once
 MFU is a lower bound); MFU is that rate over the rate of a 2048x2048 float32 matmul measured in the same process.
 Evaluation: images/s of the second of two evaluations of --eval_images test images (the first traces). Sampling:
 images/s of the cached sampler at each --sample_batches size, the second of two calls (the first compiles).
+--replicas=N splits the CPU into N logical devices under a MirroredStrategy (a GPU machine: its GPUs, N <= their
+number); --input_checks=off trains on the unchecked dataset (the input contract's checks skipped) to show their cost;
+--onednn=off sets TF_ENABLE_ONEDNN_OPTS=0 for the process (imgtf's default turns TensorFlow's oneDNN kernels on).
 """
 import argparse
 import contextlib
@@ -89,21 +97,37 @@ def measure(config):
     import resource
 
     import imgtf  # noqa: F401  (the tree on PYTHONPATH)
+    from imgtf.train import distribution
+
+    replicas = config["replicas"]
+    if replicas > 1:
+        distribution.split_cpu(replicas)  # before TensorFlow starts (a GPU machine mirrors its GPUs instead)
+    import tensorflow as tf
+
     from imgtf import catalog
-    from imgtf.train import distribution, run_dir
+    from imgtf.models.inputs import InputContract
+    from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
     catalog.load_builtins()
+    if config["input_checks"] == "off":
+        InputContract.checked_dataset = lambda self, dataset, where="": dataset
+    strategy = None
+    if replicas > 1:
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))][:replicas]
+        strategy = tf.distribute.MirroredStrategy(devices)
     model_name, problem = cifar_model_and_problem(config["set"])
-    overrides = f"batch_size={config['batch']}" if config.get("batch") else ""
+    overrides = ",".join(o for o in (config["hparams"], f"batch_size={config['batch']}" if config["batch"] else "")
+                         if o)
     result = {"imgtf": os.path.dirname(imgtf.__file__)}
     never = 10 ** 9
     with tempfile.TemporaryDirectory() as out:
         distribution.set_precision(config["precision"])
         spec = run_dir.resolve(out, problem, model_name, config["set"], overrides)
-        trainer = Trainer(spec, out, config["data_dir"], seed=0, precision=config["precision"],
-                          xla=config["xla"] == "on")
+        trainer = Trainer(spec, out, config["data_dir"], strategy=strategy, seed=0, precision=config["precision"],
+                          xla={"on": True, "off": False}.get(config["xla"], config["xla"]))
         per_loop, warmup, steps = config["steps_per_loop"], config["warmup"], config["steps"]
         warmup = -(-max(warmup, per_loop) // per_loop) * per_loop
         steps = -(-steps // per_loop) * per_loop
@@ -114,12 +138,12 @@ def measure(config):
             trainer.train(warmup + steps, steps_per_loop=per_loop, checkpoint_every=never, log_every=never,
                           on_step=lambda step, loss: losses.append(loss))
             seconds = (time.perf_counter() - start) / steps
-            batch = next(iter(trainer.problem.dataset("train", config["data_dir"], trainer.global_batch_size)))
-            flops = step_flops(trainer, batch)
-            peak = matmul_flops_per_second()
             result.update(step_ms=1000 * seconds, images_per_s=trainer.global_batch_size / seconds,
-                          batch=trainer.global_batch_size, loss=losses[-1], gflop_per_step=flops / 1e9,
-                          matmul_tflops=peak / 1e12, mfu=flops / seconds / peak)
+                          batch=trainer.global_batch_size, loss=float(losses[-1]), xla=bool(trainer.xla))
+            if replicas == 1:  # the FLOP count traces the step outside the strategy: one device only
+                batch = next(iter(trainer.problem.dataset("train", config["data_dir"], trainer.global_batch_size)))
+                flops, peak = step_flops(trainer, batch), matmul_flops_per_second()
+                result.update(gflop_per_step=flops / 1e9, matmul_tflops=peak / 1e12, mfu=flops / seconds / peak)
         if "eval" in config["measure"]:
             batches = -(-config["eval_images"] // trainer.eval_batch_size)
             trainer.evaluate("test", eval_steps=batches)
@@ -139,7 +163,8 @@ def measure(config):
 
 # -- in the driving process -------------------------------------------------------------------------------------------
 def run_measurement(tree, config, timeout_s):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([tree, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+               TF_ENABLE_ONEDNN_OPTS="1" if config["onednn"] == "on" else "0")
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), f"--child={json.dumps(config)}"], env=env,
                           capture_output=True, text=True, timeout=timeout_s, cwd=tempfile.gettempdir())
     try:
@@ -193,10 +218,14 @@ def median_of(results, key):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="imagetransformer_cifar10_tiny", help="comma-separated, or 'all' (tiny)")
-    parser.add_argument("--batch", type=int, default=0, help="global batch (default: each set's own)")
-    parser.add_argument("--precision", default="float32", help="comma-separated: float32, mixed_bfloat16, ...")
+    parser.add_argument("--batch", type=int, default=0, help="batch per replica (default: each set's batch_size)")
+    parser.add_argument("--hparams", default="", help="`;`-separated hparams override strings, one row each")
+    parser.add_argument("--precision", default="float32", help="comma-separated: float32, bfloat16, float16")
     parser.add_argument("--xla", default="off", help="comma-separated: off, on")
     parser.add_argument("--steps_per_loop", default="1", help="comma-separated values")
+    parser.add_argument("--replicas", default="1", help="comma-separated: devices of a MirroredStrategy")
+    parser.add_argument("--input_checks", default="on", help="comma-separated: on, off")
+    parser.add_argument("--onednn", default="on", help="comma-separated: on, off (TF_ENABLE_ONEDNN_OPTS)")
     parser.add_argument("--measure", default="train", help="comma-separated: train, eval, sample")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
@@ -206,6 +235,7 @@ def main():
     parser.add_argument("--baseline", default="", help="a commit to time against this tree (A/B)")
     parser.add_argument("--data_dir", default=CIFAR10_SAMPLE)
     parser.add_argument("--timeout_s", type=int, default=1800, help="per measurement")
+    parser.add_argument("--results_name", default="timing", help="docs/results/<name>.md and .json")
     parser.add_argument("--child", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -213,11 +243,16 @@ def main():
         return
 
     sets = all_tiny_sets() if args.sets == "all" else [s for s in args.sets.split(",") if s]
-    configs = [dict(set=s, batch=args.batch, precision=p, xla=x, steps_per_loop=int(n), steps=args.steps,
-                    warmup=args.warmup, measure=args.measure.split(","), eval_images=args.eval_images,
-                    sample_batches=[int(b) for b in args.sample_batches.split(",")], data_dir=args.data_dir)
-               for s in sets for p in args.precision.split(",") for x in args.xla.split(",")
-               for n in args.steps_per_loop.split(",")]
+    configs = [dict(set=s, hparams=h, batch=args.batch, precision=p, xla=x, steps_per_loop=int(n), replicas=int(r),
+                    input_checks=c, onednn=o, steps=args.steps, warmup=args.warmup, measure=args.measure.split(","),
+                    eval_images=args.eval_images, sample_batches=[int(b) for b in args.sample_batches.split(",")],
+                    data_dir=args.data_dir)
+               for s in sets for h in args.hparams.split(";") for p in args.precision.split(",")
+               for x in args.xla.split(",") for n in args.steps_per_loop.split(",")
+               for r in args.replicas.split(",") for c in args.input_checks.split(",")
+               for o in args.onednn.split(",")]
+    varied = [key for key in ("hparams", "precision", "xla", "steps_per_loop", "replicas", "input_checks", "onednn")
+              if len({str(c[key]) for c in configs}) > 1]
     figures = list(FIGURES) + [(f"sample_images_per_s@{b}", f"sample img/s @{b}", "{:.2f}")
                                for b in args.sample_batches.split(",")]
     with worktree(args.baseline) if args.baseline else contextlib.nullcontext() as base:
@@ -230,27 +265,30 @@ def main():
                     results[i, name].append(result)
                     shown = ", ".join(f"{label} {fmt.format(result[key])}" for key, label, fmt in figures
                                       if key in result)
-                    print(f"round {round_ + 1} {name} {config['set']} xla={config['xla']} "
-                          f"steps_per_loop={config['steps_per_loop']} {config['precision']}: "
-                          f"{result.get('error') or shown}", file=sys.stderr, flush=True)
+                    setting = " ".join(f"{key}={config[key]}" for key in varied)
+                    print(f"round {round_ + 1} {name} {config['set']} {setting}: {result.get('error') or shown}",
+                          file=sys.stderr, flush=True)
 
-    head = (f"{len(configs)} configuration(s), {args.rounds} round(s); training: {args.warmup} untimed steps, then "
-            f"{args.steps} timed" + (f"; A = this tree, B = {args.baseline}, interleaved (A B A B ...)"
-                                     if args.baseline else ""))
+    fixed = ", ".join(f"{key} {configs[0][key]}" for key in ("hparams", "precision", "xla", "steps_per_loop",
+                                                             "replicas", "input_checks", "onednn")
+                      if key not in varied and configs[0][key] != "")
+    head = (f"{len(configs)} configuration(s), {args.rounds} round(s); {fixed}; batch "
+            f"{args.batch or 'of each set'}; training: {args.warmup} untimed steps, then {args.steps} timed"
+            + (f"; A = this tree, B = {args.baseline}, interleaved (A B A B ...)" if args.baseline else ""))
     print(head + "\n")
     shown = [(k, label, fmt) for k, label, fmt in figures
              if any(k in r for rs in results.values() for r in rs)]
-    columns = ["set", "xla", "steps/loop", "precision", "tree"] + [label for _, label, _ in shown]
+    columns = ["set"] + varied + ["tree"] + [label for _, label, _ in shown]
     if args.baseline:
         columns += ["B/A time per round", "median B/A"]
     print("| " + " | ".join(columns) + " |")
-    print("|" + "---|" * 5 + "---:|" * (len(columns) - 5))
+    print("|" + "---|" * (len(varied) + 2) + "---:|" * (len(columns) - len(varied) - 2))
     table = []
     for i, config in enumerate(configs):
         for name, _ in trees:
             rs = results[i, name]
             errors = [r["error"] for r in rs if "error" in r]
-            cells = [f"`{config['set']}`", config["xla"], str(config["steps_per_loop"]), config["precision"], name]
+            cells = [f"`{config['set']}`"] + [str(config[key]) for key in varied] + [name]
             row = {"config": config, "tree": name, "rounds": rs}
             for key, _, fmt in shown:
                 value = median_of(rs, key)
@@ -272,4 +310,5 @@ def main():
 
 
 if __name__ == "__main__":
-    run_with_results("timing", main)
+    name = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--results_name=")), "timing")
+    run_with_results(name, main)

@@ -18,14 +18,12 @@ import os
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CIFAR10_SAMPLE, REPO, record, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, record, run_with_results
 
 SETS = ("pixelcnn_pp_cifar10_tiny", "pixelsnail_cifar10_tiny", "gated_pixelcnn_cifar10_tiny")
 
 
 def train_and_evaluate(set_name, weight_norm, args, scratch):
-    sys.path.insert(0, REPO)
     from imgtf import catalog, registry
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer

@@ -28,8 +28,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import CIFAR10_SAMPLE, REPO, run_with_results  # noqa: E402
+from common import CIFAR10_SAMPLE, REPO, run_with_results
 
 USR_MODULE = '''
 from imgtf.problems.image_folder import ImageFolderProblem
@@ -85,7 +84,6 @@ def gray_folder(source, root):
     """CIFAR-10 python batches as grayscale PNG class folders, root/{train,test}/<class>/NNNNN.png."""
     from PIL import Image
 
-    sys.path.insert(0, REPO)
     from imgtf.data import cifar
 
     for split in ("train", "test"):
@@ -165,7 +163,6 @@ def main():
     parser.add_argument("--data_dir", default=CIFAR10_SAMPLE)
     parser.add_argument("--keep", default=None, help="Keep runs, samples and exports in this folder.")
     args = parser.parse_args()
-    sys.path.insert(0, REPO)
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     work = args.keep or tempfile.mkdtemp(prefix="imgtf_user_images_")
     os.makedirs(work, exist_ok=True)

@@ -80,6 +80,28 @@ def is_chief(strategy):
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
+XLA_SETTINGS = ("auto", "on", "off")
+
+
+def use_xla(setting, strategy):
+    """Whether the training step is compiled with XLA: "on", "off", or "auto", which compiles it on GPUs and TPUs and
+    not on a CPU. On a CPU XLA measured no faster for any family's tiny set, and slower for most (the recurrent
+    scans, PixelCNN++; docs/benchmarks.md, `bench/timing.py --xla=off,on`); on accelerators XLA's fusions spare
+    the memory round trips of the many small elementwise ops, and a failed compilation falls back to the plain
+    step with a notice. Also takes True/False."""
+    if isinstance(setting, bool):
+        return setting
+    if setting not in XLA_SETTINGS:
+        raise DistributionError(f"--xla must be one of {', '.join(XLA_SETTINGS)}; got {setting!r}.")
+    if setting != "auto":
+        return setting == "on"
+    try:
+        devices = strategy.extended.worker_devices
+    except (RuntimeError, NotImplementedError):  # the default strategy: TensorFlow's own placement, a GPU if any
+        devices = [device.name for device in tf.config.list_logical_devices()]
+    return any(tf.DeviceSpec.from_string(d).device_type in ("GPU", "TPU") for d in devices)
+
+
 PRECISIONS = ("float32", "bfloat16", "float16")
 
 

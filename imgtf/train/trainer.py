@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from imgtf.data.errors import reraise_from_pipeline
-from imgtf.train.distribution import is_chief
+from imgtf.train.distribution import is_chief, use_xla
 from imgtf.train import checkpoints
 from imgtf.train import metrics as metrics_lib
 from imgtf.train import per_image, polyak
@@ -63,7 +63,7 @@ class Trainer:
     """Builds the model, optimiser and checkpoint for a RunSpec and trains / evaluates it."""
 
     def __init__(self, spec, output_dir, data_dir, strategy=None, seed=0, keep_checkpoints=5, precision="float32",
-                 xla=False):
+                 xla="auto"):
         self.spec, self.output_dir, self.data_dir, self.seed = spec, output_dir, data_dir, seed
         self.hparams = spec.hparams
         self.training = training_settings(spec.hparams)  # what this loop reads (batch, optimiser, schedule)
@@ -74,7 +74,7 @@ class Trainer:
                 self.problem.prepared(split, data_dir)  # a damaged or mismatched preparation: refused now
         self.strategy = strategy or tf.distribute.get_strategy()
         self.chief = is_chief(self.strategy)
-        self.precision, self.xla = precision, xla
+        self.precision, self.xla = precision, use_xla(xla, self.strategy)  # "auto": on GPUs and TPUs
         # only the chief writes metrics and the real checkpoints; other workers save to a scratch directory
         self.metrics = metrics_lib.MetricsLog(output_dir if self.chief else self._scratch_dir())
         keras.utils.set_random_seed(seed)

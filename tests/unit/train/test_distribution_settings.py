@@ -48,6 +48,22 @@ def test_xla_training_step_matches_the_plain_graph(builtins, cifar_dir, tmp_path
     np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
 
 
+def test_xla_auto_compiles_on_accelerators_only():
+    """--xla=auto: XLA for GPU and TPU replicas, not for a CPU (where it measured slower: docs/benchmarks.md)."""
+    from imgtf.train.distribution import DistributionError, use_xla
+
+    class Strategy:  # only the devices matter
+        def __init__(self, *devices):
+            self.extended = type("Extended", (), {"worker_devices": devices})()
+
+    cpu, gpus = Strategy("/job:localhost/replica:0/task:0/device:CPU:0"), Strategy("/device:GPU:0", "/device:GPU:1")
+    assert use_xla("auto", cpu) is False and use_xla("auto", gpus) is True
+    assert use_xla("auto", tf.distribute.get_strategy()) is False  # this machine: a CPU
+    assert use_xla("on", cpu) is True and use_xla("off", gpus) is False and use_xla(True, cpu) is True
+    with pytest.raises(DistributionError, match="--xla must be one of auto, on, off; got 'yes'"):
+        use_xla("yes", cpu)
+
+
 def test_strategy_errors_are_clear():
     from imgtf.train.distribution import DistributionError, make_strategy
 
