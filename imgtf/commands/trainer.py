@@ -54,8 +54,8 @@ def define_flags(fv):
     enum("mixed_precision", "float32", ["float32", "bfloat16", "float16"],
          "Compute dtype; variables, logits, softmax and likelihoods stay float32; float16 adds loss scaling.")
     enum("xla", "auto", ["auto", "on", "off"],
-         "Compile the training step with XLA: auto = on GPUs and TPUs, not on a CPU (where it measured no faster for "
-         "any family). Falls back with a notice where compilation fails.")
+         "Compile the training step with XLA: auto = on GPUs and TPUs, not on a CPU (where it measured slower for "
+         "every convolutional and recurrent family, and no faster for the Image Transformer). Falls back with a notice where compilation fails.")
     common.define_registry_flags(fv)
 
 
