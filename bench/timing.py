@@ -12,11 +12,12 @@ mode that times this tree against another commit, interleaved, in one run.
     python bench/timing.py ... --results_name=timing_xla    # docs/results/timing_xla.md (default: timing.md)
 
 Each option takes a comma-separated list (--hparams: `;`-separated override strings) and the table has one row per
-combination. Every measurement runs in a process of its own (its peak memory is its own) with the tree under test first on
-PYTHONPATH: the working tree (A), and with --baseline a git worktree of that commit (B), made for the run and removed
-after. Rounds interleave them, A B A B ..., so the machine's drift reaches both alike; a ratio is B's time over A's
-per round (above 1: A is faster), and the table shows each round's ratio and their median. The training loss after
-the timed steps is shown beside it: two commits that compute the same function give the same loss.
+combination. Every measurement runs in a process of its own (its peak memory is its own) with the tree under test
+first on PYTHONPATH: the working tree (A), and with --baseline a git worktree of that commit (B), made for the run
+and removed after. Rounds interleave them, A B A B ..., so the machine's drift reaches both alike; a ratio is B's
+time over A's per round (above 1: A is faster), and the table shows each round's ratio and their median. The
+training loss after the timed steps is shown beside it: two commits that compute the same function give the same
+loss.
 
 Training: `--warmup` steps (tracing, the first runs) untimed, then `--steps` timed, the trainer's own loop on the real
 CIFAR-10 sample shipped in examples/data, at the set's batch unless --batch. FLOPs are TensorFlow's static count of

@@ -55,7 +55,8 @@ def define_flags(fv):
          "Compute dtype; variables, logits, softmax and likelihoods stay float32; float16 adds loss scaling.")
     enum("xla", "auto", ["auto", "on", "off"],
          "Compile the training step with XLA: auto = on GPUs and TPUs, not on a CPU (where it measured slower for "
-         "every convolutional and recurrent family, and no faster for the Image Transformer). Falls back with a notice where compilation fails.")
+         "every convolutional and recurrent family, and no faster for the Image Transformer). Falls back with a "
+         "notice where compilation fails.")
     common.define_registry_flags(fv)
 
 

@@ -86,9 +86,9 @@ XLA_SETTINGS = ("auto", "on", "off")
 def use_xla(setting, strategy):
     """Whether the training step is compiled with XLA: "on", "off", or "auto", which compiles it on GPUs and TPUs and
     not on a CPU. On a CPU XLA made the convolutional and recurrent families' tiny sets 1.06-2x slower and the Image
-    Transformer's no faster beyond noise (docs/benchmarks.md, `bench/timing.py --xla=off,on`); on accelerators XLA's fusions spare
-    the memory round trips of the many small elementwise ops, and a failed compilation falls back to the plain
-    step with a notice. Also takes True/False."""
+    Transformer's no faster beyond noise (docs/benchmarks.md, `bench/timing.py --xla=off,on`); on accelerators XLA's
+    fusions spare the memory round trips of the many small elementwise ops, and a failed compilation falls back to
+    the plain step with a notice. Also takes True/False."""
     if isinstance(setting, bool):
         return setting
     if setting not in XLA_SETTINGS:
