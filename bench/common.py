@@ -61,6 +61,22 @@ def cifar_model_and_problem(set_name):
     return model, ("img2img_cifar10" if model == "img2img_transformer" else "image_cifar10")
 
 
+def distinct_tiny_sets():
+    """Every registered `_tiny` set, one of each distinct (model, hparams): an ImageNet set equal to its CIFAR-10 twin
+    runs as the same model on the CIFAR-10 data here."""
+    from imgtf import catalog, registry
+
+    catalog.load_builtins()
+    names, seen = [], set()
+    for name in registry.hparams_sets.names():
+        if name.endswith("_tiny"):
+            key = (registry.model_and_problem_of(name)[0], repr(sorted(registry.hparams(name).values().items())))
+            if key not in seen:
+                seen.add(key)
+                names.append(name)
+    return names
+
+
 # -- plots, drawn with Pillow (no plotting dependency) ------------------------------------------------------------
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
            (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207), (0, 0, 128), (128, 128, 0),

@@ -17,24 +17,9 @@ import sys
 import tempfile
 import time
 
-from common import REPO, cifar_model_and_problem, record, run_with_results
+from common import REPO, cifar_model_and_problem, distinct_tiny_sets, record, run_with_results
 
 DATA = os.path.join(REPO, "examples", "data", "cifar10")
-
-
-def tiny_sets():
-    """Every registered `_tiny` set, one of each distinct (model, hparams)."""
-    from imgtf import catalog, registry
-
-    catalog.load_builtins()
-    names, seen = [], set()
-    for name in registry.hparams_sets.names():
-        if name.endswith("_tiny"):
-            key = (registry.model_and_problem_of(name)[0], repr(sorted(registry.hparams(name).values().items())))
-            if key not in seen:
-                seen.add(key)
-                names.append(name)
-    return names
 
 
 def op_stats(logdir):
@@ -100,7 +85,7 @@ def main():
     args = parser.parse_args()
     import imgtf  # noqa: F401  (TensorFlow's environment defaults before it is imported)
 
-    sets = [s for s in args.sets.split(",") if s] or tiny_sets()
+    sets = [s for s in args.sets.split(",") if s] or distinct_tiny_sets()
     print(f"{args.steps} profiled training steps per set after {args.warmup} of warm-up, the trainer's own step "
           f"({'--xla' if args.xla else 'default flags'}), each set's batch, 32x32 CIFAR-10 images.\n")
     recorded = {}

@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 
-from common import CIFAR10_SAMPLE, REPO, cifar_model_and_problem, record, run_with_results
+from common import CIFAR10_SAMPLE, REPO, cifar_model_and_problem, distinct_tiny_sets, record, run_with_results
 
 
 # -- in the measuring process ----------------------------------------------------------------------------------------
@@ -125,6 +125,9 @@ def measure(config):
     result = {"imgtf": os.path.dirname(imgtf.__file__)}
     never = 10 ** 9
     with tempfile.TemporaryDirectory() as out:
+        if config["xla"] == "auto" and not hasattr(distribution, "use_xla"):  # a tree before --xla=auto
+            return {**result, "error": "this tree's Trainer has no xla='auto' (it would read the string as True); "
+                                       "time it with --xla=off,on"}
         distribution.set_precision(config["precision"])
         spec = run_dir.resolve(out, problem, model_name, config["set"], overrides)
         trainer = Trainer(spec, out, config["data_dir"], strategy=strategy, seed=0, precision=config["precision"],
@@ -173,7 +176,7 @@ def run_measurement(tree, config, timeout_s):
     except (IndexError, ValueError):
         tail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "no output"
         return {"error": f"exit {proc.returncode}: {tail[:300]}"}
-    if os.path.realpath(os.path.dirname(result["imgtf"])) != os.path.realpath(tree):
+    if os.path.realpath(os.path.dirname(result.get("imgtf", tree + "/imgtf"))) != os.path.realpath(tree):
         return {"error": f"imported imgtf from {result['imgtf']}, not from the tree under test {tree}"}
     return result
 
@@ -189,21 +192,6 @@ def worktree(commit):
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", path], cwd=REPO, capture_output=True)
         shutil.rmtree(path, ignore_errors=True)
-
-
-def all_tiny_sets():
-    """Every registered `_tiny` set, one of each distinct (model, hparams)."""
-    from imgtf import catalog, registry
-
-    catalog.load_builtins()
-    names, seen = [], set()
-    for name in registry.hparams_sets.names():
-        if name.endswith("_tiny"):
-            key = (registry.model_and_problem_of(name)[0], repr(sorted(registry.hparams(name).values().items())))
-            if key not in seen:
-                seen.add(key)
-                names.append(name)
-    return names
 
 
 FIGURES = [("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
@@ -243,7 +231,7 @@ def main():
         print(json.dumps(measure(json.loads(args.child))))
         return
 
-    sets = all_tiny_sets() if args.sets == "all" else [s for s in args.sets.split(",") if s]
+    sets = distinct_tiny_sets() if args.sets == "all" else [s for s in args.sets.split(",") if s]
     configs = [dict(set=s, hparams=h, batch=args.batch, precision=p, xla=x, steps_per_loop=int(n), replicas=int(r),
                     input_checks=c, onednn=o, steps=args.steps, warmup=args.warmup, measure=args.measure.split(","),
                     eval_images=args.eval_images, sample_batches=[int(b) for b in args.sample_batches.split(",")],
