@@ -74,7 +74,7 @@ def main():
     if not os.path.isdir(os.path.join(args.data_dir, "img_align_celeba")):
         sys.exit(f"no CelebA images in {args.data_dir}/img_align_celeba: pass --data_dir.")
     from imgtf.sampling.decode import load_user_images
-    from imgtf.sampling import outputs
+    from imgtf.data import grids
 
     os.makedirs(RESULTS, exist_ok=True)
     rows = []
@@ -102,7 +102,7 @@ def main():
                 inputs = np.load(os.path.join(decode_dir, "inputs.npy")).astype(np.uint8)
                 originals = load_user_images(unseen, samples.shape[-2])
                 grid = os.path.join(RESULTS, f"{set_name}.png")
-                outputs.save_png(outputs.comparison_grid(inputs, samples, originals), grid)
+                grids.save_png(grids.comparison_grid(inputs, samples, originals), grid)
                 row["grid"] = os.path.relpath(grid, REPO)
             rows.append(row)
             print(json.dumps(row), flush=True)

@@ -71,7 +71,7 @@ def require_flags(flag_values, *names):
 
 def user_errors():
     """Exception types whose messages are complete instructions for the user (no traceback needed)."""
-    from imgtf.data.errors import DataError
+    from imgtf.errors import DataError
     from imgtf.hparams.hparams import HParamsError
     from imgtf.registry import RegistryError
     from imgtf.train.checkpoints import CheckpointError

@@ -7,7 +7,7 @@ import os
 
 import numpy as np
 
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.sources import partial_notice
 
 FILE_SPLIT = {"train": "train", "validation": "valid", "test": "test"}

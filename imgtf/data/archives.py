@@ -3,7 +3,7 @@ import os
 import tarfile
 import zipfile
 
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 

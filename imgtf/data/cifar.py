@@ -10,7 +10,7 @@ import tarfile
 
 import numpy as np
 
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.safe_pickle import restricted_loads
 from imgtf.data.sources import partial_notice
 

@@ -1,17 +1,5 @@
-"""Data errors whose messages say what was wrong, with which file, and what to do."""
-
-
-class DataError(Exception):
-    """Base class: the message is meant for the user as it stands."""
-
-
-class DataNotFoundError(DataError, FileNotFoundError):
-    pass
-
-
-class CorruptDataError(DataError, ValueError):
-    pass
-
+"""Errors raised inside a tf.data pipeline, turned back into the user's errors (imgtf.errors) they were."""
+from imgtf.errors import CorruptDataError, DataNotFoundError, INPUT_MARKER, INPUT_MARKER_END, InputError
 
 _MARKERS = ("CorruptDataError: ", "DataNotFoundError: ")
 
@@ -28,10 +16,8 @@ class reraise_from_pipeline:
         if exc is None or not type(exc).__module__.startswith("tensorflow"):
             return False
         message = getattr(exc, "message", str(exc))
-        from imgtf.models.inputs import InputError, MARKER, MARKER_END
-
-        if MARKER in message and MARKER_END in message:
-            raise InputError(message.split(MARKER, 1)[1].split(MARKER_END, 1)[0]) from None
+        if INPUT_MARKER in message and INPUT_MARKER_END in message:
+            raise InputError(message.split(INPUT_MARKER, 1)[1].split(INPUT_MARKER_END, 1)[0]) from None
         for marker in _MARKERS:
             if marker in message:
                 text = message.split(marker, 1)[1].splitlines()[0].strip()

@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.sources import partial_notice
 
 PREFIX = {"train": "train", "test": "t10k"}

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from imgtf.data.errors import CorruptDataError
+from imgtf.errors import CorruptDataError
 
 log = logging.getLogger("imgtf")
 

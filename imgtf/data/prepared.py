@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from imgtf.data.errors import CorruptDataError
+from imgtf.errors import CorruptDataError
 
 WRITE_BATCH = 256
 

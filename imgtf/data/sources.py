@@ -7,7 +7,7 @@ way: a partial copy is used, but said so once (its bits/dim are not comparable w
 import dataclasses
 import logging
 
-from imgtf.data.errors import DataNotFoundError
+from imgtf.errors import DataNotFoundError
 from imgtf.data.tfds_source import load_prepared
 
 log = logging.getLogger("imgtf")

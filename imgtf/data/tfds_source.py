@@ -6,7 +6,7 @@ at once so the problem can say what to download and where to put it.
 import logging
 import os
 
-from imgtf.data.errors import DataNotFoundError
+from imgtf.errors import DataNotFoundError
 
 log = logging.getLogger(__name__)
 

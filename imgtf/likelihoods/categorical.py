@@ -5,7 +5,7 @@ from keras import ops
 
 from imgtf.likelihoods.likelihood import Likelihood
 from imgtf.registry import register_likelihood
-from imgtf.sampling import random_numbers
+from imgtf.likelihoods import random_numbers
 
 
 @register_likelihood("categorical")

@@ -16,7 +16,7 @@ from keras import ops
 
 from imgtf.likelihoods.likelihood import Likelihood
 from imgtf.registry import register_likelihood
-from imgtf.sampling import random_numbers
+from imgtf.likelihoods import random_numbers
 
 _LOG_SCALE_MIN = -7.0
 

@@ -65,7 +65,7 @@ class Likelihood:
 
     def sample(self, params, step, seed, temperature):
         """Values of one generation unit from its parameters [B, P]: int32 [B] (sub-pixel) or [B, C] (pixel), drawn
-        with imgtf.sampling.random_numbers so that equal (params, step, seed) give equal values in every sampler."""
+        with imgtf.likelihoods.random_numbers so that equal (params, step, seed) give equal values in every sampler."""
         raise NotImplementedError
 
 

@@ -14,7 +14,8 @@ from imgtf.hparams.hparams import HParams
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.recompute import recomputed
-from imgtf.models.inputs import InputContract, InputError, sampling_conditioning
+from imgtf.errors import InputError
+from imgtf.models.inputs import InputContract, sampling_conditioning
 
 
 class AutoregressiveImageModel(keras.Model):

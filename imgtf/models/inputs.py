@@ -9,16 +9,13 @@ normalised 0.5 would otherwise return a finite, meaningless likelihood.
 Where the values are known (numpy arrays, eager tensors) they are checked here, in Python. Inside a compiled step only
 dtypes and shapes are known: the values of a tf.data pipeline are asserted in the pipeline (`checked_dataset`), not in
 the step, so the compiled step (XLA included, which drops assertions) is unchanged; the assertion's message carries
-MARKER, which `imgtf.data.errors.reraise_from_pipeline` turns back into an InputError.
+imgtf.errors.INPUT_MARKER, which `imgtf.data.errors.reraise_from_pipeline` turns back into an InputError.
 """
 import numpy as np
 
-MARKER, MARKER_END = "InputError: ", " (imgtf input contract)"  # around a graph assertion's message
+from imgtf.errors import INPUT_MARKER, INPUT_MARKER_END, InputError
+
 INT32_SEEDS = (-2 ** 31, 2 ** 31 - 1)
-
-
-class InputError(ValueError):
-    """Features or sampling arguments outside a model's input contract; the message says what to pass instead."""
 
 
 def _shape_text(shape):
@@ -105,7 +102,7 @@ class InputContract:
 
     # -- values inside tf.data ------------------------------------------------------------------------------------
     def assertions(self, features):
-        """TensorFlow assertions of the values of `features` (tensors in a graph), messages prefixed by MARKER."""
+        """TensorFlow assertions of the values of `features` (tensors in a graph), messages between INPUT_MARKER and INPUT_MARKER_END."""
         import tensorflow as tf
 
         checks = []
@@ -116,8 +113,8 @@ class InputContract:
                 continue  # every uint8 is a level
             low, high = tf.reduce_min(value), tf.reduce_max(value)
             ok = tf.logical_and(low >= 0, tf.cast(high, tf.int64) < count)
-            message = tf.strings.format(MARKER + self.expected(key) + "; got " + value.dtype.name + " in [{}, {}]."
-                                        + MARKER_END, (low, high))
+            message = tf.strings.format(INPUT_MARKER + self.expected(key) + "; got " + value.dtype.name + " in [{}, {}]."
+                                        + INPUT_MARKER_END, (low, high))
             checks.append(tf.debugging.Assert(tf.logical_or(ok, tf.equal(tf.size(value), 0)), [message]))
         return checks
 

@@ -10,7 +10,7 @@ import os
 
 from imgtf.data import archives, images, sources
 from imgtf.data.indexed import IndexedExamples
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem
 

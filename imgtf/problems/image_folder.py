@@ -19,7 +19,7 @@ With code (in a --usr_dir module), subclass and set the attributes:
 import os
 
 from imgtf.data import archives, images
-from imgtf.data.errors import DataNotFoundError
+from imgtf.errors import DataNotFoundError
 from imgtf.data.indexed import IndexedExamples
 from imgtf.problems.problem import Problem
 from imgtf.registry import register_problem

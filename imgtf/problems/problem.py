@@ -144,7 +144,7 @@ class Problem:
         meta = prepared_lib.find(data_dir, self.name, split)
         now = json.loads(json.dumps(self.options()))  # as it reads back from the metadata
         if meta is not None and "options" in meta and meta["options"] != now:
-            from imgtf.data.errors import CorruptDataError
+            from imgtf.errors import CorruptDataError
 
             was = meta["options"]
             differ = sorted(k for k in set(was) | set(now) if was.get(k) != now.get(k))
@@ -160,7 +160,7 @@ class Problem:
     def _check_prepared_shapes(self, meta, split):
         """A preparation whose feature shapes are not this problem's (the same bytes per example in another layout,
         e.g. edited metadata) is refused before a model meets it."""
-        from imgtf.data.errors import CorruptDataError
+        from imgtf.errors import CorruptDataError
 
         expected = {"targets": self.image_shape, "inputs": self.input_shape}
         for key, shape in expected.items():

@@ -6,7 +6,7 @@ cached_sample: one compiled tf.while_loop over generation steps; each step runs 
 naive_sample: re-runs the whole model on the partial image at every step (what Tensor2Tensor does).
 
 Both follow the model's generation order (raster, or block-raster for 2D local attention), draw with the
-likelihood's `sample` and its stateless randomness (imgtf.sampling.random_numbers), and so produce identical images
+likelihood's `sample` and its stateless randomness (imgtf.likelihoods.random_numbers), and so produce identical images
 for the same seed. A model holds its own compiled sampler (`model.sample`); `cached_sample` is that call.
 `known` / `known_mask` force units to given values (completion: condition on the top half of a real image).
 """
@@ -98,7 +98,8 @@ def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, sample
     """Refuse settings that would sample nonsense, before a checkpoint is loaded or a file written. Temperature 0
     is refused rather than taken as greedy: dividing logits by 0 is not argmax, and argmax decoding of pixels gives
     flat, unrepresentative images. Messages name command-line flags (style "flag") or Python arguments ("python")."""
-    from imgtf.models.inputs import InputError, seed_value, whole_number
+    from imgtf.errors import InputError
+    from imgtf.models.inputs import seed_value, whole_number
 
     def name(setting):
         return f"--{setting}" if style == "flag" else setting

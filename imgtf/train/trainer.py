@@ -25,7 +25,7 @@ from imgtf.train import metrics as metrics_lib
 from imgtf.train import per_image, polyak
 from imgtf.hparams.training import training_settings
 from imgtf.progress import Progress
-from imgtf.sampling.outputs import sample_grid
+from imgtf.data.grids import sample_grid
 from imgtf.models.factory import make_model
 from imgtf.train.optimization import build_optimizer
 

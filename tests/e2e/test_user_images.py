@@ -141,7 +141,7 @@ def test_non_square_targets_keep_the_picture_aspect(builtins, tmp_path):
 def test_prepared_data_of_other_options_is_refused(builtins, gray_folder, tmp_path):
     """imgtf-datagen's shards of the 8-bit images would otherwise be read, unchanged, by a binary problem."""
     from imgtf.data import prepared
-    from imgtf.data.errors import CorruptDataError
+    from imgtf.errors import CorruptDataError
 
     problem = builtins.problem("image_folder")
     problem.configure(f"image_size={SIZE},channels=1")

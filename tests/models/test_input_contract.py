@@ -9,7 +9,7 @@ import tensorflow as tf
 from helpers.models import build
 from imgtf import build_model, load_run
 from imgtf.hparams.hparams import HParamsError
-from imgtf.models.inputs import InputError
+from imgtf.errors import InputError
 from imgtf.registry import RegistryError
 from imgtf.train.run_dir import RunDirError
 

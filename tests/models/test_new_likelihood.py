@@ -12,7 +12,7 @@ from keras import ops
 from helpers.models import assert_causal, build, enliven, real_features, smallest, tiny_sets
 from imgtf.likelihoods.likelihood import Likelihood
 from imgtf.registry import likelihoods, register_likelihood
-from imgtf.sampling import random_numbers
+from imgtf.likelihoods import random_numbers
 
 SIZE = 4  # 4x4 crops: 16 pixels, 48 sub-pixels
 SAMPLED = ("pixelcnn_cifar10_tiny", "pixelsnail_cifar10_tiny")  # one model per unit

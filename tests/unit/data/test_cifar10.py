@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imgtf.data import cifar
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.safe_pickle import UnsafePickleError, restricted_loads
 
 

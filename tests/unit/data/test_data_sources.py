@@ -6,7 +6,7 @@ import os
 import pytest
 
 from imgtf.data import prepared, sources
-from imgtf.data.errors import DataNotFoundError
+from imgtf.errors import DataNotFoundError
 
 
 @pytest.fixture

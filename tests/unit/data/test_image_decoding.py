@@ -47,7 +47,7 @@ def test_sixteen_bit_gray_is_not_white():
 
 
 def test_oversized_and_garbled_files_are_refused_by_name():
-    from imgtf.data.errors import CorruptDataError
+    from imgtf.errors import CorruptDataError
 
     header_only = png(np.zeros((1, 1, 1), np.int64), 8, claimed_size=(15000, 15000))  # claims 225 megapixels
     with pytest.raises(CorruptDataError, match=r"huge\.png: refused, too large.*skip_corrupt=true"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from imgtf.data import amat, idx
-from imgtf.data.errors import CorruptDataError, DataNotFoundError
+from imgtf.errors import CorruptDataError, DataNotFoundError
 
 
 def raw_idx(path):

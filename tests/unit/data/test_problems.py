@@ -11,7 +11,8 @@ from PIL import Image
 
 from conftest import png_bytes, write_tar
 from imgtf.data import prepared, sources
-from imgtf.data.errors import CorruptDataError, DataNotFoundError, reraise_from_pipeline
+from imgtf.errors import CorruptDataError, DataNotFoundError
+from imgtf.data.errors import reraise_from_pipeline
 
 
 def everything(problem, split, data_dir, batch=64):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from imgtf.data import prepared
-from imgtf.data.errors import CorruptDataError
+from imgtf.errors import CorruptDataError
 from imgtf.data.order import shuffled_indices
 
 

@@ -24,11 +24,11 @@ def test_consistency_metric_is_zero_for_a_matching_image():
 
 def test_grids_show_grayscale_images():
     """Grayscale (C = 1) samples, inputs and originals make RGB grids."""
-    from imgtf.sampling import outputs
+    from imgtf.data import grids
 
     gray = np.random.RandomState(0).randint(0, 256, (3, 6, 5, 1)).astype(np.uint8)
-    picture = outputs.sample_grid(gray, columns=2, scale=2)
+    picture = grids.sample_grid(gray, columns=2, scale=2)
     assert picture.shape == (2 * 12 + 2, 2 * 10 + 2, 3)
-    np.testing.assert_array_equal(picture[:12, :10], np.repeat(outputs.upscale(gray[:1], 2)[0], 3, axis=-1))
-    both = outputs.comparison_grid(gray, gray[:, None].repeat(2, axis=1), gray, scale=2)
+    np.testing.assert_array_equal(picture[:12, :10], np.repeat(grids.upscale(gray[:1], 2)[0], 3, axis=-1))
+    both = grids.comparison_grid(gray, gray[:, None].repeat(2, axis=1), gray, scale=2)
     assert both.shape[-1] == 3 and both.shape[0] == 3 * 12 + 2 * 2

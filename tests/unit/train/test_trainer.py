@@ -289,7 +289,7 @@ def test_a_problem_yielding_values_of_no_level_stops_training_with_the_contract(
     the structure when the pipeline is built, the values at the first batch, as the same InputError as in Keras."""
     import tensorflow as tf
 
-    from imgtf.models.inputs import InputError
+    from imgtf.errors import InputError
     from imgtf.problems.image_folder import ImageFolderProblem
     from imgtf.registry import register_problem
 

@@ -1,0 +1,25 @@
+"""The errors every layer of imgtf raises for the user: their messages say what was wrong and what to do.
+
+They live at the bottom so that the data pipeline, the models' input contract and the commands share them without
+importing each other."""
+
+
+class DataError(Exception):
+    """Base class of data errors: the message is meant for the user as it stands."""
+
+
+class DataNotFoundError(DataError, FileNotFoundError):
+    pass
+
+
+class CorruptDataError(DataError, ValueError):
+    pass
+
+
+class InputError(ValueError):
+    """Features or sampling arguments outside a model's input contract; the message says what to pass instead."""
+
+
+# around a graph assertion's message of the input contract, which `imgtf.data.errors.reraise_from_pipeline` turns
+# back into an InputError
+INPUT_MARKER, INPUT_MARKER_END = "InputError: ", " (imgtf input contract)"
