@@ -41,6 +41,7 @@ def child(model_name, hparams_set, problem_name, budget_s, data_dir):
     from imgtf import catalog, registry
     from imgtf.sampling import cached_sample
     from imgtf.train import run_dir
+    from imgtf.evaluation.evaluator import Evaluator
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
@@ -54,7 +55,7 @@ def child(model_name, hparams_set, problem_name, budget_s, data_dir):
         start = time.time()
         steps = trainer.train(10**9, checkpoint_every=10**9, log_every=10**9, time_limit_s=budget_s) - 1
         train_s = time.time() - start
-        entry = trainer.evaluate("test")
+        entry = Evaluator.of(trainer).evaluate("test")
         features = None
         if trainer.model.uses_encoder:
             batch = next(iter(trainer.problem.dataset("test", data_dir, 4)))

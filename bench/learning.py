@@ -61,7 +61,8 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
 
     import imgtf  # noqa: F401
     from imgtf import catalog, registry
-    from imgtf.sampling import cached_sample, outputs
+    from imgtf.data import grids
+    from imgtf.sampling import cached_sample
     from imgtf.sampling.decode import consistency
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
@@ -125,11 +126,11 @@ def child(set_name, steps, points, eval_images, seed, num_samples, data_dir, ove
             if originals is not None:
                 low = features["inputs"].numpy()
                 result["consistency"] = float(np.mean(consistency(low, samples)))
-                outputs.save_png(outputs.comparison_grid(low, samples[:, None], originals), path)
+                grids.save_png(grids.comparison_grid(low, samples[:, None], originals), path)
             else:
                 if features and "label" in features:
                     result.update(class_colour_agreement(samples, features["label"], trainer.problem, data_dir))
-                outputs.save_png(outputs.sample_grid(samples, columns=num_samples), path)
+                grids.save_png(grids.sample_grid(samples, columns=num_samples), path)
             result["samples_png"] = path
         result["peak_rss_mib"] = peak_rss_mib()
         print(json.dumps(result))

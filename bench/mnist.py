@@ -75,8 +75,10 @@ def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samp
     import logging
 
     from imgtf import catalog, registry
-    from imgtf.sampling import cached_sample, outputs
+    from imgtf.data import grids
+    from imgtf.sampling import cached_sample
     from imgtf.train import run_dir
+    from imgtf.evaluation.evaluator import Evaluator
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
@@ -93,14 +95,15 @@ def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samp
             trainer.train(10**9, checkpoint_every=10**9, log_every=10**9,
                           time_limit_s=max(budget_s * i / points - trained_s, 0))
             trained_s += time.time() - start
-            entry = trainer.evaluate("test")
+            entry = Evaluator.of(trainer).evaluate("test")
             step = int(trainer.step.numpy())
             curve.append({"minutes": trained_s / 60, "step": step, "nats": entry["nats_per_image"],
                           "bits_per_dim": entry["bits_per_dim"], "epochs": step * trainer.global_batch_size
                           / trainer.problem.split_size("train", data_dir)})
             print(json.dumps({"progress": set_name, **curve[-1]}), file=sys.stderr, flush=True)
         # the same measure on (about) as many training digits: the gap is what the model has fitted to its digits
-        seen = trainer.evaluate("train", eval_steps=max(1, -(-entry["num_images"] // trainer.eval_batch_size)))
+        evaluator = Evaluator.of(trainer)
+        seen = evaluator.evaluate("train", eval_steps=max(1, -(-entry["num_images"] // evaluator.batch_size)))
         result = {"train_nats": seen["nats_per_image"], "train_digits_evaluated": seen["num_images"]}
         result.update({"set": set_name, "model": model_name, "problem": problem, "options": options,
                        "hparams": overrides, "batch": trainer.global_batch_size,
@@ -112,7 +115,7 @@ def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samp
             samples = cached_sample(trainer.model, num_samples, 1.0, seed).numpy()
             result["sample_s_per_image"] = (time.time() - start) / num_samples  # includes compilation
             path = os.path.join(out_dir, f"samples_{set_name}.png")
-            outputs.save_png(outputs.sample_grid(samples, columns=int(math.sqrt(num_samples)) or 1,
+            grids.save_png(grids.sample_grid(samples, columns=int(math.sqrt(num_samples)) or 1,
                                                  num_levels=2), path)
             result["samples_png"] = path
         result["peak_rss_mib"] = peak_rss_mib()

@@ -42,7 +42,7 @@ def comparison_lines(title, comparison, runs):
 
 
 def main():
-    from imgtf.train.comparison import compare
+    from imgtf.evaluation.comparison import compare
 
     with tempfile.TemporaryDirectory() as runs:
         quick = os.path.join(runs, "quickstart")

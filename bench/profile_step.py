@@ -53,7 +53,7 @@ def profile(set_name, steps, warmup, xla):
         seconds = time.perf_counter() - start
         tf.profiler.experimental.stop()
         rows = op_stats(logdir)
-    return {"batch": trainer.hparams.batch_size, "xla": trainer.xla, "step_s": seconds / steps, "ops": rows}
+    return {"batch": trainer.spec.hparams.batch_size, "xla": trainer.xla, "step_s": seconds / steps, "ops": rows}
 
 
 def summary(result, top):

@@ -34,6 +34,7 @@ def child(steps, budget_s, extra, data_dir):
     import imgtf  # noqa: F401
     from imgtf import catalog, registry
     from imgtf.train import run_dir
+    from imgtf.evaluation.evaluator import Evaluator
     from imgtf.train.trainer import Trainer
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
@@ -52,7 +53,7 @@ def child(steps, budget_s, extra, data_dir):
         else:
             reached = trainer.train(steps, checkpoint_every=10**9, log_every=10**9, on_step=record)
         train_s = time.time() - start
-        entry = trainer.evaluate("test", eval_steps=EVAL_IMAGES // trainer.global_batch_size)
+        entry = Evaluator.of(trainer).evaluate("test", eval_steps=EVAL_IMAGES // trainer.global_batch_size)
     print(json.dumps({"steps": reached, "train_s": train_s, "images_per_sec": (reached - 1) * 8 / train_s,
                       "train_loss_at_60": losses.get(60), "test_bits_per_dim": entry["bits_per_dim"],
                       "test_images": entry["num_images"], "params": int(trainer.model.count_params())}))

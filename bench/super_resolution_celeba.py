@@ -73,7 +73,7 @@ def main():
     args = parser.parse_args()
     if not os.path.isdir(os.path.join(args.data_dir, "img_align_celeba")):
         sys.exit(f"no CelebA images in {args.data_dir}/img_align_celeba: pass --data_dir.")
-    from imgtf.sampling.decode import load_user_images
+    from imgtf.data.images import load_user_images
     from imgtf.data import grids
 
     os.makedirs(RESULTS, exist_ok=True)

@@ -40,11 +40,21 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 from common import CIFAR10_SAMPLE, REPO, cifar_model_and_problem, distinct_tiny_sets, record, run_with_results
 
 
 # -- in the measuring process ----------------------------------------------------------------------------------------
+def evaluator_of(trainer):
+    """The evaluator of a trainer's run; a baseline tree from before imgtf.evaluation evaluates through its trainer."""
+    try:
+        from imgtf.evaluation.evaluator import Evaluator
+    except ImportError:
+        return types.SimpleNamespace(batch_size=trainer.eval_batch_size, evaluate=trainer.evaluate)
+    return Evaluator.of(trainer)
+
+
 def matmul_flops_per_second(size=2048, repeats=10):
     """FLOP/s of a size x size float32 matmul: this process's attainable rate, the denominator of MFU."""
     import tensorflow as tf
@@ -149,10 +159,11 @@ def measure(config):
                 flops, peak = step_flops(trainer, batch), matmul_flops_per_second()
                 result.update(gflop_per_step=flops / 1e9, matmul_tflops=peak / 1e12, mfu=flops / seconds / peak)
         if "eval" in config["measure"]:
-            batches = -(-config["eval_images"] // trainer.eval_batch_size)
-            trainer.evaluate("test", eval_steps=batches)
-            again = trainer.evaluate("test", eval_steps=batches)
-            result.update(eval_images_per_s=again["images_per_sec"], eval_batch=trainer.eval_batch_size)
+            evaluator = evaluator_of(trainer)
+            batches = -(-config["eval_images"] // evaluator.batch_size)
+            evaluator.evaluate("test", eval_steps=batches)
+            again = evaluator.evaluate("test", eval_steps=batches)
+            result.update(eval_images_per_s=again["images_per_sec"], eval_batch=evaluator.batch_size)
         if "sample" in config["measure"]:
             for size in config["sample_batches"]:
                 features = sampling_features(trainer, size)

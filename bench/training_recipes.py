@@ -26,6 +26,7 @@ SETS = ("pixelcnn_pp_cifar10_tiny", "pixelsnail_cifar10_tiny", "gated_pixelcnn_c
 def train_and_evaluate(set_name, weight_norm, args, scratch):
     from imgtf import catalog, registry
     from imgtf.train import run_dir
+    from imgtf.evaluation.evaluator import Evaluator
     from imgtf.train.trainer import Trainer
 
     catalog.load_builtins()
@@ -39,8 +40,8 @@ def train_and_evaluate(set_name, weight_norm, args, scratch):
     curve = {"raw": {}, "averaged": {}}
     for point in args.points:
         trainer.train(point, checkpoint_every=10 ** 9, log_every=max(args.points))
-        curve["raw"][point] = trainer.evaluate("test", eval_steps, averaged=False)["bits_per_dim"]
-        curve["averaged"][point] = trainer.evaluate("test", eval_steps, averaged=True)["bits_per_dim"]
+        curve["raw"][point] = Evaluator.of(trainer).evaluate("test", eval_steps, averaged=False)["bits_per_dim"]
+        curve["averaged"][point] = Evaluator.of(trainer).evaluate("test", eval_steps, averaged=True)["bits_per_dim"]
     return curve
 
 

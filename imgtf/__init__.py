@@ -52,7 +52,7 @@ _PUBLIC = {  # name: the module that defines it
     "build_model": "imgtf.api",
     "load_run": "imgtf.api",
     # two models on the same images: the paired difference and its interval (imgtf-compare)
-    "compare": "imgtf.train.comparison",
+    "compare": "imgtf.evaluation.comparison",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -3,15 +3,11 @@ run's model, problem and hparams, weights only), both reachable as `imgtf.build_
 import dataclasses
 import os
 
-import keras
-import tensorflow as tf
-
 from imgtf import catalog, registry
 from imgtf.hparams.hparams import HParams, check_ranges
-from imgtf.hparams.training import training_settings
 from imgtf.models.factory import make_model
-from imgtf.train import checkpoints, polyak, run_dir
-from imgtf.train.optimization import build_optimizer
+from imgtf.train import checkpoints, run_dir
+from imgtf.train.state import RunState
 
 
 def build_model(hparams_set, problem=None, hparams="", model=None):
@@ -38,35 +34,6 @@ def build_model(hparams_set, problem=None, hparams="", model=None):
     return make_model(model, hp, problem.info, hparams_set)
 
 
-def restore_weights(model, spec, output_dir, checkpoint=None, averaged=True):
-    """Restore a run's model weights; returns the checkpoint path (None if the run has none). A run trained with
-    Polyak averaging (hparam ema_decay) gives its averaged weights, as its evaluations used, unless `averaged` is
-    False (the raw weights of the last step).
-
-    The trainer's checkpoints reach the weights of layers held in lists (decoder blocks, LSTM layers) only through
-    the optimizer's list of the variables it trains (Keras 3 layer lists are not TensorFlow checkpoint
-    dependencies), so a checkpoint of the model alone would silently restore only some weights. The weights are
-    therefore restored through a throwaway optimizer of the run's settings, built over the same variables in the
-    same order, and every variable must match; the optimizer and its state are dropped afterwards. Runs trained in
-    float16 saved a loss-scaling optimizer: that form is tried second. The model's non-trainable state (dropout
-    seeds, whether weight normalisation was initialised from data) is restored too."""
-    optimizer = build_optimizer(training_settings(spec.hparams), model.width)
-    errors = []
-    for candidate in (optimizer, keras.optimizers.LossScaleOptimizer(optimizer)):
-        candidate.build(model.trainable_variables)
-        try:
-            path = checkpoints.restore_newest(
-                tf.train.Checkpoint(model=model, optimizer=candidate, rng_state=list(model.non_trainable_variables)),
-                output_dir, checkpoint, partial=True)
-        except checkpoints.CheckpointError as e:
-            errors.append(e)
-            continue
-        if path is not None and averaged:
-            polyak.use_averages(candidate)
-        return path
-    raise errors[0]
-
-
 @dataclasses.dataclass
 class Run:
     """A trained run loaded for use in Python: `model` (weights restored), `problem`, `hparams` (the run's, model and
@@ -81,11 +48,12 @@ class Run:
 
 
 def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, averaged=True, style="python"):
-    """The run in `output_dir` with its newest readable checkpoint's (or `checkpoint`'s) weights: no optimizer, no
-    checkpoint manager, nothing written. A run trained with Polyak averaging (hparam ema_decay) is loaded with its
-    averaged weights (what its evaluations measured; the decoder and exporter use them); `averaged=False`: the raw
-    weights of the checkpoint's step. `data_dir` binds the problem to data (for `run.problem.dataset`); `usr_dir`:
-    the folder of the user's modules the run's problem, model or set come from, if it is not where the run recorded.
+    """The run in `output_dir` with its newest readable checkpoint's (or `checkpoint`'s) weights, read through the run's
+    state (imgtf.train.state.RunState, whose optimiser is dropped); nothing is written. A run trained with Polyak
+    averaging (hparam ema_decay) is loaded with its averaged weights (what its evaluations measured; the decoder and
+    exporter use them); `averaged=False`: the raw weights of the checkpoint's step. `data_dir` binds the problem to
+    data (for `run.problem.dataset`); `usr_dir`: the folder of the user's modules the run's problem, model or set come
+    from, if it is not where the run recorded.
     `style`: messages name Python arguments ("python") or the commands' flags ("flag")."""
     catalog.load_builtins()
     registry.import_usr_dir(usr_dir, argument="usr_dir" if style == "python" else "--usr_dir")
@@ -95,9 +63,8 @@ def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, averag
     check_ranges(spec.hparams, source=f"{os.path.join(output_dir, run_dir.RUN_FILE)}")
     problem = spec.make_problem(data_dir)
     info = spec.problem_info or problem.info  # the data's shapes when the run started, if recorded
-    model = make_model(spec.model, spec.hparams, info, spec.hparams_set)
-    path = restore_weights(model, spec, output_dir, checkpoint, averaged=averaged)
-    if path is None:
+    state = RunState.read(spec, output_dir, info, checkpoint, averaged=averaged)
+    if state is None:
         raise checkpoints.CheckpointError(f"no checkpoint in {output_dir}; train first (imgtf-trainer "
                                           f"--output_dir={output_dir} ...).")
-    return Run(os.fspath(output_dir), model, problem, spec.hparams, path, spec)
+    return Run(os.fspath(output_dir), state.model, problem, spec.hparams, state.restored, spec)

@@ -23,3 +23,12 @@ class InputError(ValueError):
 # around a graph assertion's message of the input contract, which `imgtf.data.errors.reraise_from_pipeline` turns
 # back into an InputError
 INPUT_MARKER, INPUT_MARKER_END = "InputError: ", " (imgtf input contract)"
+
+
+class TrainingError(RuntimeError):
+    """A failure of training or evaluating a run that the user can act on; the message says what happened and what
+    to do."""
+
+
+class NonFiniteLossError(TrainingError):
+    """The loss (or an evaluation) became NaN or infinite: the weights have diverged."""

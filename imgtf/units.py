@@ -31,7 +31,8 @@ def nats_to_bits(nats):
 def likelihood_text(bits, nats, reported="bits_per_dim", se=None, ci95=None):
     """One result as people read it, in the problem's unit `reported` first: `bits_per_dim 5.7511 +- 0.0188 (95% CI
     5.7141-5.7880; 12245.99 nats/image)`, `nats_per_image 92.56 +- 0.31 (95% CI ...; 0.1703 bits/dim)`. `se` and
-    `ci95` (low, high) are in the reported unit; without them the line is `bits_per_dim 5.7511 (12245.99 nats/image)`."""
+    `ci95` (low, high) are in the reported unit; without them the line is
+    `bits_per_dim 5.7511 (12245.99 nats/image)`."""
     values = {"bits_per_dim": bits, "nats_per_image": nats}
     other = "nats_per_image" if reported == "bits_per_dim" else "bits_per_dim"
 

@@ -19,6 +19,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false")
 
 import imgtf  # noqa: E402,F401  (sets TF environment defaults before TensorFlow is imported)
+from imgtf.evaluation.evaluator import Evaluator  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 # Graphs run without Grappler's rewrites in the test processes (fusions, constant folding, layout: the graph's own
@@ -244,7 +245,7 @@ def trained_run(tmp_path_factory, cifar_dir, cifar_folder, builtins):
             trainer = Trainer(spec, str(path), data_dir)
             run_dir.save(spec, str(path))  # after the Trainer has recorded the data's info (classes), as imgtf-trainer
             trainer.train(steps, checkpoint_every=1)
-            trainer.evaluate("test", eval_steps=2)  # batch 4: the first 8 test images, in metrics.jsonl
+            Evaluator.of(trainer).evaluate("test", eval_steps=2)  # batch 4: the first 8 test images, in metrics.jsonl
 
         return str(shared.directory(tmp_path_factory, f"run_{name}", train)), data_dir
 

@@ -71,18 +71,15 @@ def require_flags(flag_values, *names):
 
 def user_errors():
     """Exception types whose messages are complete instructions for the user (no traceback needed)."""
-    from imgtf.errors import DataError
+    from imgtf.errors import DataError, TrainingError
     from imgtf.hparams.hparams import HParamsError
     from imgtf.registry import RegistryError
     from imgtf.train.checkpoints import CheckpointError
     from imgtf.train.run_dir import RunDirError
     from imgtf.train.run_lock import RunLockedError
 
-    errors = (UsageError, CheckpointError, DataError, HParamsError, RegistryError, RunDirError, RunLockedError,
-              ValueError)
-    if "imgtf.train.trainer" in sys.modules:
-        errors += (sys.modules["imgtf.train.trainer"].TrainingError,)
-    return errors
+    return (UsageError, CheckpointError, DataError, HParamsError, RegistryError, RunDirError, RunLockedError,
+            TrainingError, ValueError)
 
 
 def main(program, doc, define_flags, run, argv=None):

@@ -34,7 +34,7 @@ def run(args):
     if not common.load_registry(args):
         return 0
     common.require_flags(args, "a", "b")
-    from imgtf.train.comparison import compare
+    from imgtf.evaluation.comparison import compare
 
     result = compare(args.a, args.b, split=args.split, data_dir=args.data_dir, eval_steps=args.eval_steps,
                      weights_a=args.a_weights, weights_b=args.b_weights)

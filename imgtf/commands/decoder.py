@@ -45,20 +45,17 @@ def run(args):
     common.require_flags(args, "output_dir", "decode_dir")
     from imgtf.api import load_run
     from imgtf.sampling.decode import decode
-    from imgtf.sampling.sampler import check_sampling_settings
+    from imgtf.sampling.settings import SamplingSettings
+    from imgtf.units import likelihood_text
 
-    check_sampling_settings(args.num_samples, args.temperature, args.batch_size, args.samples_per_input, args.seed)
+    settings = SamplingSettings.from_flags(args)  # refused before a checkpoint is loaded
     try:
         labels = [int(v) for v in args.labels]
     except ValueError:
         raise common.UsageError(f"--labels={','.join(args.labels)}: class ids are integers, e.g. --labels=3,7.")
     trained = load_run(args.output_dir, args.checkpoint_path, args.data_dir, style="flag")  # weights only
-    summary = decode(trained.model, trained.problem, args.decode_dir, data_dir=args.data_dir, mode=args.mode,
-                     num_samples=args.num_samples, temperature=args.temperature, seed=args.seed,
-                     batch_size=args.batch_size, labels=labels, split=args.split, input_images=args.input_images,
-                     samples_per_input=args.samples_per_input, jit_compile=args.xla)
-    from imgtf.train.metrics import likelihood_text
-
+    summary = decode(trained.model, trained.problem, args.decode_dir, settings, mode=args.mode, data_dir=args.data_dir,
+                     split=args.split, labels=labels, input_images=args.input_images)
     extra = f", consistency {summary['consistency']:.4f}" if "consistency" in summary else ""
     likelihood = likelihood_text(summary["samples_bits_per_dim"], summary["samples_nats_per_image"],
                                  trained.problem.reported_metric)

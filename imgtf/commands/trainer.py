@@ -77,8 +77,10 @@ def run(args):
 
 
 def train_and_evaluate(args, spec, strategy):
+    from imgtf.errors import TrainingError
+    from imgtf.evaluation.evaluator import Evaluator
     from imgtf.train import checkpoints, run_dir, run_lock
-    from imgtf.train.trainer import Preempted, Trainer, TrainingError
+    from imgtf.train.trainer import Preempted, Trainer
 
     if args.checkpoint_path and args.schedule != "eval":
         raise common.UsageError(f"--checkpoint_path is for --schedule=eval (training resumes from the newest "
@@ -90,6 +92,7 @@ def train_and_evaluate(args, spec, strategy):
                                     f"{', '.join(problem.splits)}.")
     trainer = Trainer(spec, args.output_dir, args.data_dir, strategy=strategy, seed=args.random_seed,
                       keep_checkpoints=args.keep_checkpoints, precision=args.mixed_precision, xla=args.xla)
+    evaluator = Evaluator.of(trainer)
     # everything is validated (the model is built); one writer per run directory from its first read on
     if trainer.chief:
         run_lock.acquire(args.output_dir)
@@ -100,7 +103,7 @@ def train_and_evaluate(args, spec, strategy):
         if args.schedule == "eval":
             if not trainer.restore(args.checkpoint_path):
                 raise TrainingError(f"no checkpoint in {args.output_dir} to evaluate; train first (--schedule=train).")
-            report(trainer.evaluate(args.eval_split, args.eval_steps))
+            report(evaluator.evaluate(args.eval_split, args.eval_steps))
             return 0
         reached = checkpoints.newest_step(args.output_dir)
         if reached > args.train_steps:
@@ -120,7 +123,7 @@ def train_and_evaluate(args, spec, strategy):
                 print(f"imgtf-trainer: {e}", file=sys.stderr)
                 return 143
             if args.schedule == "train_and_eval":
-                entry = trainer.evaluate(args.eval_split, args.eval_steps)
+                entry = evaluator.evaluate(args.eval_split, args.eval_steps)
         if args.schedule == "train_and_eval":
             report(entry, f" at step {entry['step']}; metrics in {os.path.join(args.output_dir, 'metrics.jsonl')}")
         return 0
@@ -133,15 +136,9 @@ def report(entry, suffix=""):
     """The evaluation's last line, in the problem's unit first (nats/image for binary images, else bits/dim), with
     its standard error and 95% interval over the images (none for a single image), e.g.
     `bits_per_dim 5.7511 +- 0.0188 (95% CI 5.7141-5.7880; 12245.99 nats/image) on test (1017 images)`."""
-    nats_first = entry.get("reported") == "nats_per_image"
-    unit, other = ("nats_per_image", "bits_per_dim") if nats_first else ("bits_per_dim", "nats_per_image")
-    show = {"nats_per_image": "{:.2f}".format, "bits_per_dim": "{:.4f}".format}
-    details = [f"{show[other](entry[other])} {'bits/dim' if nats_first else 'nats/image'}"]
-    result = f"{unit} {show[unit](entry[unit])}"
-    if entry.get(f"{unit}_se") is not None:
-        result += f" +- {show[unit](entry[f'{unit}_se'])}"
-        details.insert(0, f"95% CI {show[unit](entry[f'{unit}_ci95_low'])}-{show[unit](entry[f'{unit}_ci95_high'])}")
-    print(f"{result} ({'; '.join(details)}) on {entry['split']} ({entry['num_images']} images){suffix}")
+    from imgtf import units
+
+    print(f"{units.record_text(entry)} on {entry['split']} ({entry['num_images']} images){suffix}")
 
 
 def main(argv=None):

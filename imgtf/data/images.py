@@ -1,4 +1,5 @@
-"""Decoding and resizing of image files for problems that read PNG/JPEG.
+"""Decoding and resizing of image files for problems that read PNG/JPEG, and of the user's own files
+(`load_user_images`: super-resolution inputs, made as a problem makes its own).
 
 Decoding uses Pillow inside tf.data (via tf.numpy_function) so that a corrupt or unreadable file produces an
 error that names the file — TensorFlow's own decoders fail deep inside tf.data without saying which file —
@@ -8,6 +9,7 @@ as the paper does (it equals exact block means when the size divides).
 import io
 import re
 import logging
+import os
 import threading
 
 import numpy as np
@@ -187,3 +189,26 @@ def image_features(image, target_size, input_size=None, pixel_format=None, seed=
     if input_size:
         features["inputs"] = pixel_format(area_resize(target, input_size), None if seed is None else seed + [0, 1])
     return features
+
+
+def load_user_images(paths, size, pixel_format=None):
+    """The user's own image files -> uint8 [N, height, width, C]: centre-cropped to the aspect of `size` (an int for
+    squares, or (height, width)), area-resized, and put in a problem's `pixel_format` (channels and levels; default
+    8-bit RGB), as that problem's own images are."""
+    import tensorflow as tf
+
+    height, width = (size, size) if isinstance(size, int) else size
+    out = []
+    for path in paths:
+        with open(path, "rb") as f:
+            image = decode_rgb(f.read(), path)
+        resized = area_resize(center_crop_to_aspect(tf.constant(image), height, width), (height, width))
+        out.append((pixel_format(resized, _file_seed(path)) if pixel_format else to_uint8(resized)).numpy())
+    return np.stack(out)
+
+
+def _file_seed(path):
+    """A per-file seed for pixel formats that draw random numbers (stochastic binarisation)."""
+    import tensorflow as tf
+
+    return tf.stack([0, tf.cast(tf.strings.to_hash_bucket_fast(os.path.basename(path), 2 ** 31 - 1), tf.int32)])

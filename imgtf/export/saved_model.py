@@ -8,10 +8,9 @@ The sampler is the cached incremental one; the same seed gives the same images a
 model's values, 0 .. num_levels-1 (0 and 1 for binary images); images of another shape, values of no level, or labels
 that are no class id are refused with a message (the input contract of imgtf.models.inputs).
 """
-import math
-
 import tensorflow as tf
 
+from imgtf import units
 from imgtf.sampling.sampler import make_cached_sampler
 
 
@@ -76,7 +75,7 @@ class ExportModule(tf.Module):
 
         def bits_per_dim(images, *cond):
             nats = -tf.reduce_sum(self._log_prob(images, dict(zip(names, cond))), axis=[1, 2, 3])
-            return {"bits_per_dim": nats / (self._dims * math.log(2.0)), "nats_per_image": nats}
+            return {"bits_per_dim": nats / (self._dims * units.LN2), "nats_per_image": nats}
 
         def sample(num_samples, temperature, seed, *cond):
             conditioning = dict(zip(names, cond))

@@ -3,7 +3,6 @@ contract, log_prob in nats per sub-pixel, its loss for Keras's `fit`/`evaluate` 
 to one generation unit's parameters, and its config. The model protocol (what the trainer, evaluator, samplers,
 decoder and exporter read of a model) is declared on AutoregressiveImageModel.
 """
-import math
 import warnings
 
 import keras
@@ -14,8 +13,9 @@ from imgtf.hparams.hparams import HParams
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.recompute import recomputed
+from imgtf import units
 from imgtf.errors import InputError
-from imgtf.models.inputs import InputContract, sampling_conditioning
+from imgtf.models.inputs import InputContract
 
 
 class AutoregressiveImageModel(keras.Model):
@@ -223,7 +223,7 @@ class AutoregressiveImageModel(keras.Model):
         """Keras's metric results plus `bits_per_dim` (the default loss, nats/dim, over ln 2)."""
         result = super().get_metrics_result()
         if "loss" in result and getattr(self, "_compile_loss", None) is None:
-            result["bits_per_dim"] = result["loss"] / math.log(2.0)
+            result["bits_per_dim"] = units.nats_to_bits(result["loss"])
         return result
 
     def checkpointed(self, fn, *tensors, training=False, dropout_in=None):
@@ -255,31 +255,16 @@ class AutoregressiveImageModel(keras.Model):
     def sample(self, num_samples=1, temperature=1.0, seed=0, label=None, inputs=None, known=None, known_mask=None,
                jit_compile=True):
         """uint8 images [num_samples, H, W, C] (values 0 .. num_levels-1) drawn from the model with its cached,
-        compiled incremental sampler (kept on this model: the first call traces and compiles it, later calls reuse it). Conditioning: `label`
-        (class-conditional models; an int or [num_samples] ints), `inputs` (super-resolution: [num_samples, h, w, 3]
-        uint8 low-resolution images); `known` + `known_mask` ([num_samples, H, W, 3] images and booleans) keep the
-        given values instead of sampling them (completion). The same seed gives the same images."""
-        from imgtf.sampling.sampler import cached_sample, check_sampling_settings  # TensorFlow code, kept out of models
+        compiled incremental sampler (kept on this model: the first call traces and compiles it, later calls reuse
+        it). Conditioning: `label` (class-conditional models; an int or [num_samples] ints), `inputs`
+        (super-resolution: [num_samples, h, w, 3] uint8 low-resolution images); `known` + `known_mask`
+        ([num_samples, H, W, 3] images and booleans) keep the given values instead of sampling them (completion). The
+        settings are checked once per call (imgtf.sampling.settings). The same seed gives the same images."""
+        from imgtf.sampling.sampler import sample_images  # TensorFlow code, kept out of models
+        from imgtf.sampling.settings import SamplingSettings
 
-        check_sampling_settings(num_samples, temperature, seed=seed, style="python")
-        num_samples, seed = int(num_samples), int(seed)
-        self.build_variables()
-        contract = self.input_contract
-        features = sampling_conditioning(contract, num_samples, label, inputs, model_name=type(self).__name__)
-        if (known is None) != (known_mask is None):
-            raise InputError("sample: pass known= and known_mask= together (the values to keep and where they are).")
-        if known is not None:
-            known = np.asarray(known)
-            contract.check({"targets": known}, where="sample(known=...)")
-            mask = np.asarray(known_mask)
-            if known.shape[0] != num_samples or mask.shape not in (known.shape, known.shape[:-1]):
-                raise InputError(f"sample: known= must be [num_samples={num_samples}, "
-                                 f"{', '.join(map(str, self.image_shape))}] and known_mask= booleans of its shape; got "
-                                 f"known {list(known.shape)}, known_mask {list(mask.shape)}.")
-            known_mask = self.likelihood.unit_mask(mask)
-        images = cached_sample(self, num_samples, temperature, seed, features or None, known, known_mask,
-                               jit_compile=jit_compile)
-        return ops.convert_to_numpy(images)
+        settings = SamplingSettings.one_batch(num_samples, temperature, seed, jit_compile)
+        return sample_images(self, settings, label=label, inputs=inputs, known=known, known_mask=known_mask)
 
     def unit_params(self, params, t):
         """From full-image parameters ([B, H, W, 3, P] or [B, H, W, P]), those of the unit generated at step t."""

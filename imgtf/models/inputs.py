@@ -15,8 +15,6 @@ import numpy as np
 
 from imgtf.errors import INPUT_MARKER, INPUT_MARKER_END, InputError
 
-INT32_SEEDS = (-2 ** 31, 2 ** 31 - 1)
-
 
 def _shape_text(shape):
     return f"[batch, {', '.join(str(int(d)) for d in shape)}]" if shape else "[batch]"
@@ -198,51 +196,3 @@ def _float_hint(key, value):
         return ": pass uint8 pixel values (0..255), not normalised floats."
     return ": pass the pixel values as integers (e.g. uint8), not floats."
 
-
-# -- sampling arguments --------------------------------------------------------------------------------------------
-def whole_number(name, value, minimum=1):
-    """`value` as an int, if it is an integer (not a bool, float or string) >= minimum; else InputError."""
-    integer = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-    if not integer or value < minimum:
-        kind = "" if integer else f", not a {type(value).__name__}"
-        raise InputError(f"{name}={value!r}: must be a whole number >= {minimum}{kind}.")
-    return int(value)
-
-
-def seed_value(seed, name="seed"):
-    """A sampling seed: an integer that fits in 32 bits (the stateless random ops take int32 seeds)."""
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise InputError(f"{name} must be an integer; got {seed!r} ({type(seed).__name__}).")
-    if not INT32_SEEDS[0] <= seed <= INT32_SEEDS[1]:
-        raise InputError(f"{name}={seed} does not fit in 32 bits: use an integer in [{INT32_SEEDS[0]}, "
-                         f"{INT32_SEEDS[1]}].")
-    return int(seed)
-
-
-def sampling_conditioning(contract, num_samples, label=None, inputs=None, model_name="this model"):
-    """The conditioning features of a `sample` call, checked: given exactly when the model reads them, as one value
-    for every sample or one per sample, of the contract's dtype, shape and range. Returns a dict (may be empty)."""
-    given = {k: v for k, v in (("label", label), ("inputs", inputs)) if v is not None}
-    for key in given:
-        if key not in contract.keys:
-            what = "class-conditional" if key == "label" else "conditioned on a low-resolution image"
-            raise InputError(f"{model_name} is not {what}: it does not read {key}=. Drop {key}=... (sampling would "
-                             "silently ignore it).")
-    features = {}
-    for key in contract.keys[1:]:
-        if key not in given:
-            raise InputError(f"{model_name} is conditioned on {key}: pass {key}=... to sample, one for every sample "
-                             f"or one per sample ({contract.expected(key)}).")
-        values = np.asarray(given[key])
-        rank = len(contract.specs[key][0])
-        if values.ndim == rank:
-            values = values[None]
-        if values.ndim != rank + 1 or values.shape[0] not in (1, num_samples):
-            raise InputError(f"{key}=: one value for every sample or one per sample ({num_samples}); "
-                             f"{contract.expected(key)}; got shape {list(np.shape(given[key]))}.")
-        values = np.broadcast_to(values, (num_samples, *values.shape[1:]))
-        contract.check_feature(key, values)
-        if values.size:
-            contract.check_values(key, values)
-        features[key] = values.astype(np.int32 if key == "label" else np.uint8)
-    return features

@@ -1,8 +1,10 @@
 """The decoder's modes: unconditional, class-conditional, completion and super-resolution sampling, and the
 super-resolution consistency metric of the paper.
 
-Each mode only samples and returns a `Decoded`; `outputs.write_decoded` writes it for people (PNG grids) and
-programs (uint8 .npy, decode.json), so the modes can be used without files and the files stay the same for all."""
+Each mode takes its sampling settings as one checked value (settings.SamplingSettings) and draws batch after batch
+without checking them again; it only samples and returns a `Decoded`; `outputs.write_decoded` writes it for people
+(PNG grids) and programs (uint8 .npy, decode.json), so the modes can be used without files and the files stay the
+same for all."""
 import dataclasses
 import os
 import time
@@ -10,10 +12,12 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from imgtf.data import images as images_lib
+from imgtf import units
+from imgtf.data.images import load_user_images
 from imgtf.progress import Progress
 from imgtf.sampling import outputs
-from imgtf.sampling.sampler import check_sampling_settings
+from imgtf.sampling.sampler import sample_images
+from imgtf.sampling.settings import SamplingSettings
 
 MODES = ("auto", "unconditional", "class", "completion", "super_resolution")
 
@@ -61,7 +65,7 @@ def scored(decoded, model, batch_size, label=None, inputs=None):
             features["inputs"] = np.repeat(inputs, repeat, axis=0)[first:first + n]
         nats.append(np.asarray(model.negative_log_likelihood(features)))
     mean = float(np.mean(np.concatenate(nats)))
-    return dataclasses.replace(decoded, nats_per_image=mean, bits_per_dim=mean / (model.dims * np.log(2.0)))
+    return dataclasses.replace(decoded, nats_per_image=mean, bits_per_dim=units.bits_per_dim(mean, model.image_shape))
 
 
 def pick_mode(mode, model, problem):
@@ -72,26 +76,6 @@ def pick_mode(mode, model, problem):
     if model.uses_label:
         return "class"
     return "unconditional"
-
-
-def load_user_images(paths, size, pixel_format=None):
-    """The user's own image files -> uint8 [N, height, width, C]: centre-cropped to the aspect of `size` (an int for
-    squares, or (height, width)), area-resized, and put in a problem's `pixel_format` (channels and levels; default
-    8-bit RGB), as that problem's own images are."""
-    height, width = (size, size) if isinstance(size, int) else size
-    out = []
-    for path in paths:
-        with open(path, "rb") as f:
-            image = images_lib.decode_rgb(f.read(), path)
-        cropped = images_lib.center_crop_to_aspect(tf.constant(image), height, width)
-        resized = images_lib.area_resize(cropped, (height, width))
-        out.append((pixel_format(resized, _file_seed(path)) if pixel_format else images_lib.to_uint8(resized)).numpy())
-    return np.stack(out)
-
-
-def _file_seed(path):
-    """A per-file seed for pixel formats that draw random numbers (stochastic binarisation)."""
-    return tf.stack([0, tf.cast(tf.strings.to_hash_bucket_fast(os.path.basename(path), 2 ** 31 - 1), tf.int32)])
 
 
 def _batches(total, batch_size):
@@ -112,17 +96,16 @@ def _in_batches(mode, count, batch_size, per_item, draw_batch):
     return np.concatenate(results)
 
 
-def sample_unconditional(model, *, num_samples=8, temperature=1.0, seed=0, batch_size=8, jit_compile=True):
+def sample_unconditional(model, settings):
     """Images from the model alone; batch i is drawn with seed + its first index, so a seed fixes every image."""
     def draw_batch(first, n):
-        return model.sample(n, temperature, seed + first, jit_compile=jit_compile)
+        return sample_images(model, settings.batch(first, n))
 
-    return Decoded("unconditional", _in_batches("unconditional", num_samples, batch_size, 1, draw_batch),
-                   num_levels=model.num_levels)
+    return Decoded("unconditional", _in_batches("unconditional", settings.num_samples, settings.batch_size, 1,
+                                                draw_batch), num_levels=model.num_levels)
 
 
-def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.0, seed=0, batch_size=8,
-                   jit_compile=True):
+def sample_classes(model, problem, settings, labels=None):
     """Class-conditional images: `labels` (default: every class of the problem) cycled over num_samples."""
     if not model.uses_label:
         raise ValueError("--mode=class needs a class-conditional model (hparams class_conditional=true).")
@@ -132,29 +115,25 @@ def sample_classes(model, problem, *, labels=None, num_samples=8, temperature=1.
         raise ValueError(f"--labels={','.join(map(str, labels))}: {wrong[0]} is no class of this model; its class "
                          f"ids are 0..{classes - 1}.")
     labels = list(labels) if labels else list(range(problem.num_classes))
-    labels = [labels[i % len(labels)] for i in range(num_samples)]
+    labels = [labels[i % len(labels)] for i in range(settings.num_samples)]
 
     def draw_batch(first, n):
-        return model.sample(n, temperature, seed + first, label=np.array(labels[first:first + n], np.int32),
-                            jit_compile=jit_compile)
+        return sample_images(model, settings.batch(first, n), label=np.array(labels[first:first + n], np.int32))
 
-    return Decoded("class", _in_batches("class", num_samples, batch_size, 1, draw_batch), labels=labels,
-                   given_labels=np.array(labels, np.int32), num_levels=model.num_levels)
+    return Decoded("class", _in_batches("class", settings.num_samples, settings.batch_size, 1, draw_batch),
+                   labels=labels, given_labels=np.array(labels, np.int32), num_levels=model.num_levels)
 
 
-def complete(model, problem, *, data_dir=None, split=None, num_samples=8, samples_per_input=1, temperature=1.0,
-             seed=0, batch_size=8, jit_compile=True):
+def complete(model, problem, settings, data_dir=None, split=None):
     """Paper Tables 1-2: the top half of num_samples real images of `split` is given, the bottom half sampled."""
-    originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
-    samples = _sample_per_input(model, "completion", len(originals), low=low, labels=labels, known=originals,
-                                samples_per_input=samples_per_input, temperature=temperature, seed=seed,
-                                batch_size=batch_size, jit_compile=jit_compile)
+    originals, low, labels = _split_batch(problem, data_dir, split, settings.num_samples)
+    samples = _sample_per_input(model, "completion", settings, len(originals), low=low, labels=labels,
+                                known=originals)
     return Decoded("completion", samples, inputs=originals * _top_half(originals), originals=originals,
                    given_labels=labels, num_levels=model.num_levels)
 
 
-def super_resolve(model, problem, *, data_dir=None, split=None, input_images=None, num_samples=8,
-                  samples_per_input=1, temperature=1.0, seed=0, batch_size=8, jit_compile=True):
+def super_resolve(model, problem, settings, data_dir=None, split=None, input_images=None):
     """High-resolution samples of the user's `input_images` (files), or else of num_samples inputs of `split`."""
     if not model.uses_encoder:
         raise ValueError("--mode=super_resolution needs an image-to-image model (img2img_transformer).")
@@ -162,12 +141,10 @@ def super_resolve(model, problem, *, data_dir=None, split=None, input_images=Non
         low = load_user_images(input_images, tuple(model.problem_info["input_shape"][:2]), problem.pixel_format)
         originals, labels = None, None
     else:
-        originals, low, labels = _split_batch(problem, data_dir, split, num_samples)
-    samples = _sample_per_input(model, "super_resolution", len(low), low=low, labels=labels, known=None,
-                                samples_per_input=samples_per_input, temperature=temperature, seed=seed,
-                                batch_size=batch_size, jit_compile=jit_compile)
+        originals, low, labels = _split_batch(problem, data_dir, split, settings.num_samples)
+    samples = _sample_per_input(model, "super_resolution", settings, len(low), low=low, labels=labels, known=None)
     flat = samples.reshape(-1, *samples.shape[2:])
-    score = float(np.mean(consistency(np.repeat(low, samples_per_input, axis=0), flat, model.num_levels)))
+    score = float(np.mean(consistency(np.repeat(low, settings.samples_per_input, axis=0), flat, model.num_levels)))
     return Decoded("super_resolution", samples, inputs=low, originals=originals, consistency=score,
                    given_labels=labels, num_levels=model.num_levels)
 
@@ -187,12 +164,13 @@ def _top_half(images):
     return mask
 
 
-def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_input, temperature, seed, batch_size,
-                      jit_compile=True):
+def _sample_per_input(model, mode, settings, count, *, low, labels, known):
     """[count, samples_per_input, H, W, C]: an input's samples are drawn in one batch, each with its own draws.
     The model is conditioned on what it was trained with (inputs, label); `known` images keep their top half."""
+    per_input = settings.samples_per_input
+
     def per_sample(values, first, n):
-        return np.repeat(values[first:first + n], samples_per_input, axis=0)
+        return np.repeat(values[first:first + n], per_input, axis=0)
 
     def draw_batch(first, n):
         features, known_batch, known_mask = {}, None, None
@@ -202,41 +180,41 @@ def _sample_per_input(model, mode, count, *, low, labels, known, samples_per_inp
             features["label"] = per_sample(labels, first, n)
         if known is not None:
             known_batch = per_sample(known, first, n)
-            known_mask = _top_half(known_batch)  # model.sample reduces it to one entry per generation unit
-        drawn = model.sample(n * samples_per_input, temperature, seed + first, known=known_batch,
-                             known_mask=known_mask, jit_compile=jit_compile, **features)
-        return drawn.reshape(n, samples_per_input, *drawn.shape[1:])
+            known_mask = _top_half(known_batch)  # sample_images reduces it to one entry per generation unit
+        drawn = sample_images(model, settings.batch(first, n * per_input), known=known_batch, known_mask=known_mask,
+                              **features)
+        return drawn.reshape(n, per_input, *drawn.shape[1:])
 
-    return _in_batches(mode, count, batch_size, samples_per_input, draw_batch)
+    return _in_batches(mode, count, settings.batch_size, per_input, draw_batch)
 
 
-def _run_mode(mode, model, problem, *, labels, input_images, data_dir, split, samples_per_input, **sampling):
-    """Call the mode's function with only the settings it reads; completion refuses --input_images (SR inputs)."""
+def _run_mode(mode, model, problem, settings, *, labels, input_images, data_dir, split):
+    """Call the mode's function with only what it reads; completion refuses --input_images (SR inputs)."""
     if mode == "unconditional":
-        return sample_unconditional(model, **sampling)
+        return sample_unconditional(model, settings)
     if mode == "class":
-        return sample_classes(model, problem, labels=labels, **sampling)
-    from_split = dict(sampling, data_dir=data_dir, split=split, samples_per_input=samples_per_input)
+        return sample_classes(model, problem, settings, labels=labels)
     if mode == "super_resolution":
-        return super_resolve(model, problem, input_images=input_images, **from_split)
+        return super_resolve(model, problem, settings, data_dir=data_dir, split=split, input_images=input_images)
     if input_images:
         raise ValueError("--input_images are low-resolution inputs for --mode=super_resolution.")
-    return complete(model, problem, **from_split)
+    return complete(model, problem, settings, data_dir=data_dir, split=split)
 
 
-def decode(model, problem, decode_dir, *, data_dir=None, mode="auto", num_samples=8, temperature=1.0, seed=0,
-           batch_size=8, labels=None, split=None, input_images=None, samples_per_input=1, jit_compile=True):
-    """imgtf-decoder's work: sample in `mode`, write samples.npy / samples.png (and inputs.npy, originals.npy) and
-    decode.json to decode_dir; return the summary written to decode.json."""
-    check_sampling_settings(num_samples, temperature, batch_size, samples_per_input, seed)
+def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=None, split=None, labels=None,
+           input_images=None):
+    """imgtf-decoder's work: sample in `mode` with `settings` (a SamplingSettings, checked when it was made; default
+    SamplingSettings()), write samples.npy / samples.png (and inputs.npy, originals.npy) and decode.json to
+    decode_dir; return the summary written to decode.json."""
+    settings = settings or SamplingSettings()
     mode = pick_mode(mode, model, problem)
     if mode not in MODES[1:]:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
     os.makedirs(decode_dir, exist_ok=True)  # before sampling: a decode_dir that cannot be made fails at once
     started = time.time()
-    decoded = _run_mode(mode, model, problem, labels=labels, input_images=input_images, data_dir=data_dir,
-                        split=split, samples_per_input=samples_per_input, num_samples=num_samples,
-                        temperature=temperature, seed=seed, batch_size=batch_size, jit_compile=jit_compile)
-    decoded = scored(decoded, model, batch_size, label=decoded.given_labels,
+    decoded = _run_mode(mode, model, problem, settings, labels=labels, input_images=input_images, data_dir=data_dir,
+                        split=split)
+    decoded = scored(decoded, model, settings.batch_size, label=decoded.given_labels,
                      inputs=decoded.inputs if mode == "super_resolution" else None)
-    return outputs.write_decoded(decoded, decode_dir, temperature=temperature, seed=seed, started=started)
+    return outputs.write_decoded(decoded, decode_dir, temperature=settings.temperature, seed=settings.seed,
+                                 started=started)

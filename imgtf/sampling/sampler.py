@@ -7,14 +7,18 @@ naive_sample: re-runs the whole model on the partial image at every step (what T
 
 Both follow the model's generation order (raster, or block-raster for 2D local attention), draw with the
 likelihood's `sample` and its stateless randomness (imgtf.likelihoods.random_numbers), and so produce identical images
-for the same seed. A model holds its own compiled sampler (`model.sample`); `cached_sample` is that call.
-`known` / `known_mask` force units to given values (completion: condition on the top half of a real image).
+for the same seed. A model holds its own compiled sampler: `model.sample` checks its settings once
+(imgtf.sampling.settings) and calls `sample_images`, which the decoder's modes call per batch with settings already
+checked; `cached_sample` draws from raw features. `known` / `known_mask` force units to given values (completion:
+condition on the top half of a real image). Models are read by duck typing (no import of imgtf.models).
 """
 import logging
-import math
 
 import numpy as np
 import tensorflow as tf
+
+from imgtf.errors import InputError
+from imgtf.sampling.settings import SamplingSettings, sampling_conditioning
 
 log = logging.getLogger("imgtf")
 
@@ -94,27 +98,6 @@ def make_cached_sampler(model, jit_compile=True):
     return tf.function(sample, jit_compile=jit_compile, reduce_retracing=True, autograph=False)
 
 
-def check_sampling_settings(num_samples=1, temperature=1.0, batch_size=1, samples_per_input=1, seed=0, style="flag"):
-    """Refuse settings that would sample nonsense, before a checkpoint is loaded or a file written. Temperature 0
-    is refused rather than taken as greedy: dividing logits by 0 is not argmax, and argmax decoding of pixels gives
-    flat, unrepresentative images. Messages name command-line flags (style "flag") or Python arguments ("python")."""
-    from imgtf.errors import InputError
-    from imgtf.models.inputs import seed_value, whole_number
-
-    def name(setting):
-        return f"--{setting}" if style == "flag" else setting
-
-    real = isinstance(temperature, (int, float, np.integer, np.floating)) and not isinstance(temperature, bool)
-    value = float(temperature) if real else math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"{name('temperature')}={temperature!r}: must be a finite number > 0 (1.0 samples the model; "
-                         "the paper uses 0.8-1.0; lower values give more conservative images).")
-    for setting, value in (("num_samples", num_samples), ("batch_size", batch_size),
-                           ("samples_per_input", samples_per_input)):
-        whole_number(name(setting), value)
-    seed_value(seed, name("seed"))
-
-
 def cached_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, known=None, known_mask=None,
                   jit_compile=True):
     """Sample uint8 images [num_samples, H, W, 3] with the model's cached incremental sampler (a tf.Tensor).
@@ -122,14 +105,42 @@ def cached_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, 
     features: conditioning (`label` [N] or scalar, `inputs` [N, h, w, 3]); known/known_mask: images and a
     boolean mask [N, H, W, 3] (or [N, H, W] for pixel models) of values to keep instead of sampling.
     The compiled sampler is kept on the model (`model.samplers`), so it is traced once per model and freed with it."""
-    check_sampling_settings(num_samples, temperature, seed=seed, style="python")
+    settings = SamplingSettings.one_batch(num_samples, temperature, seed, jit_compile)
+    return _draw(model, settings, features, known, known_mask)
+
+
+def sample_images(model, settings, label=None, inputs=None, known=None, known_mask=None):
+    """`model.sample` for checked `settings` (a SamplingSettings; the decoder's modes call it per batch): uint8 numpy
+    images [settings.num_samples, H, W, C], with the conditioning and known values checked against the model's input
+    contract (`known_mask` per sub-pixel, reduced here to one entry per generation unit)."""
+    num_samples = settings.num_samples
+    model.build_variables()
+    contract = model.input_contract
+    features = sampling_conditioning(contract, num_samples, label, inputs, model_name=type(model).__name__)
+    if (known is None) != (known_mask is None):
+        raise InputError("sample: pass known= and known_mask= together (the values to keep and where they are).")
+    if known is not None:
+        known = np.asarray(known)
+        contract.check({"targets": known}, where="sample(known=...)")
+        mask = np.asarray(known_mask)
+        if known.shape[0] != num_samples or mask.shape not in (known.shape, known.shape[:-1]):
+            raise InputError(f"sample: known= must be [num_samples={num_samples}, "
+                             f"{', '.join(map(str, model.image_shape))}] and known_mask= booleans of its shape; got "
+                             f"known {list(known.shape)}, known_mask {list(mask.shape)}.")
+        known_mask = model.likelihood.unit_mask(mask)
+    return _draw(model, settings, features or None, known, known_mask).numpy()
+
+
+def _draw(model, settings, features, known, known_mask):
+    """The compiled sampler's images for checked `settings`; falls back to no XLA where XLA cannot compile it."""
     samplers = model.samplers
+    jit_compile = settings.jit_compile
     if jit_compile not in samplers:
         samplers[jit_compile] = make_cached_sampler(model, jit_compile)
-    conditioning = _conditioning(features, num_samples)
-    known_units, mask = _known(model, known, known_mask, num_samples)
-    args = (tf.constant(num_samples), tf.constant(float(temperature)), tf.constant(int(seed)), conditioning,
-            known_units, mask)
+    conditioning = _conditioning(features, settings.num_samples)
+    known_units, mask = _known(model, known, known_mask, settings.num_samples)
+    args = (tf.constant(settings.num_samples), tf.constant(settings.temperature), tf.constant(settings.seed),
+            conditioning, known_units, mask)
     try:
         return samplers[jit_compile](*args)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:

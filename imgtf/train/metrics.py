@@ -1,37 +1,8 @@
-"""Bits per dimension and the run's metric records (metrics.jsonl + TensorBoard)."""
+"""A run's metric records: one JSON object per evaluation in metrics.jsonl, and scalars and images in TensorBoard."""
 import datetime
 import json
 import math
 import os
-
-import numpy as np
-
-LN2 = math.log(2.0)
-
-
-def likelihood_text(bits, nats, reported="bits_per_dim", bits_se=None, nats_se=None):
-    """One result as people read it: the problem's unit first (Problem.reported_metric), with its standard error
-    where known, the other beside it: "N +- SE nats/image (B bits/dim)" for binarized MNIST, "B +- SE bits/dim
-    (N nats/image)" for CIFAR-10."""
-    if reported == "nats_per_image":
-        return f"{nats:.2f}{'' if nats_se is None else f' +- {nats_se:.2f}'} nats/image ({bits:.4f} bits/dim)"
-    return f"{bits:.4f}{'' if bits_se is None else f' +- {bits_se:.4f}'} bits/dim ({nats:.2f} nats/image)"
-
-
-def interval_fields(nll_nats, image_shape):
-    """An evaluation's means over images with their standard errors and 95% intervals (imgtf.train.statistics), as
-    metrics.jsonl records them: bits_per_dim, bits_per_dim_se, bits_per_dim_ci95_low/high, and nats_per_image,
-    nats_per_image_se, nats_per_image_ci95_low/high; SE and interval are None for a single image or a
-    non-finite loss."""
-    from imgtf.train.statistics import mean_interval
-
-    dims = image_shape[0] * image_shape[1] * image_shape[2]
-    fields = {}
-    for name, scale in (("bits_per_dim", 1.0 / (dims * LN2)), ("nats_per_image", 1.0)):
-        mean, se, ci = mean_interval(np.asarray(nll_nats, np.float64) * scale)
-        fields.update({name: mean, f"{name}_se": se, f"{name}_ci95_low": ci and ci[0],
-                       f"{name}_ci95_high": ci and ci[1]})
-    return fields
 
 
 class MetricsLog:

@@ -10,6 +10,7 @@ import json
 import os
 
 from imgtf import registry
+from imgtf.errors import TrainingError
 from imgtf.hparams.hparams import HParams, check_ranges
 
 RUN_FILE = "hparams.json"
@@ -150,3 +151,18 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
             f"--hparams conflicts with the run saved in {output_dir}/{RUN_FILE}: {detail}. Checkpoints there were "
             f"trained with the saved values; use a new --output_dir to change them.")
     return saved
+
+
+def check_same_data(spec, problem, output_dir):
+    """A run resumed on data of another shape or class count (e.g. a class folder added) cannot reuse its
+    checkpoints: say so, naming what changed, instead of failing to restore them. Records the data's info in the
+    spec (saved to hparams.json) on a run's first start."""
+    info = json.loads(json.dumps(problem.info))  # as it reads back from hparams.json
+    if spec.problem_info is None:
+        spec.problem_info = info
+        return
+    changed = {k: (spec.problem_info.get(k), v) for k, v in info.items() if spec.problem_info.get(k) != v}
+    if changed:
+        detail = ", ".join(f"{k} {was} when the run started, {now} now" for k, (was, now) in sorted(changed.items()))
+        raise TrainingError(f"the data in --data_dir does not match the run in {output_dir}: {detail}. Its checkpoints "
+                            "fit the old data: restore that data (e.g. the class folders) or start a new --output_dir.")

@@ -14,6 +14,7 @@ from helpers.commands import command
 from helpers.models import smallest
 from helpers.usr import usr_module
 from imgtf.train.metrics import read_metrics
+from imgtf.evaluation.evaluator import Evaluator
 
 
 def test_trainer_trains_refuses_a_conflict_and_evaluates(cifar_dir, tmp_path):
@@ -104,7 +105,7 @@ def test_datagen_prepares_a_split_that_training_reads_alone(builtins, cifar_dir,
     spec = run_dir.resolve(str(tmp_path / "run"), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
                            TINY_OVERRIDES)
     trainer = Trainer(spec, str(tmp_path / "run"), str(tmp_path))
-    entry = trainer.evaluate("test", eval_steps=2)
+    entry = Evaluator.of(trainer).evaluate("test", eval_steps=2)
     assert entry["num_images"] == 8 and entry["whole_split"] is False
     assert trainer.problem.split_size("test", str(tmp_path)) == 1017
 

@@ -25,7 +25,9 @@ from imgtf.train import distribution
 distribution.split_cpu(2)
 import tensorflow as tf
 from imgtf import catalog, registry
-from imgtf.train import per_image, polyak, run_dir
+from imgtf.evaluation import per_image
+from imgtf.evaluation.evaluator import Evaluator
+from imgtf.train import polyak, run_dir
 from imgtf.train.trainer import Trainer
 catalog.load_builtins()
 folder, out, common = sys.argv[1:4]
@@ -37,7 +39,8 @@ def train(strategy, per_replica, directory, model, hparams_set, overrides):
     initial = [w.numpy().copy() for w in trainer.model.trainable_weights]
     trainer.train(2, checkpoint_every=10**9, log_every=10**9)
     final = [w.numpy() for w in trainer.model.trainable_weights] + [a.numpy() for a in polyak.averages(trainer.optimizer)]
-    evaluation = per_image.load(os.path.join(directory, trainer.evaluate("test", eval_steps=1)["per_image"]))
+    entry = Evaluator.of(trainer).evaluate("test", eval_steps=1)
+    evaluation = per_image.load(os.path.join(directory, entry["per_image"]))
     return initial, final, trainer.strategy.num_replicas_in_sync, evaluation
 
 # Gated PixelCNN at the shrink rule's depth, weight-normalised (initialised from data before step 1) and with Polyak

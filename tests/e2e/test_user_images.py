@@ -12,6 +12,7 @@ from PIL import Image
 
 from conftest import TINY_OVERRIDES, cifar_as_folder
 from imgtf.train import run_dir
+from imgtf.evaluation.evaluator import Evaluator
 
 SIZE = 8
 WIDE = 12  # non-square problems: SIZE x WIDE
@@ -37,6 +38,7 @@ def test_user_folder_trains_evaluates_samples_and_exports(builtins, gray_folder,
                                                           overrides, options):
     from imgtf.export.saved_model import export_saved_model
     from imgtf.sampling.decode import decode
+    from imgtf.sampling.settings import SamplingSettings
     from imgtf.train.trainer import Trainer
 
     out = str(tmp_path / "run")
@@ -47,12 +49,13 @@ def test_user_folder_trains_evaluates_samples_and_exports(builtins, gray_folder,
     shape = trainer.problem.image_shape
     assert shape == ((SIZE, WIDE, 1) if levels == 2 else (SIZE, SIZE, 1)) and trainer.model.num_levels == levels
     trainer.train(2)
-    entry = trainer.evaluate("test")
+    entry = Evaluator.of(trainer).evaluate("test")
     uniform = np.log2(levels)  # bits/dim of the uniform distribution: 8 for 8-bit images, 1 for binary ones
     assert entry["num_images"] == 6 and 0.3 * uniform < entry["bits_per_dim"] < 1.15 * uniform
     assert entry["nats_per_image"] == pytest.approx(entry["bits_per_dim"] * np.prod(shape) * np.log(2), rel=1e-6)
 
-    summary = decode(trainer.model, trainer.problem, str(tmp_path / "samples"), num_samples=3, jit_compile=False)
+    summary = decode(trainer.model, trainer.problem, str(tmp_path / "samples"),
+                     SamplingSettings(num_samples=3, jit_compile=False))
     samples = np.load(tmp_path / "samples" / "samples.npy")
     assert summary["num_images"] == 3 and samples.shape == (3, *shape) and samples.max() < levels
     grid = np.asarray(Image.open(tmp_path / "samples" / "samples.png"))
@@ -156,7 +159,7 @@ def test_prepared_data_of_other_options_is_refused(builtins, gray_folder, tmp_pa
 def test_user_inputs_for_a_grayscale_binary_super_resolution_model(builtins, gray_folder):
     """imgtf-decoder --input_images: the user's files reach the model as its training inputs did (here one channel,
     two levels, non-square), not as 8-bit RGB."""
-    from imgtf.sampling.decode import load_user_images
+    from imgtf.data.images import load_user_images
 
     problem = builtins.problem("image_folder")
     problem.configure(f"image_size={SIZE},image_width={WIDE},input_size=4,input_width=6,channels=1,num_levels=2")

@@ -7,6 +7,7 @@ import pytest
 from keras import ops
 
 from imgtf import catalog, registry
+from imgtf.evaluation.evaluator import Evaluator
 from helpers.models import dtype_policy, smallest, teacher_forced_params
 
 
@@ -75,5 +76,5 @@ def test_class_conditional_model_trains_and_evaluates_by_name(builtins, cifar_di
                            "batch_size=4,eval_batch_size=4,class_conditional=true")
     trainer = Trainer(spec, str(tmp_path / "run"), cifar_dir)
     assert trainer.train(2, log_every=1) == 2
-    entry = trainer.evaluate("test", eval_steps=1)
+    entry = Evaluator.of(trainer).evaluate("test", eval_steps=1)
     assert entry["num_images"] == 4 and 5.0 < entry["bits_per_dim"] < 9.0

@@ -12,6 +12,7 @@ pipeline, as imgtf-trainer does.
 import pytest
 
 from imgtf.train import run_dir
+from imgtf.evaluation.evaluator import Evaluator
 
 UNIFORM = 8.0  # bits/dim of the uniform distribution over 256 intensities
 SEED = 0
@@ -48,7 +49,7 @@ def train_and_evaluate(data_dir, output_dir, model, hparams_set, overrides, step
     spec = run_dir.resolve(str(output_dir), "image_folder", model, hparams_set, overrides, problem_options=options)
     trainer = Trainer(spec, str(output_dir), data_dir, seed=SEED)
     trainer.train(steps, checkpoint_every=10**9, log_every=10**9)
-    return trainer.evaluate("test", eval_steps=EVAL_BATCHES)["bits_per_dim"]
+    return Evaluator.of(trainer).evaluate("test", eval_steps=EVAL_BATCHES)["bits_per_dim"]
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +109,7 @@ def test_pixelcnn_learns_binarized_mnist(builtins, mnist_dir, tmp_path):
                            problem_options="binarization=dynamic")
     trainer = Trainer(spec, str(tmp_path), mnist_dir, seed=SEED)
     trainer.train(MNIST_STEPS, checkpoint_every=10**9, log_every=10**9)
-    entry = trainer.evaluate("test", eval_steps=4)
+    entry = Evaluator.of(trainer).evaluate("test", eval_steps=4)
     assert entry["num_images"] == 200 and entry["reported"] == "nats_per_image" and entry["binarization"] == "dynamic"
     assert MNIST_MIN < entry["nats_per_image"] < MNIST_MAX, (
         f"{entry['nats_per_image']:.1f} nats after {MNIST_STEPS} steps (uniform 543.4, independent pixels 207.8)")

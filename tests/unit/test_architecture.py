@@ -1,6 +1,6 @@
-"""The package's structure, as docs/architecture.md states it: no import circle among imgtf's modules, the registry
-imports nothing of imgtf, importing the hparams container registers nothing, and every registered set names its
-model."""
+"""The package's structure, as docs/architecture.md states it: every module imports only its own layer or the layers
+below it, no import circle among imgtf's modules, the registry imports nothing of imgtf, importing the hparams
+container registers nothing, and every registered set names its model."""
 import ast
 import os
 import subprocess
@@ -9,6 +9,19 @@ import sys
 from conftest import REPO
 
 PACKAGE = os.path.join(REPO, "imgtf")
+
+# imgtf's top-level modules and packages from the bottom layer up (docs/architecture.md, "Layers"). A module may
+# import modules of its own layer and of the layers below, never above: what is shared moves down.
+LAYERS = (
+    {"registry", "errors", "units", "progress", "hparams"},
+    {"data", "problems"},
+    {"layers", "likelihoods"},
+    {"sampling"},
+    {"models"},
+    {"train", "export"},
+    {"evaluation"},
+    {"commands", "api", "catalog", "imgtf"},
+)
 
 
 def module_files():
@@ -48,6 +61,20 @@ def import_graph(modules=None):
     return graph
 
 
+def layer_of(module):
+    """The index in LAYERS of a module's top-level part of imgtf ("imgtf" itself for the package's __init__)."""
+    part = module.split(".")[1] if "." in module else module
+    for index, layer in enumerate(LAYERS):
+        if part in layer:
+            return index
+    raise AssertionError(f"{module}: imgtf.{part} is in no layer; add it to LAYERS and docs/architecture.md")
+
+
+def upward_imports(graph):
+    """(importer, imported) pairs where the imported module sits in a higher layer than its importer."""
+    return sorted((a, b) for a, targets in graph.items() for b in targets if layer_of(b) > layer_of(a))
+
+
 def cycles(graph):
     """Strongly connected components of more than one module (Tarjan)."""
     index, low, stack, on_stack, found, counter = {}, {}, [], set(), [], [0]
@@ -79,6 +106,20 @@ def cycles(graph):
         if v not in index:
             visit(v)
     return found
+
+
+def test_every_module_imports_only_its_layer_and_below():
+    assert upward_imports(import_graph()) == []
+
+
+def test_an_upward_import_inside_a_function_breaks_the_layering(tmp_path):
+    """The check sees an import that runs only when a function is called, and one by name."""
+    module = tmp_path / "upward.py"
+    module.write_text("import importlib\n\ndef grid(run):\n    from imgtf.train import trainer\n"
+                      "    return importlib.import_module('imgtf.evaluation.evaluator')\n")
+    graph = import_graph({**module_files(), "imgtf.data.upward": str(module)})
+    assert [pair for pair in upward_imports(graph) if pair[0] == "imgtf.data.upward"] == [
+        ("imgtf.data.upward", "imgtf.evaluation.evaluator"), ("imgtf.data.upward", "imgtf.train.trainer")]
 
 
 def test_no_import_circle_among_the_packages_modules():

@@ -13,6 +13,7 @@ from conftest import png_bytes, write_tar
 from imgtf.data import prepared, sources
 from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.errors import reraise_from_pipeline
+from imgtf.evaluation.evaluator import Evaluator
 
 
 def everything(problem, split, data_dir, batch=64):
@@ -243,7 +244,7 @@ def test_every_problem_trains_by_name(builtins, imagenet_dir, celeba_dir, photo_
     trainer = Trainer(spec, str(tmp_path / "run"), data_dir)
     assert trainer.train(2, log_every=1) == 2
     split = "train" if data == "celeba" else trainer.problem.eval_split  # the CelebA subset is all train
-    entry = trainer.evaluate(split, eval_steps=1)
+    entry = Evaluator.of(trainer).evaluate(split, eval_steps=1)
     assert entry["num_images"] >= 2 and np.isfinite(entry["bits_per_dim"])
 
 
@@ -269,7 +270,8 @@ def test_tensorflow_datasets_source_when_prepared(builtins, tmp_path, monkeypatc
 def test_resuming_on_changed_classes_names_the_change(builtins, photo_folder, tmp_path):
     from conftest import TINY_OVERRIDES
     from imgtf.train import run_dir
-    from imgtf.train.trainer import Trainer, TrainingError
+    from imgtf.errors import TrainingError
+    from imgtf.train.trainer import Trainer
 
     run = str(tmp_path / "run")
     spec = run_dir.resolve(run, "image_folder", "image_transformer", "imagetransformer_cifar10_cond_tiny",

@@ -6,12 +6,12 @@ import pytest
 
 @pytest.mark.parametrize("flag", ["--temperature=0", "--temperature=-1", "--temperature=nan", "--num_samples=0"])
 def test_bad_sampling_settings_are_refused_with_the_flag_named(flag):
-    from imgtf.sampling.sampler import check_sampling_settings
+    from imgtf.sampling.settings import SamplingSettings
 
     name, value = flag[2:].split("=")
     settings = {"num_samples": 1, "temperature": 1.0, name: float(value) if name == "temperature" else int(value)}
     with pytest.raises(ValueError, match=f"--{name}=.*must be"):
-        check_sampling_settings(**settings)
+        SamplingSettings(**settings, style="flag")
 
 
 def test_consistency_metric_is_zero_for_a_matching_image():

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import shared
 from helpers.commands import command
-from imgtf.train import per_image, statistics
+from imgtf.evaluation import per_image, statistics
 from imgtf.train.metrics import read_metrics
 
 # Student's t 0.975 quantiles from printed tables (df: value)
@@ -55,7 +55,7 @@ def test_an_evaluation_keeps_each_image_and_records_its_standard_error(trained_r
 
 def test_compare_pairs_the_images_and_refuses_other_images(trained_run, tmp_path):
     import imgtf
-    from imgtf.train.comparison import ComparisonError, compare_evaluations
+    from imgtf.evaluation.comparison import ComparisonError, compare_evaluations
 
     source, data_dir = trained_run("plain")
     run = str(tmp_path / "run")

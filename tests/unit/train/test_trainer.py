@@ -9,6 +9,7 @@ from conftest import TINY_OVERRIDES
 from helpers.models import smallest
 from imgtf.train import run_dir
 from imgtf.train.metrics import read_metrics
+from imgtf.evaluation.evaluator import Evaluator
 
 
 FOLDER = {"problem": "image_folder", "options": "image_size=8"}  # 8x8 real images: the loop, not the model, is tested
@@ -45,7 +46,7 @@ def test_resume_continues_exactly_where_it_stopped(builtins, cifar_folder, tmp_p
 
 
 def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, cifar_folder, tmp_path):
-    from imgtf.train.trainer import NonFiniteLossError
+    from imgtf.errors import NonFiniteLossError
 
     trainer = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
 
@@ -60,18 +61,19 @@ def test_nan_loss_stops_and_names_a_checkpoint_that_really_is_finite(builtins, c
     assert sorted(f for f in os.listdir(tmp_path) if f.startswith("diverged-")) == [
         "diverged-ckpt-3.data-00000-of-00001", "diverged-ckpt-3.index"]  # kept, no longer resumed from
     fresh = make_trainer(builtins, tmp_path, cifar_folder, **FOLDER)
-    assert fresh.restore() == 2 and fresh.evaluate("test", eval_steps=1)["bits_per_dim"] < 8.5
+    evaluator = Evaluator.of(fresh)
+    assert fresh.restore() == 2 and evaluator.evaluate("test", eval_steps=1)["bits_per_dim"] < 8.5
     # the diverged weights: evaluation says so (error, not exit 0) and metrics.jsonl stays strict JSON
     fresh.restore(str(tmp_path / "diverged-ckpt-3"))
     with pytest.raises(NonFiniteLossError, match="gave (nan|inf) bits/dim: these weights have diverged"):
-        fresh.evaluate("test", eval_steps=1)
+        evaluator.evaluate("test", eval_steps=1)
     strict = [json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} in metrics.jsonl"))
               for line in open(tmp_path / "metrics.jsonl")]
     assert strict[-1]["bits_per_dim"] is None and "bits_per_dim" in strict[-1]["non_finite"]
 
 
 def test_nan_loss_with_no_finite_checkpoint_says_so(builtins, cifar_folder, tmp_path):
-    from imgtf.train.trainer import NonFiniteLossError
+    from imgtf.errors import NonFiniteLossError
 
     trainer = make_trainer(builtins, tmp_path, cifar_folder, "learning_rate=1e30,learning_rate_schedule=constant",
                            **FOLDER)
@@ -116,7 +118,7 @@ def odd_folder(tmp_path_factory, cifar_dir):
 def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, odd_folder, tmp_path):
     n, images = ODD_SPLIT, odd_folder  # real 8x8 test images at batch 4: the last batch holds a single image
     trainer = make_trainer(builtins, tmp_path / "run", images, **FOLDER)
-    entry = trainer.evaluate("test")
+    entry = Evaluator.of(trainer).evaluate("test")
     assert entry["num_images"] == n and entry["whole_split"] and entry["split"] == "test"
     assert 7.0 < entry["bits_per_dim"] < 9.0  # an untrained model is close to uniform (8 bits/dim)
     # bits/dim is the mean NLL in nats over all sub-pixels / ln 2: recompute it directly
@@ -126,7 +128,7 @@ def test_evaluation_covers_the_whole_split_and_is_recorded(builtins, odd_folder,
                 trainer.problem.dataset("test", images, 256))
     assert entry["bits_per_dim"] == pytest.approx(total / (n * 8 * 8 * 3 * np.log(2)), rel=1e-5)
     assert entry["nats_per_image"] == pytest.approx(total / n, rel=1e-5)  # binary benchmarks' unit
-    partial = trainer.evaluate("test", eval_steps=2)
+    partial = Evaluator.of(trainer).evaluate("test", eval_steps=2)
     assert partial["num_images"] == 8 and not partial["whole_split"]
     assert [m["num_images"] for m in read_metrics(str(tmp_path / "run"))] == [n, 8]
 
@@ -169,7 +171,7 @@ def test_every_family_trains_and_evaluates_by_name(builtins, cifar_folder, tmp_p
                            smallest(hparams_set, "batch_size=4,eval_batch_size=4"), problem_options=FOLDER["options"])
     trainer = Trainer(spec, str(tmp_path), cifar_folder)
     assert trainer.train(2, log_every=1) == 2
-    entry = trainer.evaluate("test", eval_steps=2)
+    entry = Evaluator.of(trainer).evaluate("test", eval_steps=2)
     # 2 steps from the start: a discretised logistic mixture with unit scales (PixelSNAIL's, and with weight
     # normalisation's data-dependent init its unit-variance outputs, as in the authors' code) starts at ~9-9.5 bits/dim
     assert entry["num_images"] == 8 and 5.0 < entry["bits_per_dim"] < 10.0
@@ -178,7 +180,7 @@ def test_every_family_trains_and_evaluates_by_name(builtins, cifar_folder, tmp_p
 def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, cifar_folder, tmp_path, caplog):
     """A read-only run directory (simulated: root ignores permissions): the figure is logged before the write,
     and the error says it was computed and why it was not recorded."""
-    from imgtf.train.trainer import TrainingError
+    from imgtf.errors import TrainingError
 
     import logging
 
@@ -187,7 +189,7 @@ def test_evaluation_that_cannot_be_recorded_still_reports_its_result(builtins, c
     trainer.train(1)
     trainer.metrics.path = str(tmp_path)  # a directory: appending to it fails like a read-only file system
     with pytest.raises(TrainingError, match=r"evaluation finished \(\d\.\d{4} bits/dim on test, 4 images, step 1"):
-        trainer.evaluate("test", eval_steps=1)
+        Evaluator.of(trainer).evaluate("test", eval_steps=1)
     assert "eval test @ step 1:" in caplog.text
 
 
@@ -263,13 +265,14 @@ def test_evaluation_runs_larger_batches_traced_once(builtins, odd_folder, tmp_pa
     """The evaluation batch defaults to 4 x the training batch; the whole split (17 images: a last batch of 1) and
     a second evaluation reuse one trace of the evaluation step, and the result does not depend on the batch."""
     trainer = make_trainer(builtins, tmp_path / "default", odd_folder, "eval_batch_size=0", **FOLDER)
-    assert trainer.eval_batch_size == 16  # 4 x batch_size 4
-    entry = trainer.evaluate("test")
+    evaluator = Evaluator.of(trainer)
+    assert evaluator.batch_size == 16  # 4 x batch_size 4
+    entry = evaluator.evaluate("test")
     assert entry["num_images"] == ODD_SPLIT and entry["whole_split"]
-    assert trainer.evaluate("test")["bits_per_dim"] == entry["bits_per_dim"]
-    assert trainer._eval_fn.experimental_get_tracing_count() == 1
+    assert evaluator.evaluate("test")["bits_per_dim"] == entry["bits_per_dim"]
+    assert evaluator.step_fn.experimental_get_tracing_count() == 1
     small = make_trainer(builtins, tmp_path / "small", odd_folder, **FOLDER)  # eval_batch_size=4, same initial weights
-    assert small.evaluate("test")["bits_per_dim"] == pytest.approx(entry["bits_per_dim"], rel=1e-6)
+    assert Evaluator.of(small).evaluate("test")["bits_per_dim"] == pytest.approx(entry["bits_per_dim"], rel=1e-6)
 
 
 def test_recompute_trains_the_paper_sets_dropout_configuration(builtins, cifar_dir, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from helpers import shared
 from helpers.models import build, real_features, smallest
 from imgtf.train import polyak, run_dir
+from imgtf.evaluation.evaluator import Evaluator
 
 # The recipes (PixelCNN++'s and PixelSNAIL's: weight normalisation initialised from data, Polyak averages) act on
 # every weight-normalised layer and every variable alike, whatever the family: the cheapest family that takes them,
@@ -79,14 +80,15 @@ def test_evaluation_and_load_run_use_the_averages(averaged_run):
 
     trainer, out, raw, _ = averaged_run
     averages = [a.numpy() for a in polyak.averages(trainer.optimizer)]
-    averaged = trainer.evaluate("test", eval_steps=2)
+    evaluator = Evaluator.of(trainer)
+    averaged = evaluator.evaluate("test", eval_steps=2)
     assert averaged["weights"] == "polyak_average"
     for v, w in zip(trainer.model.trainable_variables, raw[-1]):  # training goes on from the raw weights
         np.testing.assert_array_equal(v.numpy(), w.astype(np.float32))
-    plain = trainer.evaluate("test", eval_steps=2, averaged=False)
+    plain = evaluator.evaluate("test", eval_steps=2, averaged=False)
     assert plain["weights"] == "raw" and plain["bits_per_dim"] != averaged["bits_per_dim"]
     with polyak.averaged_weights(trainer.optimizer):  # the shadow weights themselves, evaluated as raw
-        assert trainer.evaluate("test", eval_steps=2, averaged=False)["bits_per_dim"] == averaged["bits_per_dim"]
+        assert evaluator.evaluate("test", eval_steps=2, averaged=False)["bits_per_dim"] == averaged["bits_per_dim"]
 
     run = imgtf.load_run(str(out))
     for v, a in zip(run.model.trainable_variables, averages):
@@ -104,7 +106,7 @@ def test_checkpoint_averaging_averages_the_polyak_averages_too(averaged_run, cif
     for step in (3, 4):
         trainer.restore(os.path.join(out, f"ckpt-{step}"))
         per_checkpoint.append([a.numpy().astype(np.float64) for a in polyak.averages(trainer.optimizer)])
-    average_checkpoints(str(out), str(tmp_path / "avg"), num_last=2, data_dir=cifar_folder)
+    average_checkpoints(str(out), str(tmp_path / "avg"), num_last=2)
     averaged = make_trainer(tmp_path / "avg", cifar_folder)
     averaged.restore()
     for a, x, y in zip(polyak.averages(averaged.optimizer), *per_checkpoint):

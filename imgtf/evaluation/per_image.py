@@ -1,5 +1,5 @@
 """Per-image evaluation files: the negative log-likelihood of every image an evaluation scored, so that its mean
-has an error bar (imgtf.train.statistics) and two models can be compared image by image (imgtf.train.comparison).
+has an error bar (imgtf.evaluation.statistics) and two models can be compared image by image (imgtf.evaluation.comparison).
 
 One file per evaluation, RUN/evaluations/{split}-step{step}-{weights}.npz, named by the metrics.jsonl record's
 `per_image`. Arrays: `nll_nats` float64 [N]; `index` int64 [N], each image's position in the order the evaluation
@@ -13,7 +13,8 @@ import zipfile
 
 import numpy as np
 
-from imgtf.train.metrics import LN2, read_metrics
+from imgtf import units
+from imgtf.train.metrics import read_metrics
 
 FOLDER = "evaluations"
 
@@ -55,7 +56,7 @@ class ImageEvaluation:
     @property
     def bits_per_dim(self):
         """Each image's bits per sub-pixel [N]."""
-        return self.nll_nats / (int(np.prod(self.image_shape)) * LN2)
+        return units.bits_per_dim(self.nll_nats, self.image_shape)
 
     def describe(self):
         where = self.path or "(in memory)"

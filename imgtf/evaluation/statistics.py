@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from imgtf import units
+
 CONFIDENCE = 0.95
 
 
@@ -67,3 +69,16 @@ def mean_interval(values, confidence=CONFIDENCE):
     se = float(values.std(ddof=1) / math.sqrt(values.size))
     half = t_quantile(0.5 + confidence / 2.0, values.size - 1) * se
     return mean, se, (mean - half, mean + half)
+
+
+def interval_fields(nll_nats, image_shape):
+    """An evaluation's means over images with their standard errors and 95% intervals, as metrics.jsonl records them:
+    bits_per_dim, bits_per_dim_se, bits_per_dim_ci95_low/high, and nats_per_image, nats_per_image_se,
+    nats_per_image_ci95_low/high; SE and interval are None for a single image or a non-finite loss."""
+    nll_nats = np.asarray(nll_nats, np.float64)
+    fields = {}
+    for name, values in (("bits_per_dim", units.bits_per_dim(nll_nats, image_shape)), ("nats_per_image", nll_nats)):
+        mean, se, ci = mean_interval(values)
+        fields.update({name: mean, f"{name}_se": se, f"{name}_ci95_low": ci and ci[0],
+                       f"{name}_ci95_high": ci and ci[1]})
+    return fields

@@ -3,15 +3,20 @@ how often each wins, and a verdict in words. `imgtf-compare` and `imgtf.compare`
 
 Pairing removes what the two evaluations share (some images are hard for every model), so the interval of the
 difference is far narrower than the two evaluations' own intervals suggest. What it does not cover: another
-training seed, another sample of training data (imgtf.train.statistics)."""
+training seed, another sample of training data (imgtf.evaluation.statistics)."""
 import dataclasses
 import os
 
 import numpy as np
 
-from imgtf.train import per_image
-from imgtf.train.metrics import LN2
-from imgtf.train.statistics import CONFIDENCE, mean_interval
+from imgtf import units
+from imgtf.errors import TrainingError
+from imgtf.evaluation import per_image
+from imgtf.evaluation.evaluator import Evaluator
+from imgtf.evaluation.statistics import CONFIDENCE, mean_interval
+from imgtf.train import run_dir, run_lock
+from imgtf.train.metrics import MetricsLog
+from imgtf.train.state import RunState
 
 
 class ComparisonError(ValueError):
@@ -90,9 +95,8 @@ def compare_evaluations(a, b):
             f"A and B did not evaluate the same images: A scored {a.num_images} ({a.describe()}), B {b.num_images} "
             f"({b.describe()}), {common} distinct images in common. Evaluate both on the same split of the same "
             "data, whole (--eval_steps=0) or with the same --eval_steps and batch size.")
-    dims = int(np.prod(a.image_shape))
     nats = nll_a - nll_b
-    mean, se, ci = mean_interval(nats / (dims * LN2), CONFIDENCE)
+    mean, se, ci = mean_interval(units.bits_per_dim(nats, a.image_shape), CONFIDENCE)
     if se == 0.0:  # every difference equal: no spread to draw an interval from
         se, ci = None, None
     n = int(nats.size)
@@ -127,16 +131,15 @@ def evaluation_of(source, split=None, data_dir=None, eval_steps=0, weights=None)
 
 
 def _evaluate_now(run, checkpoint, split, data_dir, eval_steps, averaged):
-    from imgtf.train import run_dir, run_lock
-    from imgtf.train.trainer import Trainer, TrainingError
-
     spec = run_dir.resolve(run, None, None, None, "")
-    trainer = Trainer(spec, run, data_dir)
+    problem = spec.make_problem(data_dir)
+    run_dir.check_same_data(spec, problem, run)
     run_lock.acquire(run)
     try:
-        if not trainer.restore(checkpoint):
+        state = RunState.read(spec, run, problem.info, checkpoint, averaged=False)  # the evaluation swaps averages in
+        if state is None:
             raise TrainingError(f"no checkpoint in {run} to evaluate; train first.")
-        entry = trainer.evaluate(split, eval_steps, averaged=averaged)
+        entry = Evaluator(state, problem, data_dir, MetricsLog(run)).evaluate(split, eval_steps, averaged=averaged)
     finally:
         run_lock.release(run)
     return per_image.load(os.path.join(run, entry["per_image"]))

@@ -1,0 +1,1 @@
+"""Evaluation: a split's per-image likelihoods, their statistics and records, and paired comparisons of two runs."""
