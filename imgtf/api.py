@@ -3,7 +3,7 @@ run's model, problem and hparams, weights only), both reachable as `imgtf.build_
 import dataclasses
 import os
 
-from imgtf import catalog, registry
+from imgtf import catalog, registry, trusted_code
 from imgtf.hparams.hparams import HParams, check_ranges
 from imgtf.models.factory import make_model
 from imgtf.train import checkpoints, run_dir
@@ -53,14 +53,16 @@ def load_run(output_dir, checkpoint=None, data_dir=None, usr_dir=None, *, averag
     averaging (hparam ema_decay) is loaded with its averaged weights (what its evaluations measured; the decoder and
     exporter use them); `averaged=False`: the raw weights of the checkpoint's step. `data_dir` binds the problem to
     data (for `run.problem.dataset`); `usr_dir`: the folder of the user's modules the run's problem, model or set come
-    from, if it is not where the run recorded.
+    from, if it is not where the run recorded or has changed since this user imported it (a run's remembered folder
+    is imported only while its files are those this user imported explicitly: imgtf.trusted_code).
     `style`: messages name Python arguments ("python") or the commands' flags ("flag")."""
     catalog.load_builtins()
     registry.import_usr_dir(usr_dir, argument="usr_dir" if style == "python" else "--usr_dir")
+    if usr_dir:
+        trusted_code.remember(usr_dir)
     spec = run_dir.load(output_dir, usr_dir_argument="usr_dir=... to load_run" if style == "python" else "--usr_dir=...")
     if spec is None:
         raise run_dir.RunDirError(f"{output_dir} is not a run directory (no {run_dir.RUN_FILE}); train first.")
-    check_ranges(spec.hparams, source=f"{os.path.join(output_dir, run_dir.RUN_FILE)}")
     problem = spec.make_problem(data_dir)
     info = spec.problem_info or problem.info  # the data's shapes when the run started, if recorded
     state = RunState.read(spec, output_dir, info, checkpoint, averaged=averaged)

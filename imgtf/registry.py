@@ -12,6 +12,7 @@ Registration happens when the module holding the decorator is imported: the buil
 module may import it.
 """
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -162,8 +163,9 @@ def import_usr_dir(usr_dir, argument="--usr_dir"):
             return
         files = [(package, os.path.join(path, "__init__.py"), [path])]
     else:
+        folder_id = hashlib.sha256(path.encode()).hexdigest()[:8]  # two folders of one name are two sets of modules
         files = [
-            (f"imgtf_usr_{snake_case(package)}_{f[:-3]}", os.path.join(path, f), None)
+            (f"imgtf_usr_{snake_case(package)}_{folder_id}_{f[:-3]}", os.path.join(path, f), None)
             for f in sorted(os.listdir(path))
             if f.endswith(".py") and not f.startswith("_")
         ]

@@ -2,6 +2,7 @@
 
 Nothing here reads outside the clone: a user's checkout has nothing beside it."""
 import os
+import tempfile
 import time
 
 import pytest
@@ -17,6 +18,10 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # 5.2 s at level 0, 4.0 s with both; the Multi-Scale PixelRNN's 4.4 -> 2.4 s from level 0). The benchmarks compile as
 # shipped. A value the user set is kept.
 os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false")
+
+# What the user imported with --usr_dir is remembered in a per-user file (imgtf.trusted_code): the tests' own, never
+# the user's, in this process and those it starts.
+os.environ["IMGTF_HOME"] = tempfile.mkdtemp(prefix="imgtf-home-")
 
 import imgtf  # noqa: E402,F401  (sets TF environment defaults before TensorFlow is imported)
 from imgtf.evaluation.evaluator import Evaluator  # noqa: E402

@@ -11,7 +11,8 @@ from imgtf.commands import common
 def define_flags(fv):
     flags.DEFINE_string("output_dir", None, "The trained run directory.", flag_values=fv)
     flags.DEFINE_string("to_dir", None, "New run directory for the averaged checkpoint.", flag_values=fv)
-    flags.DEFINE_integer("num_last", 5, "How many of the newest checkpoints to average.", flag_values=fv)
+    flags.DEFINE_integer("num_last", 5, "How many of the newest checkpoints to average.", lower_bound=1,
+                         flag_values=fv)
     common.define_registry_flags(fv)
 
 
@@ -19,14 +20,9 @@ def run(args):
     if not common.load_registry(args):
         return 0
     common.require_flags(args, "output_dir", "to_dir")
-    from imgtf.train import run_lock
     from imgtf.train.averaging import average_checkpoints
 
-    run_lock.acquire(args.to_dir)
-    try:
-        paths, saved = average_checkpoints(args.output_dir, args.to_dir, args.num_last)
-    finally:
-        run_lock.release(args.to_dir)
+    paths, saved = average_checkpoints(args.output_dir, args.to_dir, args.num_last)
     print(f"averaged {len(paths)} checkpoints ({', '.join(p.rsplit('/', 1)[-1] for p in paths)}) -> {saved}")
     return 0
 

@@ -21,7 +21,9 @@ class UsageError(Exception):
 
 def define_registry_flags(flag_values):
     flags.DEFINE_string("usr_dir", None, "Directory of the user's modules to import, so that their "
-                        "@register_problem/@register_model/@register_hparams take effect.", flag_values=flag_values)
+                        "@register_problem/@register_model/@register_hparams take effect. A run remembers it; later "
+                        "commands on the run import it without the flag while its files are unchanged "
+                        "(docs/robustness.md: code a run names).", flag_values=flag_values)
     flags.DEFINE_bool("registry_help", False, "Print every registered problem, model and hparams set, then exit.",
                       flag_values=flag_values)
 
@@ -52,10 +54,12 @@ def command_logging():
 
 def load_registry(flag_values):
     """Import built-ins and --usr_dir; handle --registry_help. Returns False if the command should stop."""
-    from imgtf import catalog, registry
+    from imgtf import catalog, registry, trusted_code
 
     catalog.load_builtins()
     registry.import_usr_dir(flag_values.usr_dir)
+    if flag_values.usr_dir:
+        trusted_code.remember(flag_values.usr_dir)  # the user asked for it: a run that names it may import it later
     if flag_values.registry_help:
         print(registry.registry_help())
         return False

@@ -7,6 +7,7 @@
   imgtf-compare --a=RUN/evaluations/test-step300-raw.npz --b=OTHER_RUN
 """
 import json
+import os
 
 from absl import flags
 
@@ -21,7 +22,8 @@ def define_flags(fv):
                         "evaluation; when evaluating, the problem's evaluation split).", flag_values=fv)
     flags.DEFINE_string("data_dir", None, "Evaluate run directories and checkpoints now, on this data (otherwise "
                         "their recorded evaluations are compared).", flag_values=fv)
-    flags.DEFINE_integer("eval_steps", 0, "When evaluating: this many batches (0 = the whole split).", flag_values=fv)
+    flags.DEFINE_integer("eval_steps", 0, "When evaluating: this many batches (0 = the whole split).", lower_bound=0,
+                         flag_values=fv)
     for side in ("a", "b"):
         flags.DEFINE_enum(f"{side}_weights", None, ["polyak_average", "raw"], f"Model {side.upper()}'s weights: a "
                           "run trained with ema_decay is evaluated with its Polyak averages unless raw.",
@@ -36,12 +38,22 @@ def run(args):
     common.require_flags(args, "a", "b")
     from imgtf.evaluation.comparison import compare
 
+    if args.json:  # checked before evaluating: the comparison must not be lost to a path that cannot be written
+        folder = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(folder) or os.path.isdir(args.json):
+            what = "is a directory" if os.path.isdir(args.json) else f"there is no folder {folder}"
+            raise common.UsageError(f"--json={args.json}: {what}; name a file in an existing folder.")
+
     result = compare(args.a, args.b, split=args.split, data_dir=args.data_dir, eval_steps=args.eval_steps,
                      weights_a=args.a_weights, weights_b=args.b_weights)
     print(result.text())
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result.to_dict(), f, indent=2)
+        try:
+            with open(args.json, "w") as f:
+                json.dump(result.to_dict(), f, indent=2)
+        except OSError as e:
+            raise common.UsageError(f"--json={args.json}: cannot write it ({e.strerror or e}); the comparison is "
+                                    "printed above.") from None
     return 0
 
 

@@ -5,18 +5,20 @@
              print(m.signatures['sample'](num_samples=tf.constant(2), temperature=tf.constant(1.0), seed=tf.constant(0)))"
 """
 import os
-import shutil
 
 from absl import flags
 
 from imgtf.commands import common
+
+WRITER = "imgtf-exporter"
 
 
 def define_flags(fv):
     flags.DEFINE_string("output_dir", None, "The trained run directory.", flag_values=fv)
     flags.DEFINE_string("checkpoint_path", None, "A specific checkpoint (default: the latest).", flag_values=fv)
     flags.DEFINE_string("export_dir", None, "Where to write saved_model/ and model.keras.", flag_values=fv)
-    flags.DEFINE_bool("overwrite", False, "Replace an existing export in --export_dir (refused without it).",
+    flags.DEFINE_bool("overwrite", False, "Replace an earlier export in --export_dir (refused without it; a folder "
+                      "imgtf-exporter did not write is never replaced).",
                       flag_values=fv)
     flags.DEFINE_bool("xla", True, "Compile the sample signature's loop with XLA (much faster on CPU).",
                       flag_values=fv)
@@ -30,31 +32,24 @@ def run(args):
     from imgtf.api import load_run
     from imgtf.export.saved_model import export_saved_model
 
+    from imgtf import artifacts
+
     export_dir = args.export_dir.rstrip("/")
-    if os.path.exists(export_dir) and (not os.path.isdir(export_dir) or os.listdir(export_dir)) and not args.overwrite:
-        raise common.UsageError(f"--export_dir={export_dir} is not empty: exporting would replace what is there. "
-                                "Pass --overwrite to replace it, or choose a new --export_dir.")
     source, target = os.path.realpath(args.output_dir), os.path.realpath(export_dir)
-    inside = source == target or source.startswith(target + os.sep)
-    if inside or os.path.exists(os.path.join(target, "hparams.json")):
-        holder = args.output_dir if inside else export_dir
-        raise common.UsageError(f"--export_dir={export_dir} holds a run directory ({holder}): an export replaces its "
-                                "whole folder and would delete the run's checkpoints. Export to a folder of its own, "
-                                "e.g. --export_dir=RUN/export.")
+    if source == target or source.startswith(target + os.sep):
+        raise common.UsageError(f"--export_dir={export_dir} holds the run directory {args.output_dir}: an export "
+                                "replaces its whole folder and would delete the run's checkpoints. Export to a folder "
+                                "of its own, e.g. --export_dir=RUN/export.")
+    if os.path.isdir(export_dir) and set(os.listdir(export_dir)) - {artifacts.MANIFEST} and not args.overwrite:
+        raise common.UsageError(f"--export_dir={export_dir} is not empty: exporting would replace what is there. "
+                                "Pass --overwrite to replace an earlier export, or choose a new --export_dir.")
+    artifacts.check_replaceable(export_dir, WRITER, "--export_dir")  # --overwrite replaces only an export
     trained = load_run(args.output_dir, args.checkpoint_path, style="flag")  # weights only: no optimizer state
-    # written beside the target and moved into place at the end: a failed export leaves the old one intact
-    staging = f"{export_dir}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
+    # written beside the target and renamed into place at the end: a failed or killed export leaves the old one
+    with artifacts.staged(export_dir, WRITER, run=os.path.abspath(args.output_dir),
+                          checkpoint=os.path.abspath(trained.checkpoint)) as staging:
         export_saved_model(trained.model, os.path.join(staging, "saved_model"), args.xla)
         trained.model.save(os.path.join(staging, "model.keras"))
-        if os.path.isdir(export_dir):
-            shutil.rmtree(export_dir)
-        elif os.path.exists(export_dir):
-            os.remove(export_dir)
-        os.replace(staging, export_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     saved, keras_path = os.path.join(export_dir, "saved_model"), os.path.join(export_dir, "model.keras")
     print(f"SavedModel: {saved} (signatures: bits_per_dim, log_prob, sample)\nKeras: {keras_path}")
     return 0

@@ -30,22 +30,24 @@ def define_flags(fv):
            "image_size=32,input_size=8,labels=true,skip_corrupt=true.")
     string("data_dir", None, "Where the problem's data is (official files or prepared tfds).")
     string("output_dir", None, "Run directory: hparams.json, checkpoints, metrics.jsonl, TensorBoard.")
-    integer("train_steps", 1000, "Train until the global step reaches this (resumes in --output_dir).")
-    integer("eval_steps", 0, "Evaluate on this many batches; 0 = the whole split.")
+    integer("train_steps", 1000, "Train until the global step reaches this (resumes in --output_dir).", lower_bound=0)
+    integer("eval_steps", 0, "Evaluate on this many batches; 0 = the whole split.", lower_bound=0)
     enum("schedule", "train_and_eval", ["train", "eval", "train_and_eval"], "What to run.")
     string("checkpoint_path", None, "With --schedule=eval: evaluate this checkpoint (e.g. RUN/ckpt-200) instead of "
            "the newest.")
     string("eval_split", None, "Split to evaluate (default: the problem's evaluation split).")
-    integer("eval_every_steps", 0, "With train_and_eval: also evaluate every N steps (0 = only at the end).")
+    integer("eval_every_steps", 0, "With train_and_eval: also evaluate every N steps (0 = only at the end).",
+            lower_bound=0)
     integer("steps_per_loop", 1, "Steps run inside one compiled call (one host round trip per call: raise it on "
             "GPUs/TPUs when steps are short). Logging, samples and checkpoints still happen at their steps; the "
             "weights do not depend on it.", lower_bound=1)
-    integer("checkpoint_every_steps", 1000, "Save a checkpoint every N steps (and always at the end).")
-    integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
-    integer("log_every_steps", 50, "Log loss and throughput every N steps.")
+    integer("checkpoint_every_steps", 1000, "Save a checkpoint every N steps (and always at the end).", lower_bound=1)
+    integer("keep_checkpoints", 5, "How many recent checkpoints to keep.", lower_bound=1)
+    integer("log_every_steps", 50, "Log loss and throughput every N steps.", lower_bound=1)
     integer("sample_every_steps", 0, "Every N steps write a grid of 4 samples (cached sampler) to TensorBoard "
-            "(0 = never; on CPUs a paper-size model takes minutes per grid).")
-    integer("random_seed", 0, "Seed of initialisation, data order and dropout.")
+            "(0 = never; on CPUs a paper-size model takes minutes per grid).", lower_bound=0)
+    integer("random_seed", 0, "Seed of initialisation, data order and dropout; recorded in the run, which resumes "
+            "with it.", lower_bound=0, upper_bound=2 ** 31 - 1)
     enum("distribution_strategy", "auto", ["auto", "one_device", "mirrored", "multi_worker", "tpu"],
          "auto: mirrored over all local GPUs if several, else one device. multi_worker reads TF_CONFIG.")
     string("tpu", None, "TPU name or address for --distribution_strategy=tpu (\"local\" on a TPU VM).")
@@ -64,11 +66,13 @@ def run(args):
     if not common.load_registry(args):
         return 0
     common.require_flags(args, "output_dir")
-    from imgtf.train import distribution, run_dir
+    from imgtf.train import distribution, footprint, run_dir
 
     spec = run_dir.resolve(args.output_dir, args.problem, args.model, args.hparams_set, args.hparams,
                            args.problem_options, args.usr_dir)
     strategy = distribution.make_strategy(args.distribution_strategy, args.tpu, args.num_cpu_devices)
+    footprint.check_fits(spec.hparams, spec.problem_info or spec.make_problem().info,
+                         spec.hparams.batch_size * strategy.num_replicas_in_sync)
     distribution.set_precision(args.mixed_precision)
     try:
         return train_and_evaluate(args, spec, strategy)
@@ -85,14 +89,19 @@ def train_and_evaluate(args, spec, strategy):
     if args.checkpoint_path and args.schedule != "eval":
         raise common.UsageError(f"--checkpoint_path is for --schedule=eval (training resumes from the newest "
                                 f"checkpoint); got --schedule={args.schedule}.")
+    if args.checkpoint_path:
+        checkpoints.check_checkpoint_path(args.checkpoint_path)
     if args.eval_split and args.schedule != "train":
         problem = spec.make_problem()
         if args.eval_split not in problem.splits:
             raise common.UsageError(f"--eval_split={args.eval_split}: problem {problem.name!r} has the splits "
                                     f"{', '.join(problem.splits)}.")
-    trainer = Trainer(spec, args.output_dir, args.data_dir, strategy=strategy, seed=args.random_seed,
+    seed = run_dir.settle_seed(spec, args.output_dir, args.random_seed, args["random_seed"].present)
+    trainer = Trainer(spec, args.output_dir, args.data_dir, strategy=strategy, seed=seed,
                       keep_checkpoints=args.keep_checkpoints, precision=args.mixed_precision, xla=args.xla)
     evaluator = Evaluator.of(trainer)
+    if args.schedule == "train_and_eval":  # the evaluation's data is found before training, not after it
+        trainer.problem.split_size(args.eval_split or trainer.problem.eval_split, args.data_dir)
     # everything is validated (the model is built); one writer per run directory from its first read on
     if trainer.chief:
         run_lock.acquire(args.output_dir)
@@ -103,7 +112,10 @@ def train_and_evaluate(args, spec, strategy):
         if args.schedule == "eval":
             if not trainer.restore(args.checkpoint_path):
                 raise TrainingError(f"no checkpoint in {args.output_dir} to evaluate; train first (--schedule=train).")
-            report(evaluator.evaluate(args.eval_split, args.eval_steps))
+            entry = evaluator.evaluate(args.eval_split, args.eval_steps)
+            source = entry.get("checkpoint") or ""
+            elsewhere = os.sep in source  # a checkpoint named from another directory
+            report(entry, f" of {source} (from another directory: not this run's evaluation)" if elsewhere else "")
             return 0
         reached = checkpoints.newest_step(args.output_dir)
         if reached > args.train_steps:

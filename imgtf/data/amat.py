@@ -40,10 +40,14 @@ def find_file(data_dir, split):
     return None
 
 
-def parse(data, path):
-    """The bytes of an .amat file -> uint8 [N, 28, 28, 1]; CorruptDataError naming the first bad line."""
+MAX_LINE = 4 * PIXELS  # bytes: a digit's line is 2 * 784 (values and spaces); anything much longer is not one
+
+
+def parse(lines, path):
+    """The lines of an .amat file (bytes, an iterable; see `lines_of`) -> uint8 [N, 28, 28, 1]; CorruptDataError
+    naming the first bad line."""
     rows = []
-    for number, line in enumerate(data.splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         tokens = line.split()
         if not tokens:
             continue
@@ -60,6 +64,21 @@ def parse(data, path):
     return np.stack(rows).reshape(-1, 28, 28, 1)
 
 
+def lines_of(f, path):
+    """The lines of an open .amat file, each read up to MAX_LINE bytes: a longer line is refused without reading it
+    whole (a file of one huge line would otherwise fill the memory before it could be refused)."""
+    number = 0
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE:
+            raise CorruptDataError(f"{path}, line {number}: longer than {MAX_LINE} bytes (a digit's line is "
+                                   f"{2 * PIXELS}): not a binarized MNIST file, or damaged. {DOWNLOAD_HINT}")
+        yield line
+
+
 def read_split(data_dir, split):
     """The binary digits of `split` ("train" | "validation" | "test"); DataNotFoundError when its file is absent."""
     if split not in FILE_SPLIT:
@@ -70,10 +89,9 @@ def read_split(data_dir, split):
                                 f"{DOWNLOAD_HINT}")
     try:
         with open(path, "rb") as f:
-            data = f.read()
+            images = parse(lines_of(f, path), path)
     except OSError as e:
         raise CorruptDataError(f"{path}: cannot read it ({e}).") from e
-    images = parse(data, path)
     expected = OFFICIAL_COUNTS[split]
     notice = partial_notice("binarized MNIST", split, path, len(images), expected) if len(images) < expected else ""
     return BinarizedSplit(images, path, notice)

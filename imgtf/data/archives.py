@@ -28,13 +28,30 @@ def list_images(folder, extensions=IMAGE_EXTENSIONS, recursive=True):
     return found
 
 
+MAX_MEMBER_BYTES = 256 * 2 ** 20  # an archive member imgtf reads whole: a CIFAR batch is 31 MB, an image far less
+
+
+def read_member(archive, member, path, limit=None):
+    """The bytes of one tar or zip member, refused (CorruptDataError) when the size it declares is over `limit`: a
+    small compressed archive can declare gigabytes, and reading a member is reading all it declares."""
+    limit = MAX_MEMBER_BYTES if limit is None else limit
+    size = member.size if isinstance(member, tarfile.TarInfo) else member.file_size
+    name = member.name if isinstance(member, tarfile.TarInfo) else member.filename
+    if size > limit:
+        raise CorruptDataError(f"{path}: its member {name} declares {size} bytes, more than any file of the datasets "
+                               f"imgtf reads ({limit} bytes): the archive is damaged or not the dataset's.")
+    if isinstance(member, tarfile.TarInfo):
+        return archive.extractfile(member).read()
+    return archive.read(member)
+
+
 def iter_tar_images(path, extensions=IMAGE_EXTENSIONS):
     """Yield (member name, bytes) of image members, streaming the archive sequentially (no extraction)."""
     try:
         with tarfile.open(path, "r|*") as tar:
             for member in tar:
                 if member.isfile() and member.name.lower().endswith(extensions):
-                    yield member.name, tar.extractfile(member).read()
+                    yield member.name, read_member(tar, member, path)
     except (tarfile.TarError, OSError, EOFError) as e:
         raise CorruptDataError(f"{path}: cannot read the archive ({type(e).__name__}: {e}); it may be truncated "
                                "or corrupt. Download it again.") from e

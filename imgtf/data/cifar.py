@@ -10,6 +10,7 @@ import tarfile
 
 import numpy as np
 
+from imgtf.data import archives
 from imgtf.errors import CorruptDataError, DataNotFoundError
 from imgtf.data.safe_pickle import restricted_loads
 from imgtf.data.sources import partial_notice
@@ -57,7 +58,7 @@ def _read_members_from_tar(path, names):
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
                 if member.name in wanted and member.isfile():
-                    found[wanted[member.name]] = tar.extractfile(member).read()
+                    found[wanted[member.name]] = archives.read_member(tar, member, path)
     except (tarfile.TarError, OSError, EOFError) as e:
         raise CorruptDataError(
             f"{path}: cannot read the archive ({type(e).__name__}: {e}). It may be truncated or corrupt; "

@@ -55,30 +55,50 @@ def find_file(data_dir, split, kind):
     return None
 
 
+MAX_ENTRIES = 1_000_000  # a header declaring more (16x the official train split) is refused before anything is read
+
+
 def read_idx(path, magic):
     """The uint8 array of one IDX file ([N, 28, 28] images or [N] labels); CorruptDataError naming the file when it
-    is not IDX of this kind, or shorter than its header says."""
+    is not IDX of this kind, or shorter or longer than its header says. The header is checked first and the values are
+    read in a stream up to the size it declares, so a small file that decompresses into gigabytes (or declares them)
+    is refused after reading at most what the header promised."""
+    dims = 3 if magic == IMAGES_MAGIC else 1
+    header = 4 + 4 * dims
     try:
         with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
-            data = f.read()
+            head = f.read(header)
+            if len(head) < 4 or struct.unpack(">I", head[:4])[0] != magic:
+                found = struct.unpack(">I", head[:4])[0] if len(head) >= 4 else None
+                raise CorruptDataError(f"{path}: not an MNIST {'images' if dims == 3 else 'labels'} file (IDX magic "
+                                       f"{magic} expected, found {found}). {DOWNLOAD_HINT}")
+            if len(head) < header:
+                raise CorruptDataError(f"{path}: its header is cut short: the file is truncated. {DOWNLOAD_HINT}")
+            shape = struct.unpack(f">{dims}I", head[4:])
+            if dims == 3 and tuple(shape[1:]) != (28, 28):
+                raise CorruptDataError(f"{path}: images of {shape[1]}x{shape[2]}; MNIST images are 28x28.")
+            if shape[0] > MAX_ENTRIES:
+                raise CorruptDataError(f"{path}: its header declares {shape[0]} entries; MNIST files hold at most "
+                                       f"{max(OFFICIAL_COUNTS.values())} (imgtf reads up to {MAX_ENTRIES}). The "
+                                       f"file is damaged or not MNIST. {DOWNLOAD_HINT}")
+            expected = int(np.prod(shape))
+            values = np.empty(expected, np.uint8)
+            view, filled = memoryview(values), 0
+            while filled < expected:
+                count = f.readinto(view[filled:])
+                if not count:
+                    break
+                filled += count
+            longer = bool(f.read(1))
     except (OSError, EOFError, zlib.error) as e:
         raise CorruptDataError(f"{path}: cannot read it ({type(e).__name__}: {e}); it may be truncated. Download it "
                                f"again. {DOWNLOAD_HINT}") from e
-    dims = 3 if magic == IMAGES_MAGIC else 1
-    header = 4 + 4 * dims
-    if len(data) < header or struct.unpack(">I", data[:4])[0] != magic:
-        found = struct.unpack(">I", data[:4])[0] if len(data) >= 4 else None
-        raise CorruptDataError(f"{path}: not an MNIST {'images' if dims == 3 else 'labels'} file (IDX magic {magic} "
-                               f"expected, found {found}). {DOWNLOAD_HINT}")
-    shape = struct.unpack(f">{dims}I", data[4:header])
-    expected = int(np.prod(shape))
-    if len(data) - header != expected:
+    if filled != expected or longer:
+        held = "more than that" if longer else str(filled)
         raise CorruptDataError(f"{path}: its header says {shape[0]} entries of shape {list(shape[1:])} "
-                               f"({expected} bytes) but it holds {len(data) - header}: the file is truncated or "
+                               f"({expected} bytes) but it holds {held}: the file is truncated or "
                                f"damaged. Download it again. {DOWNLOAD_HINT}")
-    if dims == 3 and tuple(shape[1:]) != (28, 28):
-        raise CorruptDataError(f"{path}: images of {shape[1]}x{shape[2]}; MNIST images are 28x28.")
-    return np.frombuffer(data, np.uint8, offset=header).reshape(shape)
+    return values.reshape(shape)
 
 
 def read_split(data_dir, split):

@@ -2,8 +2,9 @@
 
 Layout: DATA_DIR/<problem>/<split>.<feature>.bin (the feature of every example, raw little-endian values, one
 fixed-size record after another; `numpy.memmap` or tf.data.FixedLengthRecordDataset read them) and
-DATA_DIR/<problem>/<split>.json (count, shapes, dtypes, the problem's options), written last (atomically): it marks
-the split complete, so a half-written preparation is never read. Reading by index is what lets training resume at any
+DATA_DIR/<problem>/<split>.json (count, shapes, dtypes, the problem's options), removed before the new arrays replace
+the old ones and written last (atomically): it marks the split complete, so a half-written preparation, or new arrays
+beside an earlier preparation's metadata, is never read. Reading by index is what lets training resume at any
 step at once (imgtf.data.order). Metadata of another layout is refused with a message to prepare again.
 """
 import json
@@ -103,6 +104,9 @@ def _write(problem, split, raw_dir, out_dir, directory, total):
             f.close()
     if not count:
         raise CorruptDataError(f"{problem.name} {split}: the split yielded no examples to prepare.")
+    old = metadata_path(out_dir, problem.name, split)
+    if os.path.lexists(old):  # first: an earlier preparation's metadata never describes the new arrays
+        os.remove(old)
     for feature in features.values():
         os.replace(os.path.join(directory, feature["file"] + ".tmp"), os.path.join(directory, feature["file"]))
     meta = {"problem": problem.name, "split": split, "count": count, "features": features,

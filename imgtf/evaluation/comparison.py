@@ -87,6 +87,12 @@ def compare_evaluations(a, b):
     if tuple(a.image_shape) != tuple(b.image_shape):
         raise ComparisonError(f"A's images are {tuple(a.image_shape)} and B's {tuple(b.image_shape)}: a per-image "
                               "comparison needs the same images.")
+    for name, evaluation in (("A", a), ("B", b)):
+        bad = np.flatnonzero(~np.isfinite(evaluation.nll_nats))
+        if bad.size:
+            raise ComparisonError(f"{name} ({evaluation.describe()}) holds {bad.size} non-finite per-image NLLs (the "
+                                  f"first of image {int(evaluation.index[bad[0]])}): its weights diverged or the file "
+                                  "is damaged, and no difference can be drawn from it. Evaluate a finite checkpoint.")
     fa, nll_a = _aligned(a)
     fb, nll_b = _aligned(b)
     if fa.shape != fb.shape or not np.array_equal(fa, fb):

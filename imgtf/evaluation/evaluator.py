@@ -3,6 +3,7 @@ with its standard error and 95% interval over images, the per-image file (imgtf.
 in metrics.jsonl. `imgtf-trainer` (after training, and `--schedule=eval`) and `imgtf-compare` evaluate through here."""
 import logging
 import math
+import os
 import time
 
 import numpy as np
@@ -90,6 +91,17 @@ class Evaluator:
                 progress.update(len(nlls[-1]))
         return self._record(split, nlls, fingerprints, time.time() - start, averaged, eval_steps, split_size)
 
+    def checkpoint_source(self):
+        """The checkpoint evaluated: its name (`ckpt-200`) when it is the run's own, its absolute path when it was
+        named from elsewhere (`--checkpoint_path=OTHER_RUN/ckpt-10`: recorded with its source, and not counted as
+        this run's newest evaluation), None for weights not restored from a checkpoint (a training in progress)."""
+        restored = self.state.restored
+        if restored is None:
+            return None
+        if os.path.realpath(os.path.dirname(restored)) == os.path.realpath(self.metrics.output_dir):
+            return os.path.basename(restored)
+        return os.path.abspath(restored)
+
     def _record(self, split, nlls, fingerprints, seconds, averaged, eval_steps, split_size):
         """Show the evaluation, then write its per-image file and metrics.jsonl record; returns the record."""
         skipped = getattr(self.problem, "skipped", None)
@@ -102,8 +114,10 @@ class Evaluator:
             raise TrainingError(f"split {split!r} of {problem.name} yielded no images to evaluate.")
         fields = interval_fields(nll, problem.image_shape)
         step, weights = self.state.step_number, "polyak_average" if averaged else "raw"
+        source = self.checkpoint_source()
         # the result is shown before any file is written: a failing write must not lose it
-        log.info("eval %s @ step %d: %s over %d images (%.1f images/s%s)", split, step,
+        log.info("eval %s @ step %d%s: %s over %d images (%.1f images/s%s)", split, step,
+                 f" of {source}" if os.sep in (source or "") else "",
                  units.record_text({**fields, "reported": problem.reported_metric}), images,
                  images / max(seconds, 1e-9), ", Polyak-averaged weights" if averaged else "")
         try:
@@ -111,7 +125,7 @@ class Evaluator:
                                                    weights, problem.name, tuple(problem.image_shape))
             entry = self.metrics.record(
                 step, split, **fields, reported=problem.reported_metric, **problem.result_fields, num_images=images,
-                weights=weights, per_image=per_image.save(self.metrics.output_dir, evaluation),
+                weights=weights, checkpoint=source, per_image=per_image.save(self.metrics.output_dir, evaluation),
                 images_per_sec=images / max(seconds, 1e-9), seconds=round(seconds, 3),
                 whole_split=not eval_steps or images == (split_size or -1))
             self.metrics.flush()

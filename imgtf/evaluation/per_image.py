@@ -110,9 +110,9 @@ def load(path):
 
 
 def newest(output_dir, split=None, weights=None):
-    """The path of the run's newest per-image evaluation (of `split`, with `weights`, where given), from its
-    metrics.jsonl; an EvaluationFileError if it has none."""
-    records = [r for r in read_metrics(output_dir) if r.get("per_image")
+    """The path of the run's newest per-image evaluation of its own weights (of `split`, with `weights`, where given;
+    not one of a checkpoint named from elsewhere), from its metrics.jsonl; an EvaluationFileError if it has none."""
+    records = [r for r in read_metrics(output_dir) if r.get("per_image") and os.sep not in (r.get("checkpoint") or "")
                and (split is None or r["split"] == split) and (weights is None or r.get("weights") == weights)]
     if not records:
         which = " ".join(filter(None, [split and f"of split {split!r}", weights and f"with {weights} weights"]))

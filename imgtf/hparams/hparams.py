@@ -124,6 +124,27 @@ def check_ranges(hp, source="--hparams"):
         raise HParamsError(f"hparams out of range: {'; '.join(problems)}. Fix them in {source} (or the set).")
 
 
+def check_types(hp, reference, source):
+    """HParamsError listing every value of `hp` whose type differs from the same key's in `reference` (the set's
+    own values): a file edited by hand ("24" for 24, 2.5 for a count) is refused before it reaches a layer."""
+    def kind(value):
+        return "bool" if isinstance(value, bool) else "number" if isinstance(value, float) else type(value).__name__
+
+    problems = []
+    for key, expected in reference.values().items():
+        if key not in hp:
+            continue
+        value = hp.get(key)
+        same = value is None or expected is None or kind(value) == kind(expected) or (kind(expected) == "number" and kind(value) == "int")
+        if isinstance(value, list) and isinstance(expected, list) and expected:
+            same = all(kind(v) == kind(expected[0]) for v in value)
+        if not same:
+            problems.append(f"{key}={value!r} (a {type(value).__name__}; the set's is {expected!r})")
+    if problems:
+        raise HParamsError(f"{source}: values of the wrong type: {'; '.join(problems)}. Restore the file, or start a "
+                           "new run with --hparams overrides.")
+
+
 class HParams:
     """Typed hyperparameters with attribute access: `hp.hidden_size`, `hp.parse("hidden_size=64")`."""
 

@@ -1,7 +1,9 @@
 """Reproducible random numbers for sampling: every uniform is a pure function of (seed, step, salt, element).
 
 So the cached and the naive sampler, given the same parameters, draw the same values, which makes them comparable
-bit for bit; likelihoods' `sample` methods take their randomness from here.
+bit for bit; likelihoods' `sample` methods take their randomness from here. The samplers give each image a seed of
+its own (`image_seeds`: the call's seed + the image's index), so an image depends on its index and the seed only, not
+on how many images are drawn with it: the decoder's images are the same at any batch size.
 """
 import tensorflow as tf
 
@@ -16,16 +18,26 @@ def _mix(x):
     return tf.bitwise.bitwise_xor(x, shift(x, 16))
 
 
+def image_seeds(seed, num_images, first=0):
+    """The seeds of images first .. first + num_images - 1 of a call with `seed`: seed + index (int32 [num_images])."""
+    return tf.cast(seed, tf.int32) + tf.cast(first, tf.int32) + tf.range(num_images, dtype=tf.int32)
+
+
 def uniform(shape, seed, step, salt):
-    """Uniforms in (0, 1) that are a pure function of (seed, step, salt, element index).
+    """Uniforms in (0, 1) that are a pure function of (seed, step, salt, element index). `seed` is a scalar, or one
+    seed per image ([shape[0]], from `image_seeds`), the index then counting within each image.
 
     A counter-based hash rather than tf.random.stateless_uniform: XLA's stateless Philox gives different
     numbers from TensorFlow's kernel when the seed is a runtime tensor, which would make compiled and
     eager samplers disagree. Integer hashing is bit-identical in eager, graph and XLA execution."""
+    seed = tf.convert_to_tensor(seed)
+    index = tf.range(tf.reduce_prod(shape))
+    if seed.shape.rank == 1:  # one seed per image: each element's own image's seed, its index within the image
+        per_image = tf.reduce_prod(shape[1:])
+        seed, index = tf.repeat(seed, per_image), index % per_image
     key = _mix(_mix(tf.cast(seed, tf.uint32) + tf.constant(0x9E3779B9, tf.uint32))
                + tf.cast(step * 4 + salt, tf.uint32) * tf.constant(0x85EBCA77, tf.uint32))
-    index = tf.cast(tf.range(tf.reduce_prod(shape)), tf.uint32)
-    bits = _mix(_mix(index * tf.constant(0x9E3779B1, tf.uint32) + key))
+    bits = _mix(_mix(tf.cast(index, tf.uint32) * tf.constant(0x9E3779B1, tf.uint32) + key))
     values = (tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) + 0.5) * (2.0 ** -24)
     return tf.reshape(values, shape)
 

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from imgtf.hparams.hparams import HParams
+from imgtf.hparams.hparams import HParams, check_ranges
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.recompute import recomputed
@@ -39,6 +39,7 @@ class AutoregressiveImageModel(keras.Model):
         super().__init__(**kwargs)
         # model settings only: a batch size or an optimiser is not part of what the model is (nor of its config)
         self.hparams = HParams(**model_settings(hparams))
+        check_ranges(self.hparams, source="the model's hparams (build_model, or the config of a .keras file)")
         self.problem_info = dict(problem_info)
         self.image_shape = tuple(self.problem_info["image_shape"])
         self.num_levels = int(self.problem_info.get("num_levels", 256))  # values 0 .. num_levels-1 per sub-pixel

@@ -117,7 +117,8 @@ class CelebaProblem(Problem):
             with archives.open_zip(source) as z:
                 members = {os.path.basename(n): n for n in z.namelist()}
                 for n in names:
-                    yield {"encoded": z.read(members[n]), "name": f"{source}:{members[n]}"}
+                    yield {"encoded": archives.read_member(z, z.getinfo(members[n]), source),
+                           "name": f"{source}:{members[n]}"}
 
         return tf.data.Dataset.from_generator(
             from_zip, output_signature={"encoded": tf.TensorSpec((), tf.string), "name": tf.TensorSpec((), tf.string)})

@@ -97,7 +97,7 @@ def _in_batches(mode, count, batch_size, per_item, draw_batch):
 
 
 def sample_unconditional(model, settings):
-    """Images from the model alone; batch i is drawn with seed + its first index, so a seed fixes every image."""
+    """Images from the model alone; image i is drawn with seed + i, so a seed fixes every image at any batch size."""
     def draw_batch(first, n):
         return sample_images(model, settings.batch(first, n))
 
@@ -181,8 +181,9 @@ def _sample_per_input(model, mode, settings, count, *, low, labels, known):
         if known is not None:
             known_batch = per_sample(known, first, n)
             known_mask = _top_half(known_batch)  # sample_images reduces it to one entry per generation unit
-        drawn = sample_images(model, settings.batch(first, n * per_input), known=known_batch, known_mask=known_mask,
-                              **features)
+        # rows first * per_input ... of the whole draw: an image's seed follows its row, whatever the batch size
+        drawn = sample_images(model, settings.batch(first * per_input, n * per_input), known=known_batch,
+                              known_mask=known_mask, **features)
         return drawn.reshape(n, per_input, *drawn.shape[1:])
 
     return _in_batches(mode, count, settings.batch_size, per_input, draw_batch)

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from imgtf.errors import InputError
+from imgtf.likelihoods import random_numbers
 from imgtf.sampling.settings import SamplingSettings, sampling_conditioning
 
 log = logging.getLogger("imgtf")
@@ -79,6 +80,7 @@ def make_cached_sampler(model, jit_compile=True):
     num_units = model.num_units
 
     def sample(num_samples, temperature, seed, conditioning, known_units, known_mask):
+        seeds = random_numbers.image_seeds(seed, num_samples)  # image i: seed + i, whatever the batch
         cache = model.empty_cache(conditioning, num_samples)
         canvas = tf.zeros(_unit_layout(model, num_samples), tf.int32)
         previous = canvas[:, 0]
@@ -86,7 +88,7 @@ def make_cached_sampler(model, jit_compile=True):
         def body(t, canvas, previous, cache):
             params, cache = model.step(cache, previous, t, conditioning)
             raster = tf.gather(order, t)
-            values = _force(model.likelihood.sample(params, t, seed, temperature), known_units, known_mask, raster)
+            values = _force(model.likelihood.sample(params, t, seeds, temperature), known_units, known_mask, raster)
             return t + 1, _dynamic_update(canvas, values, raster), values, cache
 
         _, canvas, _, _ = tf.while_loop(lambda t, *_: t < num_units, body, (tf.constant(0), canvas, previous, cache),
@@ -162,9 +164,10 @@ def naive_sample(model, num_samples=1, temperature=1.0, seed=0, features=None, k
     def unit_params(canvas, t):
         return model.unit_params(model({**conditioning, "targets": _to_images(model, canvas)}), t)
 
+    seeds = random_numbers.image_seeds(seed, num_samples)
     for t in range(model.num_units):
         params = unit_params(canvas, tf.constant(t))
-        values = _force(model.likelihood.sample(params, tf.constant(t), tf.constant(seed), tf.constant(float(temperature))),
+        values = _force(model.likelihood.sample(params, tf.constant(t), seeds, tf.constant(float(temperature))),
                         known_units, mask, int(order[t]))
         canvas = _dynamic_update(canvas, values, int(order[t]))
     return _to_images(model, canvas)

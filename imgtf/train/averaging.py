@@ -2,16 +2,16 @@
 checkpoints, written as a new run directory that every command accepts."""
 import logging
 import os
-import shutil
 
 import numpy as np
-import tensorflow as tf
 
+from imgtf import artifacts
 from imgtf.errors import TrainingError
-from imgtf.train import polyak, run_dir
+from imgtf.train import checkpoints, polyak, run_dir, run_lock
 from imgtf.train.state import RunState
 
 log = logging.getLogger("imgtf")
+WRITER = "imgtf-average"
 
 
 def average_checkpoints(output_dir, to_dir, num_last=5):
@@ -20,18 +20,40 @@ def average_checkpoints(output_dir, to_dir, num_last=5):
     Weights are summed in float64 and divided once, so the result is the exact mean rounded to float32. With
     Polyak averaging (hparam ema_decay) the checkpoints' moving averages are averaged the same way (they are what
     evaluation reads). The rest of the optimizer state and the step are the newest checkpoint's. Returns (paths
-    averaged, saved path)."""
-    state = tf.train.get_checkpoint_state(output_dir)
-    paths = list(state.all_model_checkpoint_paths) if state else []
-    if len(paths) < 1:
+    averaged, saved path).
+
+    `to_dir` is written whole or not at all, and replaces only an earlier average holding nothing added since
+    (imgtf.artifacts): never another run, a user's folder, or evaluations of the average."""
+    if isinstance(num_last, bool) or not isinstance(num_last, int) or num_last < 1:
+        raise TrainingError(f"--num_last={num_last!r}: the number of newest checkpoints to average, at least 1.")
+    spec = run_dir.load(output_dir)
+    if spec is None:
+        raise TrainingError(f"{output_dir} is not a run directory (no {run_dir.RUN_FILE}): pass the --output_dir "
+                            "of a trained run.")
+    paths = checkpoints.listed(output_dir)[-num_last:]  # the run's own files, oldest first
+    if not paths:
         raise TrainingError(f"no checkpoints in {output_dir} to average.")
-    if os.path.abspath(to_dir) == os.path.abspath(output_dir):
-        raise TrainingError("--to_dir must differ from --output_dir (the originals are kept).")
-    paths = paths[-num_last:]  # already joined with output_dir by get_checkpoint_state
+    source, target = os.path.realpath(output_dir), os.path.realpath(to_dir)
+    if target == source or target.startswith(source + os.sep):
+        raise TrainingError(f"--to_dir={to_dir} is inside the run it averages ({output_dir}): choose a new directory "
+                            "beside it (the originals are kept).")
+    artifacts.check_replaceable(to_dir, WRITER, "--to_dir")
     if len(paths) < num_last:
         log.warning("only %d checkpoints in %s; averaging those.", len(paths), output_dir)
-    run = RunState.read(run_dir.load(output_dir), output_dir, checkpoint_path=paths[-1], averaged=False,
-                        checkpoint_dir=to_dir)
+    if os.path.isdir(to_dir):
+        run_lock.acquire(to_dir)  # no other imgtf process is using the earlier average while it is replaced
+    try:
+        with artifacts.staged(to_dir, WRITER, source=os.path.abspath(output_dir),
+                              checkpoints=[os.path.basename(p) for p in paths]) as staging:
+            saved = _average(spec, output_dir, paths, staging)
+    finally:
+        run_lock.release(to_dir)
+    return paths, os.path.join(to_dir, os.path.basename(saved))
+
+
+def _average(spec, output_dir, paths, staging):
+    """Write the mean of `paths` as a run (hparams.json and one checkpoint) into `staging`; returns its path."""
+    run = RunState.read(spec, output_dir, checkpoint_path=paths[-1], averaged=False, checkpoint_dir=staging)
     total = None
     for path in paths:
         run.restore(path, recover_index=False)
@@ -44,8 +66,6 @@ def average_checkpoints(output_dir, to_dir, num_last=5):
     run.model.set_weights(mean[:num_weights])
     for average, value in zip(polyak.averages(run.optimizer) or [], mean[num_weights:]):
         average.assign(value)
-    os.makedirs(to_dir, exist_ok=True)
-    shutil.copy(os.path.join(output_dir, run_dir.RUN_FILE), os.path.join(to_dir, run_dir.RUN_FILE))
-    with open(os.path.join(to_dir, "averaged_from.txt"), "w") as f:
-        f.write("\n".join(paths) + "\n")
-    return paths, run.save()
+    saved = run.save()
+    run_dir.save(spec, staging)
+    return saved

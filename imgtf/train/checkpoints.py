@@ -23,44 +23,58 @@ def checkpoint_files(output_dir):
 
 
 def recover_checkpoint_index(output_dir):
-    """If `ckpt-N` files exist but the `checkpoint` index file is missing, unreadable or does not list them (a
-    partial copy, a sync tool), rebuild it from the files, newest last as TensorFlow writes it, with a warning.
-    Without this the run would silently start again from step 0 and overwrite the checkpoints by name."""
+    """If `ckpt-N` files exist but the `checkpoint` index file is missing, unreadable, does not list them (a partial
+    copy, a sync tool) or lists files outside the run (a run copied or moved after an index was written with absolute
+    paths), rebuild it from the run's own files, newest last as TensorFlow writes it, with a warning. Without this the
+    run would silently start again from step 0 and overwrite the checkpoints by name, or resume from another
+    directory's checkpoint and rotate that directory's files away."""
     found = checkpoint_files(output_dir)
     if not found:
         return False
     try:
         state = tf.train.get_checkpoint_state(output_dir)
-        listed = set(state.all_model_checkpoint_paths) if state else set()
+        recorded = list(state.all_model_checkpoint_paths) + [state.model_checkpoint_path] if state else []
     except Exception:  # noqa: BLE001 - a damaged index file fails in many ways; it is rebuilt below
-        state, listed = None, set()
-    if state is not None and all(os.path.basename(p) in {os.path.basename(q) for q in listed}
-                                 for p in found.values()):
+        state, recorded = None, []
+    names = {os.path.basename(p) for p in recorded}
+    outside = [p for p in recorded if not _inside(p, output_dir)]
+    if state is not None and not outside and all(os.path.basename(p) in names for p in found.values()):
         return False
     paths = [found[step] for step in sorted(found)]
+    why = ("missing or unreadable" if state is None else
+           f"listing files outside the run ({outside[0]})" if outside else "incomplete")
     log.warning("the checkpoint index of %s is %s; rebuilt it from the %d checkpoint files there (newest %s).",
-                output_dir, "missing or unreadable" if state is None else "incomplete", len(paths),
-                os.path.basename(paths[-1]))
+                output_dir, why, len(paths), os.path.basename(paths[-1]))
     write_checkpoint_index(output_dir, paths)
     return True
 
 
+def _inside(path, output_dir):
+    """Whether a path the index lists names a file directly in the run directory (as TensorFlow's relative paths do)."""
+    if "://" in output_dir:
+        return os.path.dirname(path) == output_dir.rstrip("/")
+    return os.path.realpath(os.path.dirname(path)) == os.path.realpath(output_dir)
+
+
 def write_checkpoint_index(output_dir, paths):
-    """Write the `checkpoint` index listing `paths` (oldest first; the last is the one restored), with the files'
-    times, which CheckpointManager needs to keep them listed (and to rotate them) from then on."""
+    """Write the `checkpoint` index listing `paths` (oldest first; the last is the one restored) relative to the run
+    (so a copied or moved run still lists its own files), with the files' times, which CheckpointManager needs to keep
+    them listed (and to rotate them) from then on."""
     times = [tf.io.gfile.stat(path + ".index").mtime_nsec / 1e9 for path in paths]
-    tf.compat.v1.train.update_checkpoint_state(output_dir, paths[-1], all_model_checkpoint_paths=paths,
+    names = [os.path.basename(path) for path in paths]
+    tf.compat.v1.train.update_checkpoint_state(output_dir, names[-1], all_model_checkpoint_paths=names,
                                                all_model_checkpoint_timestamps=times)
 
 
 def listed(output_dir):
-    """The checkpoint paths the run's `checkpoint` index lists, oldest first ([] if it is missing or unreadable)."""
+    """The checkpoint paths the run's `checkpoint` index lists, oldest first ([] if it is missing or unreadable), each
+    taken as the file of that name in the run directory: a run reads only its own checkpoints, whatever directory an
+    index copied with it names."""
     try:
         state = tf.train.get_checkpoint_state(output_dir)
     except Exception:  # noqa: BLE001 - a damaged index file fails in many ways
         state = None
-    # paths come back already joined with the directory (relative directories stay relative)
-    return list(state.all_model_checkpoint_paths) if state else []
+    return [os.path.join(output_dir, os.path.basename(p)) for p in state.all_model_checkpoint_paths] if state else []
 
 
 def newest_first(output_dir):
@@ -82,6 +96,18 @@ def newest_step(output_dir):
 def _step_of(path):
     number = os.path.basename(path).rsplit("-", 1)[-1]
     return int(number) if number.isdigit() else -1
+
+
+def check_checkpoint_path(path, flag="--checkpoint_path"):
+    """Refuse a named checkpoint that is not one: missing, a directory, or files without their index."""
+    if os.path.isdir(path):
+        raise CheckpointError(f"{flag}={path} is a directory: name one checkpoint of a run, e.g. "
+                              f"{os.path.join(path, 'ckpt-200')} (the prefix of its ckpt-200.index file).")
+    if not tf.io.gfile.exists(path + ".index"):
+        found = sorted(checkpoint_files(os.path.dirname(path) or ".")) if os.path.isdir(os.path.dirname(path) or
+                                                                                          ".") else []
+        there = f"; that folder has ckpt-{', ckpt-'.join(map(str, found))}" if found else ""
+        raise CheckpointError(f"{flag}={path}: no such checkpoint ({path}.index is missing{there}).")
 
 
 def restore_newest(checkpoint, output_dir, checkpoint_path=None, partial=False):
@@ -111,6 +137,10 @@ def restore_newest(checkpoint, output_dir, checkpoint_path=None, partial=False):
             return path
         if not rotated:
             break
+    if checkpoint_path and errors:
+        raise CheckpointError(f"{checkpoint_path} cannot be restored into the model of the run in {output_dir} "
+                              f"({errors[0].split(': ', 1)[-1]}): it is damaged, or a checkpoint of another model or "
+                              "hparams. Name a checkpoint of this run, or evaluate it with its own run directory.")
     if errors or tried:
         why = "; ".join(errors) or "each was deleted while it was read (a trainer keeping few checkpoints)"
         raise CheckpointError(f"no checkpoint in {output_dir} could be restored: {why}. Point --output_dir elsewhere "

@@ -1,6 +1,7 @@
 """A run's metric records: one JSON object per evaluation in metrics.jsonl, and scalars and images in TensorBoard."""
 import datetime
 import json
+import logging
 import math
 import os
 
@@ -43,8 +44,15 @@ class MetricsLog:
         if bad:
             entry["non_finite"] = {k: str(values[k]) for k in bad}
         os.makedirs(self.output_dir, exist_ok=True)
-        with open(self.path, "a") as f:
-            f.write(json.dumps(entry, allow_nan=False) + "\n")
+        line = json.dumps(entry, allow_nan=False) + "\n"
+        # never through a symbolic link (it would write outside the run); after a record cut short by a kill, on a
+        # line of its own
+        with os.fdopen(os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644), "rb+") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                line = ("" if f.read(1) == b"\n" else "\n") + line
+            f.write(line.encode())
         numeric = {k: v for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         self.scalars(f"eval_{split}", step, numeric)
         return entry
@@ -55,8 +63,23 @@ class MetricsLog:
 
 
 def read_metrics(output_dir):
+    """The run's evaluation records, oldest first. A line that is not a whole record (a write cut short by a kill or
+    a full disk) is skipped with a warning naming it; the records around it stand."""
     path = os.path.join(output_dir, "metrics.jsonl")
     if not os.path.exists(path):
         return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    records = []
+    with open(path, errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict) or "step" not in record or "split" not in record:
+                logging.getLogger("imgtf").warning("%s, line %d is not a whole evaluation record (a write cut short?): "
+                                                   "skipped.", path, number)
+                continue
+            records.append(record)
+    return records

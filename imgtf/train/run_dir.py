@@ -6,12 +6,13 @@ conflicts with the saved run is refused: silently training a different model int
 would corrupt the run. The file carries a `format_version`; a run of another version is refused with what to do.
 """
 import dataclasses
+import glob
 import json
 import os
 
-from imgtf import registry
+from imgtf import registry, trusted_code
 from imgtf.errors import TrainingError
-from imgtf.hparams.hparams import HParams, check_ranges
+from imgtf.hparams.hparams import HParams, check_ranges, check_types
 
 RUN_FILE = "hparams.json"
 FORMAT_VERSION = 1  # of hparams.json; raise it when a change would make an older file mean something else
@@ -32,6 +33,7 @@ class RunSpec:
     problem_info: dict = None  # the data's shapes and class count when the run started (checked on resuming)
     usr_dir: str = ""  # --usr_dir the run was created with, as given ...
     usr_dir_path: str = ""  # ... and as an absolute path: later commands import it themselves
+    random_seed: int = None  # --random_seed of its first training: a resumed run goes on with it
 
     def to_json(self):
         saved = {"format_version": FORMAT_VERSION, "problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
@@ -40,6 +42,8 @@ class RunSpec:
             saved["problem_info"] = self.problem_info
         if self.usr_dir:
             saved["usr_dir"], saved["usr_dir_path"] = self.usr_dir, self.usr_dir_path
+        if self.random_seed is not None:
+            saved["random_seed"] = self.random_seed
         return json.dumps(saved, indent=2, sort_keys=True)
 
     def make_problem(self, data_dir=None):
@@ -70,31 +74,55 @@ def load(output_dir, usr_dir_argument="--usr_dir=..."):
     try:
         spec = RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
                        saved.get("overrides", ""), saved.get("problem_options", ""), saved.get("problem_info"),
-                       saved.get("usr_dir", ""), saved.get("usr_dir_path", ""))
+                       saved.get("usr_dir", ""), saved.get("usr_dir_path", ""), saved.get("random_seed"))
+        if spec.random_seed is not None and (isinstance(spec.random_seed, bool) or
+                                             not isinstance(spec.random_seed, int)):
+            raise TypeError(f"random_seed must be an integer, not {spec.random_seed!r}")
     except (ValueError, KeyError, TypeError) as e:
         raise RunDirError(f"{path} is unreadable ({type(e).__name__}: {e}); restore it or use a new --output_dir.") from e
     import_saved_usr_dir(spec, output_dir, usr_dir_argument)
+    if spec.hparams_set in registry.hparams_sets:  # values edited by hand are refused before any layer sees them
+        check_types(spec.hparams, registry.hparams(spec.hparams_set), path)
+    check_ranges(spec.hparams, source=path)
     return spec
 
 
 def import_saved_usr_dir(spec, output_dir, usr_dir_argument="--usr_dir=..."):
-    """A run created with --usr_dir names problems, models or sets only that directory registers: import it again
-    (from its absolute path, else as given relative to here) so that every later command on the run works without
-    the flag. If it is gone and the names are not registered otherwise, say which flag to pass."""
+    """A run created with --usr_dir names problems, models, sets or likelihoods only that directory registers. When
+    they are not registered yet, import it again (from its absolute path, else as given relative to here) so that
+    later commands on the run work without the flag, but only if its modules are exactly those this user imported
+    explicitly on this machine (imgtf.trusted_code): a run can come from someone else, and importing runs code.
+    Otherwise, or if it is gone, say which files it would run and which flag to pass."""
     if not spec.usr_dir:
         return
+    missing = unregistered_names(spec)
+    if not missing:
+        return  # registered already (built in, or the user passed the folder): nothing to import
     for candidate in (spec.usr_dir_path, spec.usr_dir):
         if candidate and os.path.isdir(candidate):
+            if not trusted_code.is_trusted(candidate):
+                files = trusted_code.modules_of(candidate)
+                shown = ", ".join(files[:8]) + (f" and {len(files) - 8} more" if len(files) > 8 else "")
+                raise RunDirError(
+                    f"the run in {output_dir} names code to import: {', '.join(missing)} come from --usr_dir="
+                    f"{spec.usr_dir} ({os.path.realpath(candidate)}: {shown or 'no Python files'}), which you have "
+                    "not imported on this machine as it is now. Importing runs that code, and a run can come from "
+                    f"anyone: read the files, then pass {usr_dir_argument.replace('...', os.path.realpath(candidate))} "
+                    "to import them.")
             registry.import_usr_dir(candidate)
             return
-    missing = [f"{kind} {name!r}" for kind, table, name in (("problem", registry.problems, spec.problem),
-                                                            ("model", registry.models, spec.model),
-                                                            ("hparams set", registry.hparams_sets, spec.hparams_set))
-               if name not in table.names()]
-    if missing:
-        raise RunDirError(f"the run in {output_dir} was created with --usr_dir={spec.usr_dir} ({spec.usr_dir_path}), "
-                          f"which is no longer there, and {', '.join(missing)} come from it. Pass {usr_dir_argument} "
-                          "(the folder with those modules now).")
+    raise RunDirError(f"the run in {output_dir} was created with --usr_dir={spec.usr_dir} ({spec.usr_dir_path}), "
+                      f"which is no longer there, and {', '.join(missing)} come from it. Pass {usr_dir_argument} "
+                      "(the folder with those modules now).")
+
+
+def unregistered_names(spec):
+    """What the run names that no registry table holds yet, as "problem 'x'", "model 'y'", ..."""
+    wanted = [("problem", registry.problems, spec.problem), ("model", registry.models, spec.model),
+              ("hparams set", registry.hparams_sets, spec.hparams_set)]
+    if "likelihood" in spec.hparams.values():
+        wanted.append(("likelihood", registry.likelihoods, spec.hparams.likelihood))
+    return [f"{kind} {name!r}" for kind, table, name in wanted if name not in table.names()]
 
 
 def save(spec, output_dir):
@@ -112,6 +140,15 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
     if output_dir and os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise RunDirError(f"--output_dir={output_dir} is a file, not a directory: choose a directory (new or a run's).")
     saved = load(output_dir) if output_dir else None
+    if saved is not None and (problem or model or hparams_set or overrides) and not _has_checkpoints(output_dir):
+        # its first start failed before a checkpoint (e.g. out of memory): nothing was trained under it, so the request
+        # replaces it, with the saved names where it gives none
+        if hparams_set in (None, saved.hparams_set):
+            model = model or saved.model
+        problem, hparams_set = problem or saved.problem, hparams_set or saved.hparams_set
+        problem_options = problem_options or saved.problem_options
+        usr_dir = usr_dir or saved.usr_dir_path or None
+        saved = None
     if saved is None:
         if hparams_set and not model and hparams_set in registry.hparams_sets:
             model = registry.model_and_problem_of(hparams_set)[0]  # the model the set was registered for
@@ -151,6 +188,21 @@ def resolve(output_dir, problem=None, model=None, hparams_set=None, overrides=""
             f"--hparams conflicts with the run saved in {output_dir}/{RUN_FILE}: {detail}. Checkpoints there were "
             f"trained with the saved values; use a new --output_dir to change them.")
     return saved
+
+
+def settle_seed(spec, output_dir, seed, given):
+    """The seed to train with: the one the run recorded (so a resumed run draws the data order and dropout it would
+    have drawn), `seed` for a run that has none yet; a different seed given explicitly is refused."""
+    if spec.random_seed is None:
+        spec.random_seed = seed
+    elif given and seed != spec.random_seed:
+        raise RunDirError(f"--random_seed={seed} conflicts with the run in {output_dir}, trained with random_seed "
+                          f"{spec.random_seed} ({RUN_FILE}): drop the flag to resume it, or use a new --output_dir.")
+    return spec.random_seed
+
+
+def _has_checkpoints(output_dir):
+    return bool(glob.glob(os.path.join(glob.escape(output_dir), "ckpt-*.index")))
 
 
 def check_same_data(spec, problem, output_dir):

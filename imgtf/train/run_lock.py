@@ -6,6 +6,10 @@ process and released by the operating system however the process ends (even `kil
 stale lock behind. The file records the holder (pid, host, command, start time) for the refusal message.
 `flock` needs a local or POSIX file system; on object stores (gs://, s3://) there is nothing to lock and the run
 relies on one chief writing, as TensorFlow's own checkpoints do.
+
+Taking the lock is also where a run directory is checked to be a closed world: a symbolic link inside it (planted in
+a run received from someone else, or left by a copy) would make the next write land outside it, so it is refused
+before anything is written, the lock file included.
 """
 import datetime
 import json
@@ -21,6 +25,22 @@ class RunLockedError(RuntimeError):
     pass
 
 
+class RunLinkError(ValueError):
+    """A run directory holds a symbolic link: writes through it would change files outside the run."""
+
+
+def check_no_links(output_dir):
+    """Refuse a run directory with a symbolic link anywhere inside it (the directory itself may be one)."""
+    for root, dirs, files in os.walk(output_dir):
+        for name in sorted(dirs + files):
+            path = os.path.join(root, name)
+            if os.path.islink(path):
+                raise RunLinkError(
+                    f"{path} is a symbolic link (to {os.readlink(path)}): imgtf writes only files of the run's own "
+                    f"inside {output_dir}, and writing through the link would change a file outside it. Replace the "
+                    "link with a copy of what it points to, or remove it.")
+
+
 def acquire(output_dir):
     """Take the run directory's lock (creating the directory), or raise RunLockedError naming the holder. Taking
     it twice in one process is a no-op."""
@@ -32,8 +52,9 @@ def acquire(output_dir):
     if key in _held:
         return _held[key]
     os.makedirs(output_dir, exist_ok=True)
+    check_no_links(output_dir)
     path = os.path.join(output_dir, LOCK_FILE)
-    handle = open(path, "a+")
+    handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "a+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:

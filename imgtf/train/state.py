@@ -90,7 +90,9 @@ class RunState:
         has none. A damaged newest checkpoint is skipped with a warning in favour of the previous one; with
         `recover_index` a lost or partial index is rebuilt from the files first. `partial`: read only what this
         state holds (the checkpoint may hold more). CheckpointError if none can be read."""
-        if not checkpoint_path and recover_index and checkpoints.recover_checkpoint_index(self.output_dir):
+        if checkpoint_path:
+            checkpoints.check_checkpoint_path(checkpoint_path)
+        elif recover_index and checkpoints.recover_checkpoint_index(self.output_dir):
             self._manager = None  # it read the index when it was made
         path = checkpoints.restore_newest(self.checkpoint, self.output_dir, checkpoint_path, partial=partial)
         if path is not None:

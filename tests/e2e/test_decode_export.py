@@ -3,6 +3,7 @@ real CIFAR-10 images, 8x8 image folders where they sample: conftest.SHARED_RUNS)
 process; the exports are loaded by a fresh process that never imports imgtf."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -66,7 +67,7 @@ def export_and_decode(run, data_dir, name, folder):
     from imgtf.train import run_dir
 
     command("exporter", f"--output_dir={run}", f"--export_dir={folder / 'export'}", "--noxla")
-    assert sorted(os.listdir(folder / "export")) == ["model.keras", "saved_model"]
+    assert sorted(os.listdir(folder / "export")) == ["imgtf-output.json", "model.keras", "saved_model"]
     problem = run_dir.resolve(run).make_problem(data_dir)
     batch = {k: v.numpy() for k, v in next(iter(problem.dataset("test", data_dir, 8))).items()}
     np.save(folder / "images.npy", batch["targets"])
@@ -119,22 +120,30 @@ def test_exports_load_without_imgtf_and_match_trainer_and_decoder(trained_run, t
 
 
 def test_export_refuses_to_replace_anything_and_checks_its_inputs(trained_run, tmp_path):
-    """An export never replaces what is in its folder without --overwrite, never deletes a run, and --overwrite
-    replaces the folder whole; the signatures check what they are given, with a message naming what they expect."""
+    """An export never replaces what is in its folder without --overwrite, and with it only an earlier export (never
+    a run, a file of it, or a user's folder); it replaces that whole, and what a killed export left is removed; the
+    signatures check what they are given, with a message naming what they expect."""
     plain = str(shared.copy(trained_run("cifar")[0], tmp_path / "run"))
     (tmp_path / "e").mkdir()
-    (tmp_path / "e" / "stale.txt").write_text("from an older export")
+    (tmp_path / "e" / "stale.txt").write_text("a user's file")
     refused = command("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--noxla", expect=1)
     assert "is not empty" in refused.stderr and "--overwrite" in refused.stderr
-    assert os.listdir(tmp_path / "e") == ["stale.txt"]
-    into_run = command("exporter", f"--output_dir={plain}", f"--export_dir={plain}", "--overwrite", "--noxla",
-                       expect=1)
-    assert "would delete the run's checkpoints" in into_run.stderr
+    run_files = sorted(os.listdir(plain))
+    for target, message in ((tmp_path / "e", r"did not write \(stale.txt\)"), (plain, "would delete the run's"),
+                            (os.path.join(plain, "hparams.json"), "is a file"),
+                            (os.path.join(plain, "evaluations"), "did not write")):
+        out = command("exporter", f"--output_dir={plain}", f"--export_dir={target}", "--overwrite", "--noxla",
+                      expect=1)
+        assert re.search(message, out.stderr), (target, out.stderr)
+    assert os.listdir(tmp_path / "e") == ["stale.txt"] and sorted(os.listdir(plain)) == run_files
     assert tf.train.latest_checkpoint(plain) is not None  # the run is intact
-    command("exporter", f"--output_dir={plain}", f"--export_dir={tmp_path / 'e'}", "--overwrite", "--noxla")
-    assert sorted(os.listdir(tmp_path / "e")) == ["model.keras", "saved_model"]
-    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p]
-    loaded = tf.saved_model.load(str(tmp_path / "e" / "saved_model"))
+    export = tmp_path / "export"
+    command("exporter", f"--output_dir={plain}", f"--export_dir={export}", "--noxla")
+    (tmp_path / "export.partial-999999").mkdir()  # what a killed export left
+    command("exporter", f"--output_dir={plain}", f"--export_dir={export}", "--overwrite", "--noxla")
+    assert sorted(os.listdir(export)) == ["imgtf-output.json", "model.keras", "saved_model"]
+    assert not [p for p in os.listdir(tmp_path) if ".partial-" in p or ".replaced-" in p]
+    loaded = tf.saved_model.load(str(export / "saved_model"))
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be uint8 \[batch, 32, 32, 3\]"):
         loaded.signatures["bits_per_dim"](images=tf.zeros([1, 32, 32, 1], tf.uint8))  # grayscale
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"images must be uint8 \[batch, 32, 32, 3\]"):

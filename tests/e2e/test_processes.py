@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from conftest import REPO, SHARED_RUN_OVERRIDES, TINY_OVERRIDES
 from helpers.commands import command
-from helpers.usr import usr_module
+from helpers.usr import save_run_naming, usr_module
 from imgtf.train import run_dir, run_lock
 
 COMMANDS = ["trainer", "datagen", "decoder", "exporter", "average"]
@@ -152,19 +152,16 @@ def test_trainer_stops_promptly_on_a_garbled_file(celeba_dir, tmp_path):
 
 
 def test_a_fresh_process_imports_the_usr_dir_a_run_remembers(tmp_path, builtins):
-    """Later commands on a run made with --usr_dir import it themselves (from hparams.json); if it has moved,
-    the error says which flag to pass."""
+    """Later commands on a run made with --usr_dir import it themselves (from hparams.json) while its files are those
+    the user imported; if it has moved, the error says which flag to pass."""
+    from imgtf import trusted_code
+
     usr = tmp_path / "usr"
     usr.mkdir()
     (usr / "mine.py").write_text(usr_module("RememberedCifar", "remembered_set"))
     builtins.import_usr_dir(str(usr))
-    try:
-        spec = run_dir.resolve(str(tmp_path / "run"), "remembered_cifar", "image_transformer", "remembered_set",
-                               usr_dir=str(usr))
-        run_dir.save(spec, str(tmp_path / "run"))
-    finally:
-        builtins.problems.unregister("remembered_cifar")
-        builtins.hparams_sets.unregister("remembered_set")
+    trusted_code.remember(str(usr))  # as imgtf-trainer --usr_dir=... does
+    save_run_naming(builtins, usr, tmp_path / "run", "RememberedCifar", "remembered_set")
     code = ("import sys; from imgtf import catalog, registry; from imgtf.train import run_dir; catalog.load_builtins()\n"
             "try:\n    s = run_dir.resolve(sys.argv[1]); print(s.make_problem().name, s.hparams.hidden_size)\n"
             "except run_dir.RunDirError as e:\n    print(e); sys.exit(3)")

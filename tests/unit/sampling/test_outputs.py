@@ -32,3 +32,31 @@ def test_grids_show_grayscale_images():
     np.testing.assert_array_equal(picture[:12, :10], np.repeat(grids.upscale(gray[:1], 2)[0], 3, axis=-1))
     both = grids.comparison_grid(gray, gray[:, None].repeat(2, axis=1), gray, scale=2)
     assert both.shape[-1] == 3 and both.shape[0] == 3 * 12 + 2 * 2
+
+
+def test_a_decode_cut_short_leaves_no_summary_beside_its_files_and_keeps_a_users_files(tmp_path, monkeypatch):
+    """decode.json is removed first and written last: a decoder killed while writing leaves new files without it,
+    never the earlier decode's summary (another seed) beside them; an earlier decode's inputs are removed."""
+    import json
+
+    from imgtf.sampling import outputs
+    from imgtf.sampling.decode import Decoded
+
+    samples = np.zeros((2, 1, 4, 4, 3), np.uint8)
+    (tmp_path / "notes.txt").write_text("the user's")
+    outputs.write_decoded(Decoded("completion", samples, inputs=samples[:, 0]), str(tmp_path), temperature=1.0,
+                          seed=1, started=0)
+    assert json.load(open(tmp_path / "decode.json"))["files"] == ["inputs.npy", "samples.npy", "samples.png"]
+
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outputs, "save_png", killed)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.write_decoded(Decoded("unconditional", samples[:, 0] + 1), str(tmp_path), temperature=1.0, seed=2,
+                              started=0)
+    assert not (tmp_path / "decode.json").exists() and np.load(tmp_path / "samples.npy").max() == 1
+    monkeypatch.undo()
+    outputs.write_decoded(Decoded("unconditional", samples[:, 0] + 1), str(tmp_path), temperature=1.0, seed=2,
+                          started=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decode.json", "notes.txt", "samples.npy", "samples.png"]

@@ -146,9 +146,13 @@ def test_run_dir_of_another_format_version_is_refused_with_what_to_do(builtins, 
 
 
 def test_run_dir_refuses_conflicting_overrides(builtins, tmp_path):
+    """Once a run has a checkpoint; before one (a first start that failed, e.g. out of memory), nothing was trained
+    under its hparams.json and a new request replaces it."""
     spec = run_dir.resolve(str(tmp_path), "image_cifar10", "image_transformer", "imagetransformer_cifar10_tiny",
                            "hidden_size=32")
     run_dir.save(spec, str(tmp_path))
+    assert run_dir.resolve(str(tmp_path), overrides="hidden_size=64").hparams.hidden_size == 64
+    (tmp_path / "ckpt-1.index").write_bytes(b"")  # a checkpoint trained under hidden_size=32
     again = run_dir.resolve(str(tmp_path), overrides="hidden_size=32")  # same value: fine, names reloaded
     assert again.hparams.hidden_size == 32 and again.problem == "image_cifar10"
     with pytest.raises(run_dir.RunDirError, match=r"hidden_size=64 \(saved: 32\)"):

@@ -1,0 +1,50 @@
+"""A lower bound of a training step's memory, checked before anything is built or written.
+
+`--hparams=batch_size=100000` or `hidden_size=1000000000` would otherwise build the model and fail 20-40 s later in
+TensorFlow's words, out of memory. The bound counts only what every family must hold: per layer a hidden x hidden
+weight matrix with its gradient and Adam's two moments, per layer one activation of every pixel of the batch, and
+for a categorical likelihood the logits of every sub-pixel with their gradient. Real steps need several times more,
+so a configuration refused here cannot train on this machine; one that passes may still not fit."""
+import os
+
+from imgtf.errors import TrainingError
+
+FLOAT_BYTES = 4
+
+
+def lower_bound_bytes(hparams, image_shape, num_levels, global_batch):
+    """Bytes a training step needs at least, and the largest part's name."""
+    hidden = int(hparams.get("hidden_size") or 1)
+    layers = max([int(hparams.get(k) or 0) for k in ("num_decoder_layers", "num_layers")] +
+                 [int(hparams.get("num_blocks") or 0) * int(hparams.get("num_resnets") or 1), 1])
+    height, width, channels = (int(d) for d in image_shape)
+    parts = {
+        "weights, gradients and Adam moments": 4 * hidden * hidden * layers,
+        "one activation per layer and pixel": global_batch * height * width * hidden * layers,
+    }
+    if hparams.get("likelihood", "categorical") == "categorical":
+        parts["the logits of every sub-pixel and their gradient"] = 2 * global_batch * height * width * channels * \
+            num_levels
+    largest = max(parts, key=parts.get)
+    return FLOAT_BYTES * sum(parts.values()), largest
+
+
+def physical_memory_bytes():
+    """The machine's memory (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(hparams, problem_info, global_batch, source="--hparams"):
+    """TrainingError, with the estimate, when even the lower bound exceeds the machine's memory."""
+    available = physical_memory_bytes()
+    needed, largest = lower_bound_bytes(hparams, problem_info["image_shape"], problem_info.get("num_levels", 256),
+                                        global_batch)
+    if available and needed > available:
+        raise TrainingError(
+            f"batch_size={hparams.get('batch_size')} (global batch {global_batch}), hidden_size="
+            f"{hparams.get('hidden_size')}: a training step needs at least {needed / 2 ** 30:,.1f} GiB (mostly "
+            f"{largest}), more than this machine's {available / 2 ** 30:,.1f} GiB. Lower them in {source}; nothing was "
+            "built or written.")
