@@ -5,6 +5,7 @@ mode that times this tree against another commit, interleaved, in one run.
     python bench/timing.py --sets=imagetransformer_cifar10_tiny                    # the training step, default flags
     python bench/timing.py --sets=pixelcnn_cifar10_tiny --steps_per_loop=1,8,32    # every combination, one table
     python bench/timing.py --sets=... --measure=train,eval,sample                  # and evaluation, cached sampling
+    python bench/timing.py --sets=all --measure=graph --baseline=8fc61b5          # the same compiled step as B?
     python bench/timing.py --sets=all --baseline=7724770 --rounds=3               # A/B against that commit
     python bench/timing.py --sets=imagetransformer_cifar10_base --batch=8 --hparams="recompute=false;recompute=true"
     python bench/timing.py --precision=float32,bfloat16 --xla=off,on --batch=64     # on a GPU: the fastest setting
@@ -102,6 +103,21 @@ def sampling_features(trainer, batch):
     return features
 
 
+def step_graph(trainer):
+    """The compiled training call's ops (nested functions included) as "N ops, <hash of their histogram>": two trees
+    whose training step is the same graph show the same text."""
+    import collections
+    import hashlib
+
+    calls = trainer.train_step._calls if hasattr(trainer, "train_step") else {None: trainer._train_fn}  # older trees
+    graph = [f for fn in calls.values() for f in fn._list_all_concrete_functions()][0].graph.as_graph_def()
+    ops = collections.Counter(node.op for node in graph.node)
+    for function in graph.library.function:
+        ops.update(node.op for node in function.node_def)
+    digest = hashlib.sha256(json.dumps(sorted(ops.items())).encode()).hexdigest()[:12]
+    return f"{sum(ops.values())} ops, {digest}"
+
+
 def measure(config):
     """One configuration in this process -> a dict of figures."""
     import logging
@@ -158,6 +174,10 @@ def measure(config):
                 batch = next(iter(trainer.problem.dataset("train", config["data_dir"], trainer.global_batch_size)))
                 flops, peak = step_flops(trainer, batch), matmul_flops_per_second()
                 result.update(gflop_per_step=flops / 1e9, matmul_tflops=peak / 1e12, mfu=flops / seconds / peak)
+        if "graph" in config["measure"]:
+            if "train" not in config["measure"]:
+                trainer.train(per_loop, steps_per_loop=per_loop, checkpoint_every=never, log_every=never)
+            result["step_graph"] = step_graph(trainer)
         if "eval" in config["measure"]:
             evaluator = evaluator_of(trainer)
             batches = -(-config["eval_images"] // evaluator.batch_size)
@@ -207,11 +227,13 @@ def worktree(commit):
 
 FIGURES = [("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
            ("loss", "loss", "{:.6f}"), ("eval_images_per_s", "eval img/s", "{:.1f}"),
-           ("peak_rss_mib", "peak MiB", "{:.0f}")]
+           ("peak_rss_mib", "peak MiB", "{:.0f}"), ("step_graph", "training step graph", "{}")]
 
 
 def median_of(results, key):
     values = [r[key] for r in results if key in r]
+    if values and isinstance(values[0], str):  # a description (the step's graph): the same in every round, or not
+        return values[0] if len(set(values)) == 1 else "differs by round"
     return statistics.median(values) if values else None
 
 
@@ -226,7 +248,8 @@ def main():
     parser.add_argument("--replicas", default="1", help="comma-separated: devices of a MirroredStrategy")
     parser.add_argument("--input_checks", default="on", help="comma-separated: on, off")
     parser.add_argument("--onednn", default="on", help="comma-separated: on, off (TF_ENABLE_ONEDNN_OPTS)")
-    parser.add_argument("--measure", default="train", help="comma-separated: train, eval, sample")
+    parser.add_argument("--measure", default="train", help="comma-separated: train, eval, sample, graph (the compiled "
+                        "training step's op count and a hash of its ops: equal for the same graph)")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
     parser.add_argument("--eval_images", type=int, default=256)

@@ -74,10 +74,15 @@ def staged(target, writer, **details):
 
 
 def remove_leftovers(base):
-    """Remove the staging and replaced directories that killed writers left beside `base`."""
-    for leftover in glob.glob(glob.escape(base) + ".partial-*") + glob.glob(glob.escape(base) + ".replaced-*"):
+    """Clean up after writers that were killed: remove their staging directories, and put back an earlier output that
+    one had moved aside (killed between its two renames, it left no `base`), or remove it once `base` is there."""
+    for leftover in glob.glob(glob.escape(base) + ".replaced-*") + glob.glob(glob.escape(base) + ".partial-*"):
         pid = leftover.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        if ".replaced-" in leftover and not os.path.lexists(base):
+            os.rename(leftover, base)
+        else:
             shutil.rmtree(leftover, ignore_errors=True)
 
 
