@@ -296,7 +296,8 @@ def main():
                                                              "replicas", "input_checks", "onednn")
                       if key not in varied and configs[0][key] != "")
     head = (f"{len(configs)} configuration(s), {args.rounds} round(s); {fixed}; batch "
-            f"{args.batch or 'of each set'}; training: {args.warmup} untimed steps, then {args.steps} timed"
+            f"{args.batch or 'of each set'}"
+            + (f"; training: {args.warmup} untimed steps, then {args.steps} timed" if "train" in args.measure else "")
             + (f"; A = this tree, B = {args.baseline}, interleaved (A B A B ...)" if args.baseline else ""))
     print(head + "\n")
     shown = [(k, label, fmt) for k, label, fmt in figures

@@ -210,9 +210,11 @@ def test_a_hand_edited_hparams_json_is_refused_naming_the_value(trained_run, tmp
     key, value = edit
     (values if key == "random_seed" else values["hparams"])[key] = value
     json.dump(values, open(path, "w"))
-    out = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'd'}", expect=1)
-    assert re.search(message, out.stderr) and path in out.stderr, out.stderr
-    assert not (tmp_path / "d").exists()
+    for name, args in (("trainer", ["--data_dir", tmp_path, "--train_steps=9"]),
+                       ("decoder", ["--decode_dir", tmp_path / "d"])):
+        out = command(name, f"--output_dir={run}", *args, expect=1)
+        assert re.search(message, out.stderr) and path in out.stderr, (name, out.stderr)
+    assert not (tmp_path / "d").exists() and not list(tmp_path.glob("run/ckpt-3*"))
 
 
 def test_a_checkpoint_named_from_elsewhere_is_recorded_with_its_source_and_bad_names_are_explained(trained_run,
