@@ -2,8 +2,9 @@
 
 So the cached and the naive sampler, given the same parameters, draw the same values, which makes them comparable
 bit for bit; likelihoods' `sample` methods take their randomness from here. The samplers give each image a seed of
-its own (`image_seeds`: the call's seed + the image's index), so an image depends on its index and the seed only, not
-on how many images are drawn with it: the decoder's images are the same at any batch size.
+its own (`image_seeds`: a hash of the call's seed and the image's index), so an image depends on its index and the
+seed only, not on how many images are drawn with it (the decoder's images are the same at any batch size), and the
+images of seed 0 and seed 1 share nothing.
 """
 import tensorflow as tf
 
@@ -19,8 +20,11 @@ def _mix(x):
 
 
 def image_seeds(seed, num_images, first=0):
-    """The seeds of images first .. first + num_images - 1 of a call with `seed`: seed + index (int32 [num_images])."""
-    return tf.cast(seed, tf.int32) + tf.cast(first, tf.int32) + tf.range(num_images, dtype=tf.int32)
+    """The seeds (uint32 [num_images]) of images first .. first + num_images - 1 of a draw with `seed`: a hash of the
+    two, so neighbouring seeds do not give shifted copies of one another's images."""
+    index = tf.cast(tf.cast(first, tf.int32) + tf.range(num_images), tf.uint32)
+    return _mix(_mix(tf.bitcast(tf.cast(seed, tf.int32), tf.uint32) + tf.constant(0x2545F491, tf.uint32))
+                + index * tf.constant(0x9E3779B9, tf.uint32))
 
 
 def uniform(shape, seed, step, salt):

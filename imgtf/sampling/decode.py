@@ -97,7 +97,8 @@ def _in_batches(mode, count, batch_size, per_item, draw_batch):
 
 
 def sample_unconditional(model, settings):
-    """Images from the model alone; image i is drawn with seed + i, so a seed fixes every image at any batch size."""
+    """Images from the model alone; image i draws with the seeds of (seed, i), so a seed fixes every image at any batch
+    size."""
     def draw_batch(first, n):
         return sample_images(model, settings.batch(first, n))
 

@@ -75,12 +75,14 @@ def _to_images(model, units):
 
 
 def make_cached_sampler(model, jit_compile=True):
-    """A compiled function (num_samples, temperature, seed, conditioning, known, known_mask) -> uint8 images."""
+    """A compiled function (num_samples, temperature, seed, conditioning, known, known_mask, first=0) -> uint8 images;
+    `first`: the index in the whole draw of the call's first image (a decoder's batch)."""
     order = tf.constant(model.geometry.order.astype(np.int32))
     num_units = model.num_units
 
-    def sample(num_samples, temperature, seed, conditioning, known_units, known_mask):
-        seeds = random_numbers.image_seeds(seed, num_samples)  # image i: seed + i, whatever the batch
+    def sample(num_samples, temperature, seed, conditioning, known_units, known_mask, first=0):
+        # image i of the draw (this call's images are first, first + 1, ...) has a seed of its own, whatever the batch
+        seeds = random_numbers.image_seeds(seed, num_samples, first)
         cache = model.empty_cache(conditioning, num_samples)
         canvas = tf.zeros(_unit_layout(model, num_samples), tf.int32)
         previous = canvas[:, 0]
@@ -142,7 +144,7 @@ def _draw(model, settings, features, known, known_mask):
     conditioning = _conditioning(features, settings.num_samples)
     known_units, mask = _known(model, known, known_mask, settings.num_samples)
     args = (tf.constant(settings.num_samples), tf.constant(settings.temperature), tf.constant(settings.seed),
-            conditioning, known_units, mask)
+            conditioning, known_units, mask, tf.constant(settings.first))
     try:
         return samplers[jit_compile](*args)
     except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as e:

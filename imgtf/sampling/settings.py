@@ -70,11 +70,12 @@ class SamplingSettings:
     unrepresentative images. Messages name command-line flags (style "flag", `from_flags`) or Python arguments."""
     num_samples: int = 8  # images (completion / super-resolution: inputs)
     temperature: float = 1.0
-    seed: int = 0  # image i of the draw is drawn with seed + i (`batch`), at any batch size
+    seed: int = 0  # image i of the draw draws with a hash of (seed, i), at any batch size
     batch_size: int = 8  # images (inputs) sampled together
     samples_per_input: int = 1  # completion / super-resolution
     jit_compile: bool = True  # compile the sampling loop with XLA
     style: str = dataclasses.field(default="python", compare=False)  # messages name "flag"s (--seed) or "python" args
+    first: int = 0  # the index in the whole draw of this call's first image (`batch`)
 
     def __post_init__(self):
         if self.style not in STYLES:
@@ -91,7 +92,6 @@ class SamplingSettings:
         checked["seed"] = seed_value(self.seed, self.name("seed"))
         for setting, value in checked.items():
             object.__setattr__(self, setting, value)
-        self._batch_seed(self.num_samples * self.samples_per_input - 1)  # the last image's seed (seed + its index)
 
     @classmethod
     def from_flags(cls, args):
@@ -112,19 +112,10 @@ class SamplingSettings:
         return f"--{setting}" if self.style == "flag" else setting
 
     def batch(self, first, count):
-        """These settings for one batch of `count` images, images `first` .. of the whole draw: its seed is seed +
-        first, and the sampler gives its image i the seed seed + first + i (imgtf.likelihoods.random_numbers), so
-        every image is the same at any batch size. Not checked again (only that seed + first fits)."""
+        """These settings for one batch of `count` images, images `first` .. of the whole draw: the sampler gives each
+        the seeds of its index in the draw (imgtf.likelihoods.random_numbers), so every image is the same at any batch
+        size. Not checked again."""
         batch = copy.copy(self)
         object.__setattr__(batch, "num_samples", int(count))
-        object.__setattr__(batch, "seed", self._batch_seed(first))
+        object.__setattr__(batch, "first", self.first + int(first))
         return batch
-
-    def _batch_seed(self, first):
-        """seed + first, the seed of the batch drawn from index `first`, if it fits in 32 bits."""
-        seed = self.seed + int(first)
-        if seed > INT32_SEEDS[1]:
-            raise InputError(f"{self.name('seed')}={self.seed}: image {first} is drawn with seed + "
-                             f"{first} = {seed}, which does not fit in 32 bits: use a seed <= "
-                             f"{INT32_SEEDS[1] - first}.")
-        return seed

@@ -295,6 +295,8 @@ def test_decoded_images_do_not_depend_on_the_batch_size(trained_run):
     np.testing.assert_array_equal(drawn[0], drawn[1])
     np.testing.assert_array_equal(drawn[0], drawn[2])
     assert not np.array_equal(drawn[0][0], drawn[0][1])  # each image its own draws
+    next_seed = sample_unconditional(model, SamplingSettings(num_samples=2, seed=12, jit_compile=False)).samples
+    assert not np.array_equal(next_seed[0], drawn[0][1])  # seed 12 is not seed 11 shifted by one image
 
 
 @pytest.mark.parametrize("override", ["batch_size=100000", "hidden_size=1000000000"])
