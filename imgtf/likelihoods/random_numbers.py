@@ -35,10 +35,11 @@ def uniform(shape, seed, step, salt):
     numbers from TensorFlow's kernel when the seed is a runtime tensor, which would make compiled and
     eager samplers disagree. Integer hashing is bit-identical in eager, graph and XLA execution."""
     seed = tf.convert_to_tensor(seed)
-    index = tf.range(tf.reduce_prod(shape))
-    if seed.shape.rank == 1:  # one seed per image: each element's own image's seed, its index within the image
-        per_image = tf.reduce_prod(shape[1:])
-        seed, index = tf.repeat(seed, per_image), index % per_image
+    if seed.shape.rank == 1:  # one seed per image: a key per image [B, 1], the index within the image [1, P]
+        index = tf.range(tf.reduce_prod(shape[1:]))[None, :]
+        seed = seed[:, None]
+    else:
+        index = tf.range(tf.reduce_prod(shape))
     key = _mix(_mix(tf.cast(seed, tf.uint32) + tf.constant(0x9E3779B9, tf.uint32))
                + tf.cast(step * 4 + salt, tf.uint32) * tf.constant(0x85EBCA77, tf.uint32))
     bits = _mix(_mix(tf.cast(index, tf.uint32) * tf.constant(0x9E3779B1, tf.uint32) + key))
