@@ -51,10 +51,11 @@ def test_class_conditional_steps_equal_the_full_model_and_sampling_is_exact(set_
     full = ops.convert_to_numpy(model({"targets": images, **features}))
     full = full.reshape(2, model.num_units, model.likelihood.params_per_unit)
     np.testing.assert_allclose(teacher_forced_params(model, images, features), full, rtol=1e-4, atol=1e-4)
-    cached = cached_sample(model, 2, 1.0, 3, features=features, jit_compile=False).numpy()
-    np.testing.assert_array_equal(cached, naive_sample(model, 2, 1.0, 3, features=features).numpy())
+    # seed 5: at some seeds (3, 4 and 6 of 0-7) labels 1 and 2 happen to give image 0 the same draws on 4x4 images
+    cached = cached_sample(model, 2, 1.0, 5, features=features, jit_compile=False).numpy()
+    np.testing.assert_array_equal(cached, naive_sample(model, 2, 1.0, 5, features=features).numpy())
     assert len(np.unique(cached)) > 5  # really sampled, not a constant image
-    other = cached_sample(model, 2, 1.0, 3, features={"label": np.array([2, 8])}, jit_compile=False).numpy()
+    other = cached_sample(model, 2, 1.0, 5, features={"label": np.array([2, 8])}, jit_compile=False).numpy()
     assert not np.array_equal(cached[0], other[0]) and np.array_equal(cached[1], other[1])
 
 
