@@ -4,6 +4,8 @@ wall-clock budget on real digits, nats per image on held-out digits at several p
     python bench/mnist.py                                    # every MNIST set, 30 minutes each
     python bench/mnist.py --sets=pixelcnn_binarized_mnist --budget_minutes=10 --parallel=2
     python bench/mnist.py --binarization=dynamic             # image_mnist with a fresh draw per epoch
+    python bench/mnist.py --sets=pixelcnn_binarized_mnist_2h --binarization=dynamic --budget_minutes=120 \
+        --points=12 --keep_dir=bench/results/presets --out=docs/results/mnist_pixelcnn_2h   # the shipped preset
 
 Data: the real MNIST training digits in ../shared/data/mnist (a partial copy: 17,435 of the 60,000, no test files).
 The last --eval_digits of them are held out as the test split and never trained on. --binarization=fixed (default,
@@ -22,6 +24,7 @@ wall-clock time, each at one core's speed. Results go to bench/results/mnist/ (g
 mnist_curves.png and samples_<set>.png (16 cached samples at temperature 1.0).
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -39,6 +42,7 @@ RESULTS = os.path.join(REPO, "bench", "results", "mnist")
 PUBLISHED = {
     "diagonal_bilstm_binarized_mnist": ("PixelRNN paper, Table 4", "fixed", 79.20),
     "pixelcnn_binarized_mnist": ("pytorch-generative README", "dynamic", 81.45),
+    "pixelcnn_binarized_mnist_2h": ("pytorch-generative README", "dynamic", 81.45),
     "gated_pixelcnn_binarized_mnist": ("pytorch-generative README", "dynamic", 81.50),
     "pixelsnail_binarized_mnist": ("pytorch-generative README", "dynamic", 78.61),
     "imagetransformer_binarized_mnist": ("pytorch-generative README (ImageGPT)", "dynamic", 79.17),
@@ -66,7 +70,8 @@ def write_data(out, eval_digits, binarization, mnist_dir=MNIST_DIR):
     return "image_binarized_mnist", "", train.stop, eval_digits
 
 
-def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samples, out_dir, one_core, overrides=""):
+def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samples, out_dir, one_core, overrides="",
+          keep_dir=None):
     if one_core:
         import tensorflow as tf
 
@@ -84,7 +89,7 @@ def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samp
     logging.getLogger("imgtf").setLevel(logging.ERROR)
     catalog.load_builtins()
     model_name = registry.model_and_problem_of(set_name)[0]
-    with tempfile.TemporaryDirectory() as out:
+    with contextlib.nullcontext(os.path.join(keep_dir, set_name)) if keep_dir else tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, problem, model_name, set_name, overrides, problem_options=options)
         trainer = Trainer(spec, out, data_dir, seed=seed)
         start = time.time()
@@ -185,6 +190,8 @@ def main():
     parser.add_argument("--num_samples", type=int, default=16)
     parser.add_argument("--mnist_dir", default=MNIST_DIR)
     parser.add_argument("--out_dir", default=RESULTS)
+    parser.add_argument("--keep_dir", help="keep the data (KEEP_DIR/data) and each set's run (KEEP_DIR/SET) there, "
+                        "e.g. to make a preset of it with imgtf.save_preset")
     parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     parser.add_argument("--data_dir", help=argparse.SUPPRESS)
     parser.add_argument("--problem", help=argparse.SUPPRESS)
@@ -196,9 +203,13 @@ def main():
         if args.core >= 0:
             os.sched_setaffinity(0, {args.core})
         return child(args.child[0], args.data_dir, args.problem, args.options, args.budget_minutes * 60,
-                     args.points, args.seed, args.num_samples, args.out_dir, args.core >= 0, args.hparams)
+                     args.points, args.seed, args.num_samples, args.out_dir, args.core >= 0, args.hparams,
+                     args.keep_dir)
     sets = [s for s in args.sets.split(",") if s]
-    with tempfile.TemporaryDirectory() as data_dir:
+    if args.keep_dir:
+        os.makedirs(os.path.join(args.keep_dir, "data"), exist_ok=True)
+    with (contextlib.nullcontext(os.path.join(args.keep_dir, "data")) if args.keep_dir
+          else tempfile.TemporaryDirectory()) as data_dir:
         problem, options, train_count, test_count = write_data(data_dir, args.eval_digits, args.binarization,
                                                                args.mnist_dir)
         how = ("binarized once (fixed, numpy seed 0), read as .amat by image_binarized_mnist"
@@ -228,7 +239,8 @@ def run_sets(sets, args, data_dir, problem, options):
     """Each set in its own process, one or two at a time; results in the order of `sets`."""
     common_args = [f"--data_dir={data_dir}", f"--problem={problem}", f"--options={options}",
                    f"--budget_minutes={args.budget_minutes}", f"--points={args.points}", f"--seed={args.seed}",
-                   f"--num_samples={args.num_samples}", f"--out_dir={args.out_dir}", f"--hparams={args.hparams}"]
+                   f"--num_samples={args.num_samples}", f"--out_dir={args.out_dir}", f"--hparams={args.hparams}",
+                   *([f"--keep_dir={os.path.abspath(args.keep_dir)}"] if args.keep_dir else [])]
     pending, running, results = list(enumerate(sets)), {}, {}
     while pending or running:
         while pending and len(running) < args.parallel:

@@ -156,3 +156,15 @@ def pixelcnn_binarized_mnist():
               optimizer="adam", optimizer_adam_beta1=0.9, optimizer_adam_beta2=0.999, optimizer_adam_epsilon=1e-8,
               learning_rate=1e-3, learning_rate_schedule="exponential_decay", learning_rate_decay_rate=0.999977)
     return hp
+
+
+@register_hparams(model="pixelcnn", problem="image_binarized_mnist")
+def pixelcnn_binarized_mnist_2h():
+    """The recipe of the shipped preset pixelcnn_binarized_mnist: pixelcnn_binarized_mnist's network trained for two
+    hours on two CPU cores (about 2M images), toward pytorch-generative's 81.45 nats (dynamic binarization, 457
+    epochs) with a target of 85. Batch 32 instead of 256 (measured here over the first two minutes: 94.3 nats against
+    99.9 at batch 256, at the same images/s), the rate decayed to about 0.15 of 1e-3 over the 64k steps of two hours,
+    and Polyak averaging of the weights (decay 0.9995) for the evaluation and the preset."""
+    hp = pixelcnn_binarized_mnist()
+    hp.update(batch_size=32, learning_rate_decay_rate=0.99997, ema_decay=0.9995)
+    return hp
