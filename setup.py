@@ -10,6 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["imgtf", "imgtf.*"]),
+    package_data={"imgtf.presets": ["builtin/*/*"]},  # the trained presets shipped with imgtf (data only)
     install_requires=[
         "tensorflow>=2.16",
         "keras>=3.3",
@@ -20,7 +21,8 @@ setup(
         "tensorboard",  # TF 2.21 no longer installs it; tf.summary needs it
         "importlib_resources",  # tensorflow-datasets 4.9.10 needs it but does not declare it
     ],
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3.5"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3.5"],
+                    "hub": ["huggingface_hub", "kagglehub"]},  # hf:// and kaggle:// preset handles
     entry_points={"console_scripts": [
         "imgtf-trainer=imgtf.commands.trainer:run_main",
         "imgtf-datagen=imgtf.commands.datagen:run_main",

@@ -5,7 +5,7 @@ wall-clock budget on real digits, nats per image on held-out digits at several p
     python bench/mnist.py --sets=pixelcnn_binarized_mnist --budget_minutes=10 --parallel=2
     python bench/mnist.py --binarization=dynamic             # image_mnist with a fresh draw per epoch
     python bench/mnist.py --sets=pixelcnn_binarized_mnist_2h --binarization=dynamic --budget_minutes=120 \
-        --points=12 --keep_dir=bench/results/presets --out=docs/results/mnist_pixelcnn_2h   # the shipped preset
+        --keep_dir=bench/results/presets      # keep the run (bench/presets.py trains the shipped presets so)
 
 Data: the real MNIST training digits in ../shared/data/mnist (a partial copy: 17,435 of the 60,000, no test files).
 The last --eval_digits of them are held out as the test split and never trained on. --binarization=fixed (default,
@@ -92,6 +92,9 @@ def child(set_name, data_dir, problem, options, budget_s, points, seed, num_samp
     with contextlib.nullcontext(os.path.join(keep_dir, set_name)) if keep_dir else tempfile.TemporaryDirectory() as out:
         spec = run_dir.resolve(out, problem, model_name, set_name, overrides, problem_options=options)
         trainer = Trainer(spec, out, data_dir, seed=seed)
+        if keep_dir:  # a kept run is a run directory the commands and imgtf.save_preset read
+            spec.random_seed = seed
+            run_dir.save(spec, out)
         start = time.time()
         trainer.train(1, checkpoint_every=10**9, log_every=10**9)  # traces and compiles the step
         compile_s, trained_s, curve = time.time() - start, 0.0, []

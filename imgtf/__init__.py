@@ -5,6 +5,7 @@ The public API, one namespace:
     import imgtf
     model = imgtf.build_model("imagetransformer_cifar10_tiny")   # a registered set's model, untrained
     run = imgtf.load_run("runs/cifar_tiny")                     # a trained run: run.model, run.problem
+    digits = imgtf.load_preset("pixelcnn_binarized_mnist").model.sample(16)  # a trained model shipped with imgtf
     print(imgtf.compare("runs/cifar_avg", "runs/cifar_tiny").verdict)  # paired, on the same test images
 
     @imgtf.register_problem                                     # your data, by name ("my_photos")
@@ -51,6 +52,10 @@ _PUBLIC = {  # name: the module that defines it
     # trained and untrained models from Python (Keras, TensorFlow)
     "build_model": "imgtf.api",
     "load_run": "imgtf.api",
+    # trained models by name, path or hub handle (hf://, kaggle://), and publishing your own
+    "load_preset": "imgtf.presets.preset",
+    "save_preset": "imgtf.presets.preset",
+    "upload_preset": "imgtf.presets.preset",
     # two models on the same images: the paired difference and its interval (imgtf-compare)
     "compare": "imgtf.evaluation.comparison",
 }

@@ -19,6 +19,17 @@ class UsageError(Exception):
     """A command line that cannot run as given (a missing or contradictory flag)."""
 
 
+def require_one_source(args):
+    """A command that reads a trained model takes it from --output_dir (a run) or --preset, exactly one."""
+    if bool(args.output_dir) == bool(args.preset):
+        raise UsageError("name the trained model with exactly one of --output_dir=RUN (a run directory) and "
+                         "--preset=NAME_OR_DIR_OR_HANDLE (e.g. --preset=pixelcnn_binarized_mnist)"
+                         + ("; got both." if args.output_dir else "."))
+    if args.preset and getattr(args, "checkpoint_path", None):
+        raise UsageError("--checkpoint_path picks a checkpoint of a run (--output_dir); a preset holds one set of "
+                         "weights.")
+
+
 def define_registry_flags(flag_values):
     flags.DEFINE_string("usr_dir", None, "Directory of the user's modules to import, so that their "
                         "@register_problem/@register_model/@register_hparams take effect. A run remembers it; later "

@@ -16,7 +16,10 @@ def define_flags(fv):
     def integer(name, default, text):
         flags.DEFINE_integer(name, default, text, flag_values=fv)
 
-    string("output_dir", None, "The trained run directory (hparams.json and checkpoints).")
+    string("output_dir", None, "The trained run directory (hparams.json and checkpoints); or --preset.")
+    string("preset", None, "A trained preset instead of a run: a built-in name (pixelcnn_binarized_mnist), a "
+           "directory written by imgtf.save_preset, or a handle (hf://OWNER/NAME, kaggle://OWNER/MODEL/FRAMEWORK/"
+           "VARIATION).")
     string("checkpoint_path", None, "A specific checkpoint (default: the latest in --output_dir).")
     string("data_dir", None, "Data for completion / super-resolution inputs taken from a split.")
     string("decode_dir", None, "Where to write samples.png, samples.npy and decode.json.")
@@ -42,7 +45,8 @@ def define_flags(fv):
 def run(args):
     if not common.load_registry(args):
         return 0
-    common.require_flags(args, "output_dir", "decode_dir")
+    common.require_flags(args, "decode_dir")
+    common.require_one_source(args)
     from imgtf.api import load_run
     from imgtf.sampling.decode import decode
     from imgtf.sampling.settings import SamplingSettings
@@ -53,7 +57,12 @@ def run(args):
         labels = [int(v) for v in args.labels]
     except ValueError:
         raise common.UsageError(f"--labels={','.join(args.labels)}: class ids are integers, e.g. --labels=3,7.")
-    trained = load_run(args.output_dir, args.checkpoint_path, args.data_dir, style="flag")  # weights only
+    if args.preset:
+        from imgtf.presets.preset import load_preset
+
+        trained = load_preset(args.preset, args.data_dir)
+    else:
+        trained = load_run(args.output_dir, args.checkpoint_path, args.data_dir, style="flag")  # weights only
     summary = decode(trained.model, trained.problem, args.decode_dir, settings, mode=args.mode, data_dir=args.data_dir,
                      split=args.split, labels=labels, input_images=args.input_images)
     extra = f", consistency {summary['consistency']:.4f}" if "consistency" in summary else ""

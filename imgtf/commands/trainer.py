@@ -2,6 +2,8 @@ r"""imgtf-trainer: train and/or evaluate a registered model on a registered prob
 
   imgtf-trainer --problem=image_cifar10 --hparams_set=imagetransformer_cifar10_tiny \
       --data_dir=DATA --output_dir=RUN --train_steps=300     # --model: the set's own (here image_transformer)
+  imgtf-trainer --init_from=pixelcnn_binarized_mnist --data_dir=DATA --output_dir=RUN2 --train_steps=500
+      # fine-tune: a new run that starts from a preset's weights (its problem, model and set unless given)
 """
 import os
 import sys
@@ -26,6 +28,10 @@ def define_flags(fv):
            "registered for).")
     string("hparams_set", None, "Registered hparams set, e.g. imagetransformer_cifar10_tiny.")
     string("hparams", "", "Overrides: key=value,key2=value2 (lists as key=[8,32]).")
+    string("init_from", None, "Start a new run from a preset's weights (a built-in name, a directory or an hf:// / "
+           "kaggle:// handle): weights only, with a fresh optimiser at step 0. --problem, --model, --hparams_set and "
+           "--problem_options default to the preset's; the model they give must have the preset's weight shapes. A "
+           "resumed run goes on from its own checkpoints.")
     string("problem_options", "", "Settings of configurable problems, e.g. for image_folder: "
            "image_size=32,input_size=8,labels=true,skip_corrupt=true.")
     string("data_dir", None, "Where the problem's data is (official files or prepared tfds).")
@@ -68,19 +74,55 @@ def run(args):
     common.require_flags(args, "output_dir")
     from imgtf.train import distribution, footprint, run_dir
 
-    spec = run_dir.resolve(args.output_dir, args.problem, args.model, args.hparams_set, args.hparams,
-                           args.problem_options, args.usr_dir)
+    preset, names = None, (args.problem, args.model, args.hparams_set, args.hparams, args.problem_options)
+    if args.init_from:
+        if args.schedule == "eval":
+            raise common.UsageError("--init_from starts training from a preset's weights; --schedule=eval trains "
+                                    "nothing (evaluate a preset's run, or train first).")
+        from imgtf.presets.preset import load_preset
+
+        preset = load_preset(args.init_from)
+        names = preset_names(preset.spec, args)
+    spec = run_dir.resolve(args.output_dir, *names, usr_dir=args.usr_dir)
     strategy = distribution.make_strategy(args.distribution_strategy, args.tpu, args.num_cpu_devices)
     footprint.check_fits(spec.hparams, spec.problem_info or spec.make_problem().info,
                          spec.hparams.batch_size * strategy.num_replicas_in_sync)
     distribution.set_precision(args.mixed_precision)
     try:
-        return train_and_evaluate(args, spec, strategy)
+        return train_and_evaluate(args, spec, strategy, preset)
     finally:
         distribution.set_precision("float32")  # the process-wide policy: an in-process caller goes on in float32
 
 
-def train_and_evaluate(args, spec, strategy):
+def preset_names(saved, args):
+    """(problem, model, hparams_set, overrides, problem_options) of a run started from a preset whose hparams.json
+    is `saved`: the flags given, else the preset's (its overrides first, then --hparams)."""
+    hparams_set = args.hparams_set or saved.hparams_set
+    model = args.model or (saved.model if hparams_set == saved.hparams_set else None)
+    overrides = ",".join(filter(None, (saved.overrides if hparams_set == saved.hparams_set else "", args.hparams)))
+    problem = args.problem or saved.problem
+    options = args.problem_options or (saved.problem_options if problem == saved.problem else "")
+    return problem, model, hparams_set, overrides, options
+
+
+def start_from_preset(trainer, spec, preset, output_dir):
+    """A new run takes the preset's weights before its first step; a resumed one goes on from its checkpoints, if it
+    is the run this preset started."""
+    from imgtf.presets.preset import initialize_from
+    from imgtf.train import checkpoints
+
+    if checkpoints.newest_step(output_dir) == 0:
+        spec.init_from = initialize_from(trainer.model, preset)
+        print(f"Starting from the weights of preset {preset.name} (step {preset.index.get('step')}).")
+        return
+    sha = preset.index["files"]["model.weights.h5"]["sha256"]
+    if (spec.init_from or {}).get("weights_sha256") != sha:
+        raise common.UsageError(f"--init_from={preset.given}: the run in {output_dir} already has checkpoints "
+                                f"{'from preset ' + spec.init_from['preset'] if spec.init_from else 'of its own'}; "
+                                "--init_from starts a new run. Drop it to resume this run, or use a new --output_dir.")
+
+
+def train_and_evaluate(args, spec, strategy, preset=None):
     from imgtf.errors import TrainingError
     from imgtf.evaluation.evaluator import Evaluator
     from imgtf.train import checkpoints, run_dir, run_lock
@@ -122,6 +164,8 @@ def train_and_evaluate(args, spec, strategy):
             raise TrainingError(f"the run in {args.output_dir} is at step {reached}, past --train_steps="
                                 f"{args.train_steps}: there is nothing to train. Raise --train_steps to train on, or "
                                 "evaluate it with --schedule=eval.")
+        if preset is not None:
+            start_from_preset(trainer, spec, preset, args.output_dir)
         if trainer.chief:
             run_dir.save(spec, args.output_dir)
         targets = [args.train_steps]

@@ -34,6 +34,7 @@ class RunSpec:
     usr_dir: str = ""  # --usr_dir the run was created with, as given ...
     usr_dir_path: str = ""  # ... and as an absolute path: later commands import it themselves
     random_seed: int = None  # --random_seed of its first training: a resumed run goes on with it
+    init_from: dict = None  # the preset whose weights the run started from (--init_from): name, step, weights' SHA-256
 
     def to_json(self):
         saved = {"format_version": FORMAT_VERSION, "problem": self.problem, "model": self.model, "hparams_set": self.hparams_set,
@@ -44,6 +45,8 @@ class RunSpec:
             saved["usr_dir"], saved["usr_dir_path"] = self.usr_dir, self.usr_dir_path
         if self.random_seed is not None:
             saved["random_seed"] = self.random_seed
+        if self.init_from is not None:
+            saved["init_from"] = self.init_from
         return json.dumps(saved, indent=2, sort_keys=True)
 
     def make_problem(self, data_dir=None):
@@ -74,7 +77,10 @@ def load(output_dir, usr_dir_argument="--usr_dir=..."):
     try:
         spec = RunSpec(saved["problem"], saved["model"], saved["hparams_set"], HParams.from_dict(saved["hparams"]),
                        saved.get("overrides", ""), saved.get("problem_options", ""), saved.get("problem_info"),
-                       saved.get("usr_dir", ""), saved.get("usr_dir_path", ""), saved.get("random_seed"))
+                       saved.get("usr_dir", ""), saved.get("usr_dir_path", ""), saved.get("random_seed"),
+                       saved.get("init_from"))
+        if spec.init_from is not None and not isinstance(spec.init_from, dict):
+            raise TypeError(f"init_from must be an object, not {spec.init_from!r}")
         if spec.random_seed is not None and (isinstance(spec.random_seed, bool) or
                                              not isinstance(spec.random_seed, int)):
             raise TypeError(f"random_seed must be an integer, not {spec.random_seed!r}")

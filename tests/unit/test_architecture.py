@@ -20,7 +20,7 @@ LAYERS = (
     {"models"},
     {"train", "export"},
     {"evaluation"},
-    {"commands", "api", "catalog", "imgtf"},
+    {"commands", "api", "catalog", "presets", "imgtf"},
 )
 
 
