@@ -6,6 +6,7 @@ first (imgtf.presets.preset_files) and without ever importing code: a preset tha
 nothing here registers is refused with the name, for the user to import its code themselves."""
 import dataclasses
 import datetime
+import json
 import os
 import platform
 
@@ -78,14 +79,12 @@ def load_preset(preset, data_dir=None):
 
     directory, where = locate(preset)
     index = read_index(directory, where)
+    refuse_code(directory, where)  # before run_dir.load, which would import a usr_dir this user once trusted
     catalog.load_builtins()
     try:
         spec = run_dir.load(directory)
     except (run_dir.RunDirError, ValueError) as e:
         raise PresetError(f"{where}: its {HPARAMS} cannot be used ({e}).") from None
-    if spec.usr_dir:
-        raise PresetError(f"{where}: its {HPARAMS} names code to import (usr_dir {spec.usr_dir!r}); a preset carries "
-                          "no code. Refusing it: get a preset written by imgtf.save_preset.")
     missing = run_dir.unregistered_names(spec)
     if missing:
         raise PresetError(f"{where} needs {', '.join(missing)}, which nothing here registers. A preset carries no "
@@ -99,6 +98,20 @@ def load_preset(preset, data_dir=None):
     problem = spec.make_problem(data_dir)
     name = index.get("name") or os.path.basename(os.path.normpath(directory))
     return Preset(name, directory, model, problem, spec.problem_info, spec.hparams, spec, index, where_given(preset))
+
+
+def refuse_code(directory, where):
+    """A preset's hparams.json that names a usr_dir (code to import) is refused before anything reads it as a run's."""
+    try:
+        with open(os.path.join(directory, HPARAMS)) as f:
+            saved = json.load(f)
+    except (OSError, ValueError) as e:
+        raise PresetError(f"{where}: its {HPARAMS} is unreadable ({type(e).__name__}: {e}); get the preset "
+                          "again.") from None
+    if not isinstance(saved, dict) or saved.get("usr_dir") or saved.get("usr_dir_path"):
+        raise PresetError(f"{where}: its {HPARAMS} names code to import (usr_dir "
+                          f"{saved.get('usr_dir') if isinstance(saved, dict) else None!r}); a preset carries no code. "
+                          "Refusing it: get a preset written by imgtf.save_preset.")
 
 
 def where_given(preset):
@@ -205,13 +218,6 @@ def upload_preset(preset_dir, handle, message=None):
         summary += f", {units.record_text({**evaluation, 'reported': 'nats_per_image'})}"
     hub.upload(preset_dir, handle, message or f"imgtf preset {summary}")
     return handle
-
-
-def describe(preset):
-    """One line about a loaded Preset, for the commands' output."""
-    evaluation = preset.index.get("evaluation")
-    figure = f", {evaluation['nats_per_image']:.2f} nats per held-out image" if evaluation else ""
-    return f"preset {preset.name} ({preset.spec.hparams_set}, step {preset.index.get('step')}{figure})"
 
 
 __all__ = ["Preset", "PresetError", "builtin_names", "load_preset", "save_preset", "upload_preset"]

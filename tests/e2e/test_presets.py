@@ -192,10 +192,16 @@ def other_hparams(path):
 
 
 def usr_dir_named(path):
+    """hparams.json naming a folder of code this user once imported (trusted as a run's would be) and a problem only
+    that code registers: a preset must still import nothing (the plugin would write a marker file)."""
+    from imgtf import trusted_code
     from imgtf.presets.preset_files import write_index
 
+    (path / "plugins").mkdir()
+    (path / "plugins" / "evil_plugin.py").write_text(f"open({str(path / 'ran')!r}, 'w').write('ran')\n")
+    trusted_code.remember(str(path / "plugins"))
     saved = json.load(open(path / "hparams.json"))
-    saved.update(usr_dir="plugins", usr_dir_path=str(path / "plugins"))
+    saved.update(usr_dir="plugins", usr_dir_path=str(path / "plugins"), problem="plugin_digits")
     (path / "hparams.json").write_text(json.dumps(saved))
     write_index(path, {})
 
@@ -235,7 +241,8 @@ def test_a_damaged_or_foreign_preset_is_refused(mnist_preset, tmp_path, edit, me
     before = set(sys.modules)
     with pytest.raises(PresetError, match=message.replace("(", r"\(").replace(")", r"\)")):
         imgtf.load_preset(damaged(preset_dir, tmp_path, edit))
-    assert not {m for m in set(sys.modules) - before if "plugins" in m or "someones" in m}
+    assert not {m for m in set(sys.modules) - before if "plugin" in m or "someones" in m}
+    assert not (tmp_path / "damaged" / "ran").exists()
 
 
 def test_unknown_names_list_the_built_in_presets_and_a_run_is_not_overwritten(mnist_preset):
