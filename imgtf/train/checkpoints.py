@@ -110,11 +110,12 @@ def check_checkpoint_path(path, flag="--checkpoint_path"):
         raise CheckpointError(f"{flag}={path}: no such checkpoint ({path}.index is missing{there}).")
 
 
-def restore_newest(checkpoint, output_dir, checkpoint_path=None, partial=False):
-    """Restore `checkpoint` (a tf.train.Checkpoint) from `checkpoint_path`, or from the newest readable checkpoint
-    in `output_dir`: a damaged newest one (e.g. a crash while it was written) is skipped with a warning in favour of
-    the previous one; one deleted while it was read (a live trainer rotating its checkpoints) sends it to the newer
-    ones listed since. Returns the restored path, or None if the run has none; CheckpointError if none can be read.
+def restore_newest(new_checkpoint, output_dir, checkpoint_path=None, partial=False):
+    """Restore into `new_checkpoint()` (a tf.train.Checkpoint of the objects to restore, made afresh for each try: a
+    failed restore leaves the one it used tied to the files it failed on) from `checkpoint_path`, or from the newest
+    readable checkpoint in `output_dir`: a damaged newest one (e.g. a crash while it was written) is skipped with a
+    warning in favour of the previous one; one deleted while it was read (a live trainer rotating its checkpoints)
+    sends it to the newer ones listed since. Returns the restored path, or None if the run has none; CheckpointError if none can be read.
     `partial`: the checkpoint holds more than `checkpoint` asks for (e.g. optimizer state when loading weights)."""
     errors, tried = [], set()
     for _ in range(5):  # a live trainer may delete the listed checkpoints meanwhile: list again, up to a few times
@@ -123,7 +124,7 @@ def restore_newest(checkpoint, output_dir, checkpoint_path=None, partial=False):
         for path in candidates:
             tried.add(path)
             try:
-                status = checkpoint.restore(path)
+                status = new_checkpoint().restore(path)
                 if partial:
                     status.expect_partial()  # no warnings about the values left unread
                 status.assert_existing_objects_matched()  # every variable asked for got its value

@@ -47,9 +47,7 @@ class RunState:
                 self.optimizer = keras.optimizers.LossScaleOptimizer(self.optimizer)
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-        self.checkpoint = tf.train.Checkpoint(
-            model=self.model, optimizer=self.optimizer, step=self.step,
-            rng_state=list(self.model.non_trainable_variables))  # dropout seed states: exact resumption
+        self.checkpoint = self.new_checkpoint()
         self._manager, self.restored = None, None  # the path of the checkpoint last restored
 
     @classmethod
@@ -73,6 +71,11 @@ class RunState:
             return state
         raise errors[0]
 
+    def new_checkpoint(self):
+        """A tf.train.Checkpoint of this state (a failed restore leaves the one it used unfit for another)."""
+        return tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
+                                   rng_state=list(self.model.non_trainable_variables))  # dropout seeds: exact resumption
+
     @property
     def manager(self):
         """The CheckpointManager that writes and rotates the checkpoints (made at its first use)."""
@@ -94,7 +97,7 @@ class RunState:
             checkpoints.check_checkpoint_path(checkpoint_path)
         elif recover_index and checkpoints.recover_checkpoint_index(self.output_dir):
             self._manager = None  # it read the index when it was made
-        path = checkpoints.restore_newest(self.checkpoint, self.output_dir, checkpoint_path, partial=partial)
+        path = checkpoints.restore_newest(self.new_checkpoint, self.output_dir, checkpoint_path, partial=partial)
         if path is not None:
             self.restored = path
             log.info("Restored %s (step %d).", path, self.step_number)
@@ -136,7 +139,7 @@ class RunState:
         paths = list(reversed(self.manager.checkpoints))
         for i, path in enumerate(paths):
             try:
-                self.checkpoint.restore(path).expect_partial()
+                self.new_checkpoint().restore(path).expect_partial()
                 finite = all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.model.trainable_variables)
                 finite = finite and gives_finite_loss()
             except (tf.errors.OpError, ValueError, AssertionError):
