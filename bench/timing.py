@@ -11,6 +11,7 @@ mode that times this tree against another commit, interleaved, in one run.
     python bench/timing.py --precision=float32,bfloat16 --xla=off,on --batch=64     # on a GPU: the fastest setting
     python bench/timing.py --replicas=1,2 --input_checks=on,off --onednn=on,off     # scaling; the checks; oneDNN
     python bench/timing.py ... --results_name=timing_xla    # docs/results/timing_xla.md (default: timing.md)
+    python bench/timing.py --sets=all --measure=build --baseline=HEAD~1 --rounds=2   # building a model, A/B
 
 Each option takes a comma-separated list (--hparams: `;`-separated override strings) and the table has one row per
 combination. Every measurement runs in a process of its own (its peak memory is its own) with the tree under test
@@ -29,6 +30,9 @@ images/s of the cached sampler at each --sample_batches size, the second of two 
 --replicas=N splits the CPU into N logical devices under a MirroredStrategy (a GPU machine: its GPUs, N <= their
 number); --input_checks=off trains on the unchecked dataset (the input contract's checks skipped) to show their cost;
 --onednn=off sets TF_ENABLE_ONEDNN_OPTS=0 for the process (imgtf's default turns TensorFlow's oneDNN kernels on).
+Building: seconds of `imgtf.build_model` (every variable created) for the set on CIFAR-10, the first in the fresh
+process (what every command pays before its work) and a second one; with --measure=build alone the A/B ratio is of
+the first build.
 """
 import argparse
 import contextlib
@@ -123,7 +127,7 @@ def measure(config):
     import logging
     import resource
 
-    import imgtf  # noqa: F401  (the tree on PYTHONPATH)
+    import imgtf  # the tree on PYTHONPATH
     from imgtf.train import distribution
 
     replicas = config["replicas"]
@@ -149,6 +153,13 @@ def measure(config):
     overrides = ",".join(o for o in (config["hparams"], f"batch_size={config['batch']}" if config["batch"] else "")
                          if o)
     result = {"imgtf": os.path.dirname(imgtf.__file__)}
+    if "build" in config["measure"]:  # first: the fresh process's first model, as a command builds it
+        for key in ("build_s", "build_again_s"):
+            start = time.perf_counter()
+            imgtf.build_model(config["set"], problem=problem, hparams=overrides, model=model_name)
+            result[key] = time.perf_counter() - start
+        if config["measure"] == ["build"]:
+            return result
     never = 10 ** 9
     with tempfile.TemporaryDirectory() as out:
         if config["xla"] == "auto" and not hasattr(distribution, "use_xla"):  # a tree before --xla=auto
@@ -225,7 +236,7 @@ def worktree(commit):
         shutil.rmtree(path, ignore_errors=True)
 
 
-FIGURES = [("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
+FIGURES = [("build_s", "build s", "{:.2f}"), ("build_again_s", "build again s", "{:.2f}"), ("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
            ("loss", "loss", "{:.6f}"), ("eval_images_per_s", "eval img/s", "{:.1f}"),
            ("peak_rss_mib", "peak MiB", "{:.0f}"), ("step_graph", "training step graph", "{}")]
 
@@ -249,7 +260,7 @@ def main():
     parser.add_argument("--input_checks", default="on", help="comma-separated: on, off")
     parser.add_argument("--onednn", default="on", help="comma-separated: on, off (TF_ENABLE_ONEDNN_OPTS)")
     parser.add_argument("--measure", default="train", help="comma-separated: train, eval, sample, graph (the compiled "
-                        "training step's op count and a hash of its ops: equal for the same graph)")
+                        "training step's op count and a hash of its ops: equal for the same graph), build")
     parser.add_argument("--steps", type=int, default=20, help="timed training steps")
     parser.add_argument("--warmup", type=int, default=3, help="untimed training steps first")
     parser.add_argument("--eval_images", type=int, default=256)
@@ -319,8 +330,8 @@ def main():
                 cells.append(fmt.format(value) if value is not None else ("error" if errors else "n/a"))
             if args.baseline:
                 if name == "B":
-                    pairs = [b["step_ms"] / a["step_ms"] for a, b in zip(results[i, "A"], rs)
-                             if "step_ms" in a and "step_ms" in b]
+                    timed = "step_ms" if "train" in args.measure else "build_s"
+                    pairs = [b[timed] / a[timed] for a, b in zip(results[i, "A"], rs) if timed in a and timed in b]
                     row["ratios"] = pairs
                     cells += [", ".join(f"{p:.2f}" for p in pairs) or "n/a",
                               f"**{statistics.median(pairs):.2f}x**" if pairs else "n/a"]

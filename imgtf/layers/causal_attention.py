@@ -10,9 +10,11 @@ import math
 import keras
 from keras import ops
 
+from imgtf.layers.composite import BuiltAtFirstCall
+
 
 @keras.saving.register_keras_serializable("imgtf")
-class CausalAttention(keras.layers.Layer):
+class CausalAttention(BuiltAtFirstCall, keras.layers.Layer):
     needs_cache = True
     level_change = 0
 

@@ -13,6 +13,7 @@ object (imgtf.layers.row_pass), so the block runs on whole images or on one row 
 import keras
 from keras import ops
 
+from imgtf.layers.composite import BuiltAtFirstCall
 from imgtf.layers.nin import NiN
 from imgtf.layers.row_pass import FullPass
 from imgtf.layers.shifted_conv import ShiftedConv2D
@@ -26,7 +27,7 @@ NONLINEARITIES = {"concat_elu": concat_elu, "elu": ops.elu}
 
 
 @keras.saving.register_keras_serializable("imgtf")
-class GatedResnet(keras.layers.Layer):
+class GatedResnet(BuiltAtFirstCall, keras.layers.Layer):
     def __init__(self, filters, kernel_size=(2, 2), shift="down_right", nonlinearity="concat_elu", dropout=0.0,
                  has_aux=False, num_classes=0, weight_norm=False, **kwargs):
         super().__init__(**kwargs)

@@ -12,13 +12,14 @@ from keras import ops
 from imgtf.hparams.hparams import HParams, check_ranges
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
+from imgtf.layers.composite import BuiltAtFirstCall
 from imgtf.layers.recompute import recomputed
 from imgtf import units
 from imgtf.errors import InputError
 from imgtf.models.inputs import InputContract
 
 
-class AutoregressiveImageModel(keras.Model):
+class AutoregressiveImageModel(BuiltAtFirstCall, keras.Model):
     """Base of every model. `compile(optimizer=...)` then `fit(problem.dataset(...))` trains it on its negative
     log-likelihood (the default loss; reported as `loss` in nats/dim and `bits_per_dim`); `sample` draws images.
 
