@@ -41,6 +41,7 @@ RESULTS = os.path.join(REPO, "bench", "results", "mnist")
 # (source, binarization, nats) per set: what the set's docstring targets
 PUBLISHED = {
     "diagonal_bilstm_binarized_mnist": ("PixelRNN paper, Table 4", "fixed", 79.20),
+    "diagonal_bilstm_binarized_mnist_1h": ("PixelRNN paper, Table 4", "fixed", 79.20),
     "pixelcnn_binarized_mnist": ("pytorch-generative README", "dynamic", 81.45),
     "pixelcnn_binarized_mnist_2h": ("pytorch-generative README", "dynamic", 81.45),
     "gated_pixelcnn_binarized_mnist": ("pytorch-generative README", "dynamic", 81.50),

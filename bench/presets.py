@@ -26,6 +26,10 @@ PRESETS = {
         "PixelCNN 81.30 nats (PixelRNN paper, Table 4: fixed binarization, 50,000 training digits); 81.45 nats "
         "(pytorch-generative's PixelCNN, the same network as this one: dynamic binarization, 60,000 digits, 457 "
         "epochs on a GPU)."),
+    "diagonal_bilstm_binarized_mnist": (
+        "diagonal_bilstm_binarized_mnist_1h", 60,
+        "Diagonal BiLSTM 79.20 nats (PixelRNN paper, Table 4: 7 layers of h=16, the same network as this one; fixed "
+        "binarization, 50,000 training digits, trained to convergence)."),
 }
 KEEP_DIR = os.path.join(REPO, "bench", "results", "presets")
 BUILTIN_DIR = os.path.join(REPO, "imgtf", "presets", "builtin")
@@ -39,9 +43,14 @@ def train(preset, args):
     hparams_set, minutes, _ = PRESETS[preset]
     command = [sys.executable, os.path.join(REPO, "bench", "mnist.py"), f"--sets={hparams_set}",
                "--binarization=dynamic", f"--budget_minutes={minutes}", f"--points={args.points}",
-               f"--mnist_dir={args.mnist_dir}", f"--keep_dir={args.keep_dir}", f"--out_dir={args.keep_dir}",
+               f"--mnist_dir={args.mnist_dir}", f"--keep_dir={args.keep_dir}", f"--out_dir={out_dir(preset, args)}",
                f"--out={os.path.join(args.keep_dir, 'report_' + preset)}"]
     subprocess.run(command, check=True, cwd=REPO)
+
+
+def out_dir(preset, args):
+    """Where bench/mnist.py writes the preset's results.json, curve and samples (its runs and data go to keep_dir)."""
+    return os.path.join(args.keep_dir, f"out_{preset}")
 
 
 def package(preset, args):
@@ -50,7 +59,7 @@ def package(preset, args):
 
     hparams_set, minutes, published = PRESETS[preset]
     run = os.path.join(args.keep_dir, hparams_set)
-    with open(os.path.join(args.keep_dir, "results.json")) as f:
+    with open(os.path.join(out_dir(preset, args), "results.json")) as f:
         results = {r["set"]: r for r in json.load(f)["results"]}[hparams_set]
     last = results["curve"][-1]
     data = (f"The first {int(round(last['step'] * results['batch'] / last['epochs'])):,} of the real MNIST training "
@@ -62,7 +71,7 @@ def package(preset, args):
     card = {"command": f"python bench/presets.py --presets={preset}", "data": data, "licence": LICENCE,
             "train_minutes": last["minutes"], "published": published, "load_as": preset,
             "machine": f"{os.cpu_count()} CPU cores ({cpu_name()}), no accelerator"}
-    ran = json.load(open(os.path.join(args.keep_dir, "results.json")))["args"]
+    ran = json.load(open(os.path.join(out_dir(preset, args), "results.json")))["args"]
     card["command"] += (f" (which trains with: python bench/mnist.py --sets={ran['sets']} --binarization="
                         f"{ran['binarization']} --budget_minutes={ran['budget_minutes']:g} --points={ran['points']} "
                         f"--seed={ran['seed']} --keep_dir=KEEP_DIR)")
@@ -70,7 +79,7 @@ def package(preset, args):
     index = imgtf.save_preset(run, target, name=preset, card=card)
     # the docs show the samples and the curve as written, and the curve's table as a results file
     shutil.copy(os.path.join(target, "samples.png"), os.path.join(IMAGES_DIR, f"preset_{preset}_samples.png"))
-    shutil.copy(os.path.join(args.keep_dir, "mnist_curves.png"), os.path.join(IMAGES_DIR, f"preset_{preset}_curve.png"))
+    shutil.copy(os.path.join(out_dir(preset, args), "mnist_curves.png"), os.path.join(IMAGES_DIR, f"preset_{preset}_curve.png"))
     for ext in ("md", "json"):
         report = os.path.join(args.keep_dir, f"report_{preset}", f"mnist.{ext}")
         if os.path.exists(report):

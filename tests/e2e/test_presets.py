@@ -263,7 +263,7 @@ def test_the_shipped_presets_load_by_name_and_state_their_held_out_figure():
     from imgtf.presets.preset import builtin_names
 
     names = builtin_names()
-    assert "pixelcnn_binarized_mnist" in names
+    assert {"pixelcnn_binarized_mnist", "diagonal_bilstm_binarized_mnist"} <= set(names)
     for name in names:
         preset = imgtf.load_preset(name)
         evaluation = preset.index["evaluation"]
