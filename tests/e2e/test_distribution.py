@@ -7,12 +7,10 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import REPO
 from helpers.models import smallest
-from imgtf.train import run_dir
 
 # Adam with a large epsilon moves weights in proportion to the gradient, so equal gradients <=> equal weights
 LINEAR_ADAM = ",optimizer_adam_epsilon=1.0,learning_rate_schedule=constant,learning_rate=0.5"
@@ -87,7 +85,6 @@ import numpy as np
 import imgtf
 import tensorflow as tf
 from imgtf import catalog, registry
-from imgtf.train import run_dir
 from imgtf.train.distribution import make_strategy
 from imgtf.train.trainer import Trainer
 catalog.load_builtins()
