@@ -85,6 +85,7 @@ import numpy as np
 import imgtf
 import tensorflow as tf
 from imgtf import catalog, registry
+from imgtf.train import run_dir
 from imgtf.train.distribution import make_strategy
 from imgtf.train.trainer import Trainer
 catalog.load_builtins()
