@@ -21,7 +21,8 @@ time over A's per round (above 1: A is faster), and the table shows each round's
 training loss after the timed steps is shown beside it: two commits that compute the same function give the same
 loss.
 
-Training: `--warmup` steps (tracing, the first runs) untimed, then `--steps` timed, the trainer's own loop on the real
+Training: the first call timed on its own ("first step s": tracing the step, then running it), `--warmup` steps
+(the first runs) untimed, then `--steps` timed, the trainer's own loop on the real
 CIFAR-10 sample shipped in examples/data, at the set's batch unless --batch. FLOPs are TensorFlow's static count of
 one forward and backward pass (matmuls and convolutions; a loop body counts once, so for the recurrent families the
 MFU is a lower bound); MFU is that rate over the rate of a 2048x2048 float32 matmul measured in the same process.
@@ -174,6 +175,9 @@ def measure(config):
         steps = -(-steps // per_loop) * per_loop
         losses = []
         if "train" in config["measure"]:
+            start = time.perf_counter()  # the first call traces the step: what every run and test pays once
+            trainer.train(per_loop, steps_per_loop=per_loop, checkpoint_every=never, log_every=never)
+            result["first_call_s"] = time.perf_counter() - start
             trainer.train(warmup, steps_per_loop=per_loop, checkpoint_every=never, log_every=never)
             start = time.perf_counter()
             trainer.train(warmup + steps, steps_per_loop=per_loop, checkpoint_every=never, log_every=never,
@@ -236,7 +240,8 @@ def worktree(commit):
         shutil.rmtree(path, ignore_errors=True)
 
 
-FIGURES = [("build_s", "build s", "{:.2f}"), ("build_again_s", "build again s", "{:.2f}"), ("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
+FIGURES = [("build_s", "build s", "{:.2f}"), ("build_again_s", "build again s", "{:.2f}"),
+           ("first_call_s", "first step s", "{:.2f}"), ("step_ms", "ms/step", "{:.1f}"), ("images_per_s", "img/s", "{:.1f}"), ("mfu", "MFU", "{:.1%}"),
            ("loss", "loss", "{:.6f}"), ("eval_images_per_s", "eval img/s", "{:.1f}"),
            ("peak_rss_mib", "peak MiB", "{:.0f}"), ("step_graph", "training step graph", "{}")]
 
@@ -314,8 +319,9 @@ def main():
     shown = [(k, label, fmt) for k, label, fmt in figures
              if any(k in r for rs in results.values() for r in rs)]
     columns = ["set"] + varied + ["tree"] + [label for _, label, _ in shown]
+    first_calls = args.baseline and "train" in args.measure
     if args.baseline:
-        columns += ["B/A time per round", "median B/A"]
+        columns += ["B/A time per round", "median B/A"] + (["median B/A first step"] if first_calls else [])
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * (len(varied) + 2) + "---:|" * (len(columns) - len(varied) - 2))
     table = []
@@ -335,8 +341,13 @@ def main():
                     row["ratios"] = pairs
                     cells += [", ".join(f"{p:.2f}" for p in pairs) or "n/a",
                               f"**{statistics.median(pairs):.2f}x**" if pairs else "n/a"]
+                    if first_calls:
+                        firsts = [b["first_call_s"] / a["first_call_s"] for a, b in zip(results[i, "A"], rs)
+                                  if "first_call_s" in a and "first_call_s" in b]
+                        row["first_call_ratios"] = firsts
+                        cells.append(f"{statistics.median(firsts):.2f}x" if firsts else "n/a")
                 else:
-                    cells += ["", ""]
+                    cells += ["", ""] + ([""] if first_calls else [])
             print("| " + " | ".join(cells) + " |")
             table.append(row)
             for error in errors[:1]:

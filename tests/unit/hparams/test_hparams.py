@@ -68,6 +68,61 @@ def test_optimizers_adam_and_rmsprop(builtins):
         build_optimizer(builtins.hparams("imagetransformer_cifar10_tiny"), model_width=None)
 
 
+def _train_two_weights(optimizer, start, gradients, sparse=True):
+    """The weights after `gradients` (dense gradient of the first weight, then rows and values of the second's
+    gradient, given as IndexedSlices as an embedding's are, or summed into a dense tensor), in a traced step."""
+    import keras
+    import tensorflow as tf
+
+    weights = [keras.Variable(w.astype("float32")) for w in start]
+
+    @tf.function(autograph=False)
+    def step(dense, indices, values):
+        rows = tf.IndexedSlices(tf.cast(values, tf.float32), indices, dense_shape=tf.constant([10, 4]))
+        optimizer.apply_gradients([(tf.cast(dense, tf.float32), weights[0]),
+                                   (rows if sparse else tf.convert_to_tensor(rows), weights[1])])
+
+    for dense, indices, values in gradients:
+        step(dense, indices, values)
+    optimizer.finalize_variable_values(weights)  # the Polyak averages, where kept
+    return [w.numpy() for w in weights]
+
+
+@pytest.mark.parametrize("name,settings", [
+    ("Adam", dict(learning_rate=3e-3, beta_1=0.95, beta_2=0.9995, epsilon=1e-7, global_clipnorm=1.0)),
+    ("Adam", dict(learning_rate=1e-3, use_ema=True, ema_momentum=0.5)),
+    ("RMSprop", dict(learning_rate=1e-3, rho=0.95, epsilon=1e-8)),
+    ("RMSprop", dict(learning_rate=1e-3, momentum=0.9))])
+def test_the_optimizers_update_as_keras_does(name, settings):
+    """imgtf's Adam (TensorFlow's fused kernel) and RMSProp (TensorFlow ops) give Keras's own optimizer's weights, step
+    after step in a traced function, with clipping and Polyak averages: RMSProp bit for bit, Adam to float32
+    rounding (1e-4 of the step: the fused kernel rounds in its own order). A sparse gradient (an embedding's) is its dense sum: where
+    a row occurs twice in it, the second moment is that of the row's whole gradient, as for any other weight (Keras's
+    own sparse path squares each occurrence apart; the rows here are distinct so the two agree)."""
+    import keras
+    import numpy as np
+
+    from imgtf.train import optimization
+
+    rs = np.random.RandomState(0)
+    start = [rs.randn(40, 3), rs.randn(10, 4)]
+    gradients = [(rs.randn(40, 3) * 10.0 ** rs.uniform(-8, 0, (40, 3)), rs.choice(10, 6, replace=False),
+                  rs.randn(6, 4)) for _ in range(5)]
+    theirs = _train_two_weights(getattr(keras.optimizers, name)(**settings), start, gradients)
+    ours = _train_two_weights(getattr(optimization, name)(**settings), start, gradients)
+    for a, b in zip(ours, theirs):
+        if name == "RMSprop":
+            np.testing.assert_array_equal(a, b)
+        else:
+            # float32 rounds 1 - beta_2**t to ~1e-4 of itself (beta_2 near 1), each implementation its own way
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * settings["learning_rate"] * len(gradients))
+    repeated = [(dense, np.array([1, 4, 1, 1, 7, 4]), values) for dense, _, values in gradients]
+    unclipped = {k: v for k, v in settings.items() if k != "global_clipnorm"}  # Keras's norm counts each occurrence
+    for a, b in zip(_train_two_weights(getattr(optimization, name)(**unclipped), start, repeated),
+                    _train_two_weights(getattr(optimization, name)(**unclipped), start, repeated, sparse=False)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_exponential_decay_multiplies_the_rate_every_step(builtins):
     """PixelCNN++'s schedule (its authors' code): lr * 0.999995^step; a factor outside (0, 1] is refused."""
     from imgtf.train.optimization import build_optimizer

@@ -10,6 +10,7 @@ import pytest
 from helpers import shared
 from helpers.models import build, real_features, smallest
 from imgtf.train import polyak, run_dir
+from imgtf.train.optimization import Adam
 from imgtf.evaluation.evaluator import Evaluator
 
 # The recipes (PixelCNN++'s and PixelSNAIL's: weight normalisation initialised from data, Polyak averages) act on
@@ -128,7 +129,7 @@ def test_trainer_data_init_standardises_the_first_batch(builtins, cifar_folder, 
 def test_fit_initialises_from_its_first_batch_once_and_the_keras_file_keeps_that(cifar_dir, tmp_path, monkeypatch):
     model, problem = build(SET, SMALL, image_size=8, seed=0)
     features = real_features(problem, cifar_dir, n=8, split="train", size=8)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.compile(optimizer=Adam(1e-3))
     seen = []
     original = type(model).initialize_from_data
     monkeypatch.setattr(type(model), "initialize_from_data",
@@ -141,7 +142,7 @@ def test_fit_initialises_from_its_first_batch_once_and_the_keras_file_keeps_that
     assert not keras.saving.load_model(path).needs_data_initialization
 
     fresh, _ = build(SET, SMALL, image_size=8, seed=0)
-    fresh.compile(optimizer=keras.optimizers.Adam(1e-3))
+    fresh.compile(optimizer=Adam(1e-3))
     with pytest.raises(Exception, match="initialize_from_data"):
         fresh.fit(iter([features]), steps_per_epoch=1, verbose=0)
 
