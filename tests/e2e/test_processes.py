@@ -162,13 +162,17 @@ def test_a_fresh_process_imports_the_usr_dir_a_run_remembers(tmp_path, builtins)
     builtins.import_usr_dir(str(usr))
     trusted_code.remember(str(usr))  # as imgtf-trainer --usr_dir=... does
     save_run_naming(builtins, usr, tmp_path / "run", "RememberedCifar", "remembered_set")
-    code = ("import sys; from imgtf import catalog, registry; from imgtf.train import run_dir; catalog.load_builtins()\n"
-            "try:\n    s = run_dir.resolve(sys.argv[1]); print(s.make_problem().name, s.hparams.hidden_size)\n"
-            "except run_dir.RunDirError as e:\n    print(e); sys.exit(3)")
-    fresh = [sys.executable, "-c", code, str(tmp_path / "run")]
-    found = subprocess.run(fresh, capture_output=True, text=True, timeout=120, cwd=str(tmp_path))
-    assert found.returncode == 0 and found.stdout.split() == ["remembered_cifar", "32"], found.stderr[-2000:]
-    usr.rename(tmp_path / "moved")
-    lost = subprocess.run(fresh, capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert lost.returncode == 3 and f"created with --usr_dir={usr}" in lost.stdout
-    assert "problem 'remembered_cifar', hparams set 'remembered_set' come from it. Pass --usr_dir=" in lost.stdout
+    # One fresh process, both cases: the run's usr_dir moved away (the error names the flag), then back (imported)
+    code = ("import os, sys; from imgtf import catalog; from imgtf.train import run_dir; catalog.load_builtins()\n"
+            "os.rename(sys.argv[2], sys.argv[3])\n"
+            "try:\n    run_dir.resolve(sys.argv[1]); sys.exit(2)\n"
+            "except run_dir.RunDirError as e:\n    print(e)\n"
+            "os.rename(sys.argv[3], sys.argv[2])\n"
+            "s = run_dir.resolve(sys.argv[1]); print('FOUND', s.make_problem().name, s.hparams.hidden_size)")
+    fresh = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run"), str(usr), str(tmp_path / "moved")],
+                           capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert fresh.returncode == 0, fresh.stderr[-2000:]
+    lost, found = fresh.stdout.split("FOUND")
+    assert found.split() == ["remembered_cifar", "32"]
+    assert f"created with --usr_dir={usr}" in lost
+    assert "problem 'remembered_cifar', hparams set 'remembered_set' come from it. Pass --usr_dir=" in lost

@@ -21,7 +21,10 @@ from helpers.models import (assert_causal, build, conditioning, dtype_policy, en
 
 SIZE = 8  # real 8x8 crops (2x2 low-resolution inputs): two halvings for PixelCNN++, several rows for every kernel
 SAMPLE_SIZE = 4  # the naive sampler runs the whole model once per unit: 48 units
-FIT_STEPS = 30
+# Keras fit's steps on the fixed batch (the last step's bits/dim is measured after 15 updates): measured in float64
+# at seed 0, every set's bits/dim had fallen by 1.44 (PixelCNN++) to 4.20 (the Image Transformers) after 15 updates,
+# past the 1.0 the test asks (after 10: 1.23 to 3.37; after 29: 2.53 to 6.19)
+FIT_STEPS = 16
 
 SETS = tiny_sets()
 
