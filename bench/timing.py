@@ -140,6 +140,10 @@ def measure(config):
     from imgtf.models.inputs import InputContract
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
+    try:  # the memory bound imgtf-trainer checks (trees before it have none)
+        from imgtf.train import footprint
+    except ImportError:
+        footprint = None
 
     logging.getLogger("imgtf").setLevel(logging.ERROR)
     catalog.load_builtins()
@@ -167,7 +171,17 @@ def measure(config):
             return {**result, "error": "this tree's Trainer has no xla='auto' (it would read the string as True); "
                                        "time it with --xla=off,on"}
         distribution.set_precision(config["precision"])
-        spec = run_dir.resolve(out, problem, model_name, config["set"], overrides)
+        if config.get("image_size"):  # square images of that side: the folder's real photographs, area-resized
+            problem = "image_folder"
+        spec = run_dir.resolve(out, problem, model_name, config["set"], overrides,
+                               problem_options=f"image_size={config['image_size']}" if config.get("image_size") else "")
+        on_accelerator = getattr(distribution, "on_accelerator", None)
+        if footprint and on_accelerator and not on_accelerator(strategy or tf.distribute.get_strategy()):
+            try:  # what imgtf-trainer refuses before building, refused here with its estimate
+                footprint.check_fits(spec.hparams, spec.problem_info or spec.make_problem().info,
+                                     spec.hparams.batch_size * replicas)
+            except Exception as e:  # noqa: BLE001  (a TrainingError of the tree under test)
+                return {**result, "error": str(e)}
         trainer = Trainer(spec, out, config["data_dir"], strategy=strategy, seed=0, precision=config["precision"],
                           xla={"on": True, "off": False}.get(config["xla"], config["xla"]))
         per_loop, warmup, steps = config["steps_per_loop"], config["warmup"], config["steps"]
@@ -185,7 +199,7 @@ def measure(config):
             seconds = (time.perf_counter() - start) / steps
             result.update(step_ms=1000 * seconds, images_per_s=trainer.global_batch_size / seconds,
                           batch=trainer.global_batch_size, loss=float(losses[-1]), xla=bool(trainer.xla))
-            if replicas == 1:  # the FLOP count traces the step outside the strategy: one device only
+            if replicas == 1 and config.get("flops", True):  # the FLOP count: one device only (traced outside it)
                 batch = next(iter(trainer.problem.dataset("train", config["data_dir"], trainer.global_batch_size)))
                 flops, peak = step_flops(trainer, batch), matmul_flops_per_second()
                 result.update(gflop_per_step=flops / 1e9, matmul_tflops=peak / 1e12, mfu=flops / seconds / peak)

@@ -85,8 +85,9 @@ def run(args):
         names = preset_names(preset.spec, args)
     spec = run_dir.resolve(args.output_dir, *names, usr_dir=args.usr_dir)
     strategy = distribution.make_strategy(args.distribution_strategy, args.tpu, args.num_cpu_devices)
-    footprint.check_fits(spec.hparams, spec.problem_info or spec.make_problem().info,
-                         spec.hparams.batch_size * strategy.num_replicas_in_sync)
+    if not distribution.on_accelerator(strategy):  # on GPUs and TPUs the step lives in their memory, not the host's
+        footprint.check_fits(spec.hparams, spec.problem_info or spec.make_problem().info,
+                             spec.hparams.batch_size * strategy.num_replicas_in_sync)
     distribution.set_precision(args.mixed_precision)
     try:
         return train_and_evaluate(args, spec, strategy, preset)

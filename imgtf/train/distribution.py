@@ -95,6 +95,11 @@ def use_xla(setting, strategy):
         raise DistributionError(f"--xla must be one of {', '.join(XLA_SETTINGS)}; got {setting!r}.")
     if setting != "auto":
         return setting == "on"
+    return on_accelerator(strategy)
+
+
+def on_accelerator(strategy):
+    """Whether the strategy's replicas run on GPUs or TPUs (rather than the CPU and its memory)."""
     try:
         devices = strategy.extended.worker_devices
     except (RuntimeError, NotImplementedError):  # the default strategy: TensorFlow's own placement, a GPU if any

@@ -2,11 +2,16 @@
 
 `--hparams=batch_size=100000` or `hidden_size=1000000000` would otherwise build the model and fail 20-40 s later in
 TensorFlow's words, out of memory. The bound counts only what every family must hold: per layer a hidden x hidden
-weight matrix with its gradient and Adam's two moments, per layer one activation of every pixel of the batch, and
-for a categorical likelihood the logits of every sub-pixel with their gradient. Real steps need several times more,
-so a configuration refused here cannot train on this machine; one that passes may still not fit."""
+weight matrix with its gradient and Adam's two moments, per layer one activation of every pixel of the batch, for a
+categorical likelihood the logits of every sub-pixel with their gradient, and for masked self-attention its
+[query, key] weights: kept by every layer for the backward pass (by one at a time with recompute) and one layer's
+gradient of them, as many as its attention type's query blocks and memories hold (global attention: the square of the
+generation units). Real steps need several times more, so a configuration refused here cannot train on this
+machine; one that passes may still not fit."""
+import math
 import os
 
+from imgtf import registry
 from imgtf.errors import TrainingError
 
 FLOAT_BYTES = 4
@@ -25,8 +30,31 @@ def lower_bound_bytes(hparams, image_shape, num_levels, global_batch):
     if hparams.get("likelihood", "categorical") == "categorical":
         parts["the logits of every sub-pixel and their gradient"] = 2 * global_batch * height * width * channels * \
             num_levels
+    if hparams.get("attention_type"):
+        kept = 1 if hparams.get("recompute") else layers
+        parts["the attention weights of every layer"] = (kept + 1) * global_batch * int(hparams.get("num_heads") or 1) \
+            * attention_logits(hparams, image_shape)
     largest = max(parts, key=parts.get)
     return FLOAT_BYTES * sum(parts.values()), largest
+
+
+def attention_logits(hparams, image_shape):
+    """[query, key] logits of one head's masked self-attention over one image, as imgtf.layers.geometry lays its query
+    blocks and memories out over the grid of generation units (sub-pixels or pixels, by the likelihood's unit)."""
+    name = hparams.get("likelihood", "categorical")
+    height, width, channels = (int(d) for d in image_shape)
+    subpixels = name not in registry.likelihoods or registry.likelihoods.get(name).unit == "subpixel"
+    rows, cols = (height, width * channels) if subpixels else (height, width)
+    length, kind = rows * cols, hparams.get("attention_type")
+    if kind == "global":
+        return length * length
+    if kind == "local_2d":
+        (hq, wq), (hm, wm) = hparams.get("query_shape"), hparams.get("memory_flange")
+        hq, wq = min(hq, rows), min(wq, cols)
+        return math.ceil(rows / hq) * math.ceil(cols / wq) * hq * wq * (hq + hm) * (wq + 2 * wm)
+    query = min(int(hparams.get("query_block_length")), length)  # local_1d
+    flange = min(int(hparams.get("memory_length")) - int(hparams.get("query_block_length")), length)
+    return math.ceil(length / query) * query * (math.ceil(flange / query) + 1) * query
 
 
 def physical_memory_bytes():
@@ -38,7 +66,8 @@ def physical_memory_bytes():
 
 
 def check_fits(hparams, problem_info, global_batch, source="--hparams"):
-    """TrainingError, with the estimate, when even the lower bound exceeds the machine's memory."""
+    """TrainingError, with the estimate, when even the lower bound exceeds the machine's memory (for a step on the
+    CPU: on GPUs and TPUs the step is in their memory, which the host's does not bound)."""
     available = physical_memory_bytes()
     needed, largest = lower_bound_bytes(hparams, problem_info["image_shape"], problem_info.get("num_levels", 256),
                                         global_batch)

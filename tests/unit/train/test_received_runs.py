@@ -299,12 +299,34 @@ def test_decoded_images_do_not_depend_on_the_batch_size(trained_run):
     assert not np.array_equal(next_seed[0], drawn[0][1])  # seed 12 is not seed 11 shifted by one image
 
 
-@pytest.mark.parametrize("override", ["batch_size=100000", "hidden_size=1000000000"])
-def test_a_step_that_cannot_fit_the_memory_is_refused_with_an_estimate_before_anything_is_built(tmp_path, override):
+@pytest.mark.parametrize("override,largest", [("batch_size=100000", "the attention weights"),
+                                              ("hidden_size=1000000000", "weights, gradients"),
+                                              ("attention_type=global,batch_size=512", "the attention weights")])
+def test_a_step_that_cannot_fit_the_memory_is_refused_with_an_estimate_before_anything_is_built(tmp_path, override,
+                                                                                               largest):
+    """(Global attention at batch 512 on 32x32: at least 3 x 512 x 4 heads x 3072^2 floats of attention weights,
+    232 GB, where the other parts of the bound come to 3 GB: refused only because the bound counts attention.)"""
     out = command("trainer", f"--output_dir={tmp_path / 'run'}", "--problem=image_cifar10",
                   "--hparams_set=imagetransformer_cifar10_tiny", f"--hparams={override}", expect=1)
     assert re.search(r"a training step needs at least [\d,.]+ GiB \(mostly .*\), more than this machine's", out.stderr)
+    assert f"(mostly {largest}" in out.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("attention", ["attention_type=global", "attention_type=local_1d",
+                                       "attention_type=local_1d,query_block_length=100,memory_length=250",
+                                       "attention_type=local_2d,query_shape=[4, 24],memory_flange=[4, 12]",
+                                       "attention_type=local_2d,likelihood=dmol"])
+def test_the_memory_bound_counts_the_attention_logits_the_geometry_lays_out(builtins, attention):
+    from imgtf.layers.geometry import geometry_for
+    from imgtf.train import footprint
+
+    hp = builtins.hparams("imagetransformer_cifar10_tiny")
+    hp.parse(attention)
+    for shape in ([5, 7, 3], [16, 16, 3], [32, 32, 3]):
+        grid = (shape[0], shape[1] * 3) if hp.likelihood == "categorical" else tuple(shape[:2])
+        g = geometry_for(hp, *grid)
+        assert footprint.attention_logits(hp, shape) == g.memory.shape[0] * g.query_length * g.memory.shape[1]
 
 
 def test_a_keras_config_with_values_out_of_range_is_refused(trained_run):
