@@ -141,6 +141,7 @@ def measure(config):
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
     try:  # the memory bound imgtf-trainer checks (trees before it have none)
+        from imgtf.errors import TrainingError
         from imgtf.train import footprint
     except ImportError:
         footprint = None
@@ -180,7 +181,7 @@ def measure(config):
             try:  # what imgtf-trainer refuses before building, refused here with its estimate
                 footprint.check_fits(spec.hparams, spec.problem_info or spec.make_problem().info,
                                      spec.hparams.batch_size * replicas)
-            except Exception as e:  # noqa: BLE001  (a TrainingError of the tree under test)
+            except TrainingError as e:
                 return {**result, "error": str(e)}
         trainer = Trainer(spec, out, config["data_dir"], strategy=strategy, seed=0, precision=config["precision"],
                           xla={"on": True, "off": False}.get(config["xla"], config["xla"]))

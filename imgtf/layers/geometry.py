@@ -147,6 +147,24 @@ BUILDERS = {
 ATTENTION_TYPES = tuple(BUILDERS)
 
 
+def num_logits(params, rows, cols):
+    """The [query, key] logits one head computes over a rows x cols grid (num_blocks x query_length x memory width of
+    the Geometry that `geometry_for(params, rows, cols)` builds), counted without building it: the memory bound
+    (imgtf.train.footprint) asks this of sizes whose masks would not fit in memory."""
+    length = rows * cols
+    if params.attention_type == "global":
+        return length * length
+    if params.attention_type == "local_2d":
+        (hq, wq), (hm, wm) = params.query_shape, params.memory_flange
+        hq, wq = min(hq, rows), min(wq, cols)
+        return -(-rows // hq) * -(-cols // wq) * hq * wq * (hq + hm) * (wq + 2 * wm)
+    if params.attention_type == "local_1d":
+        lq = min(params.query_block_length, length)
+        flange = min(params.memory_length - params.query_block_length, length)
+        return -(-length // lq) * lq * (-(-flange // lq) + 1) * lq
+    raise ValueError(f"attention_type must be one of {', '.join(ATTENTION_TYPES)}; not {params.attention_type!r}.")
+
+
 def geometry_for(params, rows, cols):
     """The Geometry of attention type `params.attention_type` with its parameters read from `params`."""
     if params.attention_type not in BUILDERS:

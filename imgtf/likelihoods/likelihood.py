@@ -33,10 +33,12 @@ class Likelihood:
     def check_image_shape(self, image_shape):
         """Raise a ValueError naming the problem if this likelihood cannot model images of this shape."""
 
-    def grid(self, image_shape):
-        """(rows, columns) of the generation-unit grid: [H, W*C] sub-pixels or [H, W] pixels."""
+    @classmethod
+    def grid(cls, image_shape):
+        """(rows, columns) of the generation-unit grid: [H, W*C] sub-pixels or [H, W] pixels (a property of the
+        class: the memory bound asks it before any model exists)."""
         h, w, c = image_shape
-        return (h, w * c) if self.unit == "subpixel" else (h, w)
+        return (h, w * c) if cls.unit == "subpixel" else (h, w)
 
     def params_shape(self, image_shape):
         """Shape of one image's parameters: [H, W, C, P] (one set per sub-pixel) or [H, W, P] (per pixel)."""

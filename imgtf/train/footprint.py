@@ -8,11 +8,11 @@ categorical likelihood the logits of every sub-pixel with their gradient, and fo
 gradient of them, as many as its attention type's query blocks and memories hold (global attention: the square of the
 generation units). Real steps need several times more, so a configuration refused here cannot train on this
 machine; one that passes may still not fit."""
-import math
 import os
 
 from imgtf import registry
 from imgtf.errors import TrainingError
+from imgtf.layers import geometry
 
 FLOAT_BYTES = 4
 
@@ -33,28 +33,9 @@ def lower_bound_bytes(hparams, image_shape, num_levels, global_batch):
     if hparams.get("attention_type"):
         kept = 1 if hparams.get("recompute") else layers
         parts["the attention weights of every layer"] = (kept + 1) * global_batch * int(hparams.get("num_heads") or 1) \
-            * attention_logits(hparams, image_shape)
+            * geometry.num_logits(hparams, *registry.likelihoods.get(hparams.likelihood).grid((height, width, channels)))
     largest = max(parts, key=parts.get)
     return FLOAT_BYTES * sum(parts.values()), largest
-
-
-def attention_logits(hparams, image_shape):
-    """[query, key] logits of one head's masked self-attention over one image, as imgtf.layers.geometry lays its query
-    blocks and memories out over the grid of generation units (sub-pixels or pixels, by the likelihood's unit)."""
-    name = hparams.get("likelihood", "categorical")
-    height, width, channels = (int(d) for d in image_shape)
-    subpixels = name not in registry.likelihoods or registry.likelihoods.get(name).unit == "subpixel"
-    rows, cols = (height, width * channels) if subpixels else (height, width)
-    length, kind = rows * cols, hparams.get("attention_type")
-    if kind == "global":
-        return length * length
-    if kind == "local_2d":
-        (hq, wq), (hm, wm) = hparams.get("query_shape"), hparams.get("memory_flange")
-        hq, wq = min(hq, rows), min(wq, cols)
-        return math.ceil(rows / hq) * math.ceil(cols / wq) * hq * wq * (hq + hm) * (wq + 2 * wm)
-    query = min(int(hparams.get("query_block_length")), length)  # local_1d
-    flange = min(int(hparams.get("memory_length")) - int(hparams.get("query_block_length")), length)
-    return math.ceil(length / query) * query * (math.ceil(flange / query) + 1) * query
 
 
 def physical_memory_bytes():

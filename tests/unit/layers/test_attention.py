@@ -78,3 +78,16 @@ def test_blocked_attention_equals_dense_masked_attention(attention_type, grid, l
     weights /= weights.sum(-1, keepdims=True)
     ref = np.einsum("bhim,bmhd->bihd", weights, v).reshape(2, g.length, 16) @ wo
     np.testing.assert_allclose(out[:, g.real_slots], ref, atol=2e-5)
+
+
+@pytest.mark.parametrize("spec", [AttentionSpec("global"), AttentionSpec("local_1d", query_block_length=128,
+                                                                          memory_length=256),
+                                  AttentionSpec("local_1d", query_block_length=100, memory_length=250),
+                                  AttentionSpec("local_2d", query_shape=(4, 24), memory_flange=(4, 12)),
+                                  AttentionSpec("local_2d", query_shape=(8, 32), memory_flange=(8, 16))])
+def test_the_logits_counted_without_a_geometry_are_those_it_lays_out(spec):
+    """geometry.num_logits (what the memory bound counts) equals num_blocks x query_length x memory width of the
+    Geometry built, on grids smaller than, equal to and larger than a block, square or not."""
+    for rows, cols in ((5, 21), (16, 48), (32, 96), (6, 7)):
+        g = spec.geometry(rows, cols)
+        assert geometry.num_logits(spec, rows, cols) == g.memory.shape[0] * g.query_length * g.memory.shape[1]

@@ -313,22 +313,6 @@ def test_a_step_that_cannot_fit_the_memory_is_refused_with_an_estimate_before_an
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("attention", ["attention_type=global", "attention_type=local_1d",
-                                       "attention_type=local_1d,query_block_length=100,memory_length=250",
-                                       "attention_type=local_2d,query_shape=[4, 24],memory_flange=[4, 12]",
-                                       "attention_type=local_2d,likelihood=dmol"])
-def test_the_memory_bound_counts_the_attention_logits_the_geometry_lays_out(builtins, attention):
-    from imgtf.layers.geometry import geometry_for
-    from imgtf.train import footprint
-
-    hp = builtins.hparams("imagetransformer_cifar10_tiny")
-    hp.parse(attention)
-    for shape in ([5, 7, 3], [16, 16, 3], [32, 32, 3]):
-        grid = (shape[0], shape[1] * 3) if hp.likelihood == "categorical" else tuple(shape[:2])
-        g = geometry_for(hp, *grid)
-        assert footprint.attention_logits(hp, shape) == g.memory.shape[0] * g.query_length * g.memory.shape[1]
-
-
 def test_a_keras_config_with_values_out_of_range_is_refused(trained_run):
     from imgtf import load_run
     from imgtf.hparams.hparams import HParamsError
