@@ -31,6 +31,20 @@ import tensorflow as tf  # noqa: E402
 # ops run as traced), which spares the rewriting at each graph's first call: the suite measured 7% less worker time.
 # The processes a test starts, and the benchmarks, run graphs as shipped.
 tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+# TensorFlow records the Python stack that created each graph op (60 to 120 frames under pytest, measured) for the
+# "defined at" lines of its runtime errors, and carries it into every function it builds from the graph. The tests
+# check imgtf's behaviour, not TensorFlow's error messages: here every op gets one shared stack, whose frame's name says
+# so. Measured on 2 cores, run in turns: the whole suite 532 s recording them, 475 s not; the harness and trainer tests
+# of three sets 120 and 125 s against 89 and 97 s. IMGTF_TEST_OP_STACKS=1 records them (to read where an op that failed
+# in a test was made). The processes a test starts, and the benchmarks, record them as shipped.
+if not os.environ.get("IMGTF_TEST_OP_STACKS"):
+    from tensorflow.python.util import tf_stack
+
+    def _op_stacks_are_not_recorded_in_tests_set_IMGTF_TEST_OP_STACKS_1_to_record_them():
+        return tf_stack.extract_stack()
+
+    _ONE_STACK = _op_stacks_are_not_recorded_in_tests_set_IMGTF_TEST_OP_STACKS_1_to_record_them()
+    tf_stack.extract_stack = lambda stacklevel=1: _ONE_STACK
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_DATA = os.path.join(REPO, "tests", "data")  # real fixtures cut from the benchmarks (tests/data/README.md)
