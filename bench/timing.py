@@ -140,9 +140,12 @@ def measure(config):
     from imgtf.models.inputs import InputContract
     from imgtf.train import run_dir
     from imgtf.train.trainer import Trainer
-    try:  # the memory bound imgtf-trainer checks (trees before it have none)
+    try:  # the memory bound imgtf-trainer checks (in imgtf.train in older trees; trees before it have none)
         from imgtf.errors import TrainingError
-        from imgtf.train import footprint
+        try:
+            from imgtf.models import footprint
+        except ImportError:
+            from imgtf.train import footprint
     except ImportError:
         footprint = None
 

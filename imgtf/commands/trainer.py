@@ -72,7 +72,8 @@ def run(args):
     if not common.load_registry(args):
         return 0
     common.require_flags(args, "output_dir")
-    from imgtf.train import distribution, footprint, run_dir
+    from imgtf.models import footprint
+    from imgtf.train import distribution, run_dir
 
     preset, names = None, (args.problem, args.model, args.hparams_set, args.hparams, args.problem_options)
     if args.init_from:

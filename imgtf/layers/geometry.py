@@ -150,7 +150,7 @@ ATTENTION_TYPES = tuple(BUILDERS)
 def num_logits(params, rows, cols):
     """The [query, key] logits one head computes over a rows x cols grid (num_blocks x query_length x memory width of
     the Geometry that `geometry_for(params, rows, cols)` builds), counted without building it: the memory bound
-    (imgtf.train.footprint) asks this of sizes whose masks would not fit in memory."""
+    (imgtf.models.footprint) asks this of sizes whose masks would not fit in memory."""
     length = rows * cols
     if params.attention_type == "global":
         return length * length

@@ -16,6 +16,7 @@ from imgtf.layers.composite import BuiltAtFirstCall
 from imgtf.layers.recompute import recomputed
 from imgtf import units
 from imgtf.errors import InputError
+from imgtf.models import footprint
 from imgtf.models.inputs import InputContract
 
 
@@ -40,7 +41,9 @@ class AutoregressiveImageModel(BuiltAtFirstCall, keras.Model):
         super().__init__(**kwargs)
         # model settings only: a batch size or an optimiser is not part of what the model is (nor of its config)
         self.hparams = HParams(**model_settings(hparams))
-        check_ranges(self.hparams, source="the model's hparams (build_model, or the config of a .keras file)")
+        source = "the model's hparams (build_model, or the config of a .keras file)"
+        check_ranges(self.hparams, source=source)
+        footprint.check_weights_fit(self.hparams, source=source)
         self.problem_info = dict(problem_info)
         self.image_shape = tuple(self.problem_info["image_shape"])
         self.num_levels = int(self.problem_info.get("num_levels", 256))  # values 0 .. num_levels-1 per sub-pixel

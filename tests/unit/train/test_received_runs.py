@@ -313,12 +313,16 @@ def test_a_step_that_cannot_fit_the_memory_is_refused_with_an_estimate_before_an
     assert not (tmp_path / "run").exists()
 
 
-def test_a_keras_config_with_values_out_of_range_is_refused(trained_run):
+def test_a_keras_config_with_values_out_of_range_or_weights_beyond_the_memory_is_refused(trained_run):
+    """A received `.keras` file's config is checked as --hparams are: ranges, and weights that could not fit this
+    machine (hidden_size=10^6: 4 TB of weights at least) refused with the estimate before any weight is made."""
     from imgtf import load_run
     from imgtf.hparams.hparams import HParamsError
 
     model = load_run(trained_run("plain")[0]).model
     config = model.get_config()
-    config["hparams"] = {**config["hparams"], "num_heads": 0}
-    with pytest.raises(HParamsError, match=r"num_heads=0 \(must be >= 1\).*config of a .keras file"):
-        type(model).from_config(config)
+    for value, refusal in ((dict(num_heads=0), r"num_heads=0 \(must be >= 1\)"),
+                           (dict(hidden_size=10 ** 6), r"hidden_size=1000000 in 1 layer: the model's weights alone need "
+                                                       r"at least [\d,.]+ GiB, more than this machine's")):
+        with pytest.raises(HParamsError, match=refusal + r".*config of a .keras file"):
+            type(model).from_config({**config, "hparams": {**config["hparams"], **value}})
