@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 # ops run as traced), which spares the rewriting at each graph's first call: the suite measured 7% less worker time.
 # The processes a test starts, and the benchmarks, run graphs as shipped.
 tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
-# TensorFlow records the Python stack that created each graph op (60 to 120 frames under pytest, measured) for the
+# TensorFlow records the Python stack that created each graph op (40 to 139 frames under pytest, measured) for the
 # "defined at" lines of its runtime errors, and carries it into every function it builds from the graph. The tests
 # check imgtf's behaviour, not TensorFlow's error messages: here every op gets one shared stack, whose frame's name says
 # so. Measured on 2 cores, run in turns: the whole suite 532 s recording them, 475 s not; the harness and trainer tests
@@ -43,6 +43,7 @@ if not os.environ.get("IMGTF_TEST_OP_STACKS"):
     def _op_stacks_are_not_recorded_in_tests_set_IMGTF_TEST_OP_STACKS_1_to_record_them():
         return tf_stack.extract_stack()
 
+    # a real stack (this import's): an empty one shared by every op crashed the interpreter in test_trainer.py
     _ONE_STACK = _op_stacks_are_not_recorded_in_tests_set_IMGTF_TEST_OP_STACKS_1_to_record_them()
     tf_stack.extract_stack = lambda stacklevel=1: _ONE_STACK
 

@@ -2,13 +2,13 @@
 
 `--hparams=batch_size=100000` or `hidden_size=1000000000` would otherwise build the model and fail 20-40 s later in
 TensorFlow's words, out of memory; so would a `.keras` file or `build_model` call whose config asks for such sizes
-(the weights are checked whenever a model is constructed). The bound counts only what every family must hold: per layer a hidden x hidden
-weight matrix with its gradient and Adam's two moments, per layer one activation of every pixel of the batch, for a
-categorical likelihood the logits of every sub-pixel with their gradient, and for masked self-attention its
-[query, key] weights: kept by every layer for the backward pass (by one at a time with recompute) and one layer's
-gradient of them, as many as its attention type's query blocks and memories hold (global attention: the square of the
-generation units). Real steps need several times more, so a configuration refused here cannot train on this
-machine; one that passes may still not fit."""
+(the weights are checked whenever a model is constructed). The bounds count only what every family must hold: per
+layer a hidden x hidden weight matrix (for a step, with its gradient and Adam's two moments), per layer one activation
+of every pixel of the batch, for a categorical likelihood the logits of every sub-pixel with their gradient, and for
+masked self-attention its [query, key] weights: kept by every layer for the backward pass (by one at a time with
+recompute) and one layer's gradient of them, as many as its attention type's query blocks and memories hold (global
+attention: the square of the generation units). Real steps need several times more, so a configuration refused here
+cannot train on this machine; one that passes may still not fit."""
 import os
 
 from imgtf import registry
@@ -76,7 +76,8 @@ def check_weights_fit(hparams, source):
     floats, layers = weight_floats(hparams)
     needed = FLOAT_BYTES * floats
     if available and needed > available:
+        plural = "s" if layers > 1 else ""
         raise HParamsError(
-            f"hidden_size={hparams.get('hidden_size')} in {layers} layer{'s' if layers > 1 else ''}: the model's weights alone need at least "
-            f"{needed / 2 ** 30:,.1f} GiB, more than this machine's {available / 2 ** 30:,.1f} GiB. Lower them in "
-            f"{source}; nothing was built.")
+            f"hidden_size={hparams.get('hidden_size')} in {layers} layer{plural}: the model's weights "
+            f"alone need at least {needed / 2 ** 30:,.1f} GiB, more than this machine's {available / 2 ** 30:,.1f} "
+            f"GiB. Lower them in {source}; nothing was built.")

@@ -322,7 +322,7 @@ def test_a_keras_config_with_values_out_of_range_or_weights_beyond_the_memory_is
     model = load_run(trained_run("plain")[0]).model
     config = model.get_config()
     for value, refusal in ((dict(num_heads=0), r"num_heads=0 \(must be >= 1\)"),
-                           (dict(hidden_size=10 ** 6), r"hidden_size=1000000 in 1 layer: the model's weights alone need "
-                                                       r"at least [\d,.]+ GiB, more than this machine's")):
+                           (dict(hidden_size=10 ** 6), r"hidden_size=1000000 in 1 layer: the model's weights alone "
+                                                       r"need at least [\d,.]+ GiB, more than this machine's")):
         with pytest.raises(HParamsError, match=refusal + r".*config of a .keras file"):
             type(model).from_config({**config, "hparams": {**config["hparams"], **value}})
