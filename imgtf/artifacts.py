@@ -96,6 +96,16 @@ def _commit(staging, base):
         os.rename(staging, base)
 
 
+def remove_dead_temporaries(paths):
+    """Remove the temporary files (`PATH.tmp-PID*`) that writers of these paths left when they were killed: a file
+    is written under such a name and renamed into place, so one whose process is gone was never finished."""
+    for path in paths:
+        for leftover in glob.glob(glob.escape(path) + ".tmp-*"):
+            pid = leftover[len(path) + len(".tmp-"):].split(".")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                os.remove(leftover)
+
+
 def _alive(pid):
     """Whether another process with this id runs (ours counts as gone: its staging is being remade)."""
     if pid == os.getpid():

@@ -7,6 +7,7 @@ console script, the only place that ends the process).
 import contextlib
 import logging
 import os
+import re
 import sys
 import traceback
 
@@ -97,11 +98,29 @@ def user_errors():
             TrainingError, ValueError)
 
 
+def out_of_memory(error):
+    """Whether `error` is the machine running out of memory: TensorFlow's allocation failure (the check before a run
+    counts a lower bound of what it needs, so a run can still get here) or Python's."""
+    tensorflow = sys.modules.get("tensorflow")  # not loaded: the error cannot be one of its
+    return isinstance(error, MemoryError) or (
+        tensorflow is not None and isinstance(error, tensorflow.errors.ResourceExhaustedError))
+
+
+def out_of_memory_text(error):
+    """One paragraph for the user: what could not be allocated (TensorFlow's line) and what to lower."""
+    allocation = re.search(r"OOM when allocating tensor with shape\[[^\]]*\][^\n]*?(?= on /|$)", str(error), re.M)
+    what = f" ({allocation.group(0)})" if allocation else ""
+    return (f"out of memory{what}: the model or batch asks for more memory than this machine has (the check before a "
+            "run counts only a lower bound of it). Lower batch_size, hidden_size, num_layers or the image size in "
+            "--hparams (or --batch_size / --num_samples where the command has them), or set recompute=true where "
+            "the model has it. What was written before (checkpoints, hparams.json) is kept as it was.")
+
+
 def main(program, doc, define_flags, run, argv=None):
     """Parse `argv` (the arguments after the program name; default sys.argv[1:]) into a fresh set of this command's
     flags and run it. Returns the exit status: 0 done, 1 refused with one line on stderr saying why (a bad flag or
-    value, missing data, a locked run...), 130 interrupted, or the status `run` returns. Errors that are not the
-    user's (bugs) propagate with their traceback."""
+    value, missing data, a locked run, out of memory...), 130 interrupted, or the status `run` returns. Errors that
+    are not the user's (bugs) propagate with their traceback."""
     argv = list(sys.argv[1:] if argv is None else argv)
     flag_values = flags.FlagValues()
     define_flags(flag_values)
@@ -125,6 +144,9 @@ def main(program, doc, define_flags, run, argv=None):
     except Exception as e:  # noqa: BLE001 - filtered just below
         if isinstance(e, user_errors()):
             print(f"{program}: error: {e}", file=sys.stderr)
+            return 1
+        if out_of_memory(e):
+            print(f"{program}: error: {out_of_memory_text(e)}", file=sys.stderr)
             return 1
         raise
     return 0 if code is None else int(code)

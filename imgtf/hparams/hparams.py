@@ -124,25 +124,28 @@ def check_ranges(hp, source="--hparams"):
         raise HParamsError(f"hparams out of range: {'; '.join(problems)}. Fix them in {source} (or the set).")
 
 
-def check_types(hp, reference, source):
-    """HParamsError listing every value of `hp` whose type differs from the same key's in `reference` (the set's
-    own values): a file edited by hand ("24" for 24, 2.5 for a count) is refused before it reaches a layer."""
+def check_types(hp, references, source, fix="Restore the file, or start a new run with --hparams overrides."):
+    """HParamsError listing every value of `hp` whose type differs from the same key's in each of `references` (an
+    HParams, or several: the sets a model may come from): a file edited by hand ("24" for 24, 2.5 for a count) is
+    refused before it reaches a layer. Keys no reference has are left alone (a user's model may read its own)."""
     def kind(value):
         return "bool" if isinstance(value, bool) else "number" if isinstance(value, float) else type(value).__name__
 
+    def fits(value, expected):
+        if value is None or expected is None or kind(value) == kind(expected):
+            return not (isinstance(value, list) and isinstance(expected, list) and expected) or all(
+                fits(v, expected[0]) for v in value)
+        return kind(expected) == "number" and kind(value) == "int"
+
+    references = [references] if isinstance(references, HParams) else list(references)
     problems = []
-    for key, expected in reference.values().items():
-        if key not in hp:
-            continue
-        value = hp.get(key)
-        same = value is None or expected is None or kind(value) == kind(expected) or (kind(expected) == "number" and kind(value) == "int")
-        if isinstance(value, list) and isinstance(expected, list) and expected:
-            same = all(kind(v) == kind(expected[0]) for v in value)
-        if not same:
-            problems.append(f"{key}={value!r} (a {type(value).__name__}; the set's is {expected!r})")
+    for key, value in hp.values().items():
+        expected = [r.get(key) for r in references if key in r]
+        if expected and not any(fits(value, e) for e in expected):
+            theirs = "the set's is" if len(references) == 1 else "a registered set has"
+            problems.append(f"{key}={value!r} (a {type(value).__name__}; {theirs} {expected[0]!r})")
     if problems:
-        raise HParamsError(f"{source}: values of the wrong type: {'; '.join(problems)}. Restore the file, or start a "
-                           "new run with --hparams overrides.")
+        raise HParamsError(f"{source}: values of the wrong type: {'; '.join(problems)}. {fix}")
 
 
 class HParams:

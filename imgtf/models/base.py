@@ -3,21 +3,32 @@ contract, log_prob in nats per sub-pixel, its loss for Keras's `fit`/`evaluate` 
 to one generation unit's parameters, and its config. The model protocol (what the trainer, evaluator, samplers,
 decoder and exporter read of a model) is declared on AutoregressiveImageModel.
 """
+import importlib.util
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
-from imgtf.hparams.hparams import HParams, check_ranges
+from imgtf.hparams.hparams import HParams, check_ranges, check_types
 from imgtf.hparams.training import model_settings
 from imgtf.likelihoods.likelihood import build_likelihood
 from imgtf.layers.composite import BuiltAtFirstCall
 from imgtf.layers.recompute import recomputed
-from imgtf import units
+from imgtf import registry, units
 from imgtf.errors import InputError
 from imgtf.models import footprint
 from imgtf.models.inputs import InputContract
+
+
+def registered_sets(model_class):
+    """The registered hparams sets of `model_class`'s family (its package's `hparams_sets` module, imported if it has
+    one) and of any other family registered so far: what gives each hparam its type, so that a config with "24" or
+    2.5 for a count (a hand-edited `.keras` file) is refused, not built."""
+    package = model_class.__module__.rpartition(".")[0]
+    if package and importlib.util.find_spec(f"{package}.hparams_sets") is not None:
+        importlib.import_module(f"{package}.hparams_sets")
+    return [registry.hparams(name) for name in registry.hparams_sets.names()]
 
 
 class AutoregressiveImageModel(BuiltAtFirstCall, keras.Model):
@@ -42,6 +53,8 @@ class AutoregressiveImageModel(BuiltAtFirstCall, keras.Model):
         # model settings only: a batch size or an optimiser is not part of what the model is (nor of its config)
         self.hparams = HParams(**model_settings(hparams))
         source = "the model's hparams (build_model, or the config of a .keras file)"
+        check_types(self.hparams, registered_sets(type(self)), source,
+                    fix="Fix them there; the registered sets show each value's type.")
         check_ranges(self.hparams, source=source)
         footprint.check_weights_fit(self.hparams, source=source)
         self.problem_info = dict(problem_info)

@@ -3,14 +3,16 @@ values 0 .. num_levels-1), with a summary in decode.json.
 
 decode.json is the folder's manifest: it is removed before anything else is written and written last, so a folder
 holding one is a whole decode (a killed decoder leaves new files without it, never the old summary beside new
-images); each file is written under a temporary name and renamed; the decoder's files of an earlier decode that this
-one does not write (its inputs of another mode) are removed, and a user's other files in the folder are left alone."""
+images); each file is written under a temporary name (`NAME.tmp-PID`) and renamed; the decoder's files of an earlier
+decode that this one does not write (its inputs of another mode) and the temporary files of a killed decoder are
+removed, and a user's other files in the folder are left alone."""
 import json
 import os
 import time
 
 import numpy as np
 
+from imgtf import artifacts
 from imgtf.data.grids import comparison_grid, sample_grid, save_png
 
 
@@ -22,6 +24,7 @@ def write_decoded(decoded, decode_dir, *, temperature, seed, started):
     """Write a decode.Decoded as samples.npy, samples.png (+ inputs.npy, originals.npy) and decode.json; return the
     summary written to decode.json. `started` (time.time()) is when sampling began: seconds count the whole wait."""
     os.makedirs(decode_dir, exist_ok=True)
+    artifacts.remove_dead_temporaries(os.path.join(decode_dir, name) for name in (*OWN_FILES, SUMMARY))
     if os.path.lexists(os.path.join(decode_dir, SUMMARY)):
         os.remove(os.path.join(decode_dir, SUMMARY))
     files = {"samples.npy": decoded.samples}

@@ -48,11 +48,30 @@ def test_only_an_earlier_output_of_the_same_writer_with_nothing_added_is_replace
     artifacts.check_replaceable(str(tmp_path / "new"), "w", "--out")
 
 
-def test_a_writer_killed_between_its_renames_gets_its_old_output_put_back(tmp_path):
+def test_a_writer_killed_while_staging_or_between_its_renames_leaves_the_old_output_or_gets_it_put_back(tmp_path):
+    """Real kills (SIGKILL, tests/helpers/kills.py): while writing its manifest (the old output untouched, a staging
+    directory left) and between its two renames (the old output moved aside, the new one not yet in place); the next
+    writer removes what a dead one left and puts the old output back first."""
+    from helpers.kills import killed_at
+
     base = str(tmp_path / "out")
-    os.makedirs(base + ".replaced-999999")  # the old output, moved aside by a writer that died (pid 999999)
-    write(base + ".replaced-999999", "x.txt", "old")
-    os.makedirs(base + ".partial-999998")  # a staging directory of another dead writer
+    with artifacts.staged(base, "w") as staging:
+        write(staging, "x.txt", "old")
+
+    def writer():
+        with artifacts.staged(base, "w") as staging:
+            write(staging, "x.txt", "new")
+
+    pid = killed_at(artifacts.json, "dump", writer)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", f"out.partial-{pid}"]
+    assert open(os.path.join(base, "x.txt")).read() == "old"
+    pid = killed_at(artifacts.os, "rename", writer, nth=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"out.partial-{pid}", f"out.replaced-{pid}"]
     artifacts.remove_leftovers(base)
     assert open(os.path.join(base, "x.txt")).read() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    killed_at(artifacts.os, "rename", writer, nth=2)
+    with artifacts.staged(base, "w") as staging:  # the next writer: the old output back, then replaced whole
+        write(staging, "y.txt", "newer")
+    assert sorted(os.listdir(base)) == [artifacts.MANIFEST, "y.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

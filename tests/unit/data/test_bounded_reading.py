@@ -3,11 +3,11 @@ in a stream up to what the header declares, lines and archive members have limit
 describes other arrays than its own."""
 import gzip
 import io
+import os
 import struct
 import tarfile
 import tracemalloc
 
-import numpy as np
 import pytest
 
 from imgtf.data import amat, archives, idx
@@ -60,10 +60,11 @@ def test_an_archive_member_declaring_more_than_any_dataset_file_is_refused(tmp_p
         list(archives.iter_tar_images(str(path)))
 
 
-def test_an_interrupted_preparation_never_reads_new_arrays_with_old_metadata(cifar_folder, tmp_path, builtins,
-                                                                             monkeypatch):
-    """A datagen killed between its arrays and their metadata leaves no metadata (refused: prepare again), not the
-    earlier preparation's beside the new arrays."""
+def test_an_interrupted_preparation_never_reads_new_arrays_with_old_metadata(cifar_folder, tmp_path, builtins):
+    """A datagen killed (a real SIGKILL, tests/helpers/kills.py) as its arrays are renamed into place, or with its
+    metadata written but not renamed into place, leaves no metadata (refused: prepare again), never the earlier
+    preparation's beside new arrays; the next preparation leaves exactly its own files."""
+    from helpers.kills import killed_at
     from imgtf.data import prepared
 
     problem = builtins.problem("image_folder")
@@ -71,14 +72,13 @@ def test_an_interrupted_preparation_never_reads_new_arrays_with_old_metadata(cif
     first = prepared.write(problem, "test", cifar_folder, str(tmp_path))
     assert prepared.find(str(tmp_path), problem.name, "test")["count"] == first["count"]
 
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt  # the kill, as the new arrays are in place and the metadata is being written
-
-    monkeypatch.setattr(prepared.json, "dump", killed)
-    with pytest.raises(KeyboardInterrupt):
+    def prepare():
         prepared.write(problem, "test", cifar_folder, str(tmp_path))
-    monkeypatch.undo()
-    with pytest.raises(CorruptDataError, match=r"but not test.json, .* interrupted"):
-        prepared.find(str(tmp_path), problem.name, "test")
-    np.testing.assert_array_equal(prepared.write(problem, "test", cifar_folder, str(tmp_path))["shapes"]["targets"],
-                                  first["shapes"]["targets"])
+
+    for where in (lambda src, dst: dst.endswith(".bin"), lambda src, dst: dst.endswith(".json")):
+        killed_at(prepared.os, "replace", prepare, where=where)
+        with pytest.raises(CorruptDataError, match=r"but not test.json, .* interrupted"):
+            prepared.find(str(tmp_path), problem.name, "test")
+    again = prepared.write(problem, "test", cifar_folder, str(tmp_path))
+    assert again["shapes"] == first["shapes"] and again["count"] == first["count"]
+    assert sorted(os.listdir(tmp_path / problem.name)) == ["test.json", "test.targets.bin"]

@@ -34,11 +34,14 @@ def test_grids_show_grayscale_images():
     assert both.shape[-1] == 3 and both.shape[0] == 3 * 12 + 2 * 2
 
 
-def test_a_decode_cut_short_leaves_no_summary_beside_its_files_and_keeps_a_users_files(tmp_path, monkeypatch):
-    """decode.json is removed first and written last: a decoder killed while writing leaves new files without it,
-    never the earlier decode's summary (another seed) beside them; an earlier decode's inputs are removed."""
+def test_a_decode_killed_while_writing_leaves_no_summary_beside_its_files_and_keeps_a_users_files(tmp_path):
+    """decode.json is removed first and written last: a decoder killed (a real SIGKILL, tests/helpers/kills.py) as its
+    image is renamed into place leaves the new samples.npy without it, never the earlier decode's summary (another
+    seed) beside them; the next decode removes the dead writer's temporary file and an earlier decode's inputs, and
+    keeps the user's files."""
     import json
 
+    from helpers.kills import killed_at
     from imgtf.sampling import outputs
     from imgtf.sampling.decode import Decoded
 
@@ -48,15 +51,12 @@ def test_a_decode_cut_short_leaves_no_summary_beside_its_files_and_keeps_a_users
                           seed=1, started=0)
     assert json.load(open(tmp_path / "decode.json"))["files"] == ["inputs.npy", "samples.npy", "samples.png"]
 
-    def killed(*args):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(outputs, "save_png", killed)
-    with pytest.raises(KeyboardInterrupt):
+    def decode():
         outputs.write_decoded(Decoded("unconditional", samples[:, 0] + 1), str(tmp_path), temperature=1.0, seed=2,
                               started=0)
+
+    pid = killed_at(outputs.os, "replace", decode, nth=2)  # samples.npy in place, samples.png about to be
     assert not (tmp_path / "decode.json").exists() and np.load(tmp_path / "samples.npy").max() == 1
-    monkeypatch.undo()
-    outputs.write_decoded(Decoded("unconditional", samples[:, 0] + 1), str(tmp_path), temperature=1.0, seed=2,
-                          started=0)
+    assert (tmp_path / f"samples.png.tmp-{pid}.png").exists()
+    decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["decode.json", "notes.txt", "samples.npy", "samples.png"]

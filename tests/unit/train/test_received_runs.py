@@ -313,16 +313,46 @@ def test_a_step_that_cannot_fit_the_memory_is_refused_with_an_estimate_before_an
     assert not (tmp_path / "run").exists()
 
 
-def test_a_keras_config_with_values_out_of_range_or_weights_beyond_the_memory_is_refused(trained_run):
-    """A received `.keras` file's config is checked as --hparams are: ranges, and weights that could not fit this
-    machine (hidden_size=10^6: 4 TB of weights at least) refused with the estimate before any weight is made."""
+def test_a_keras_config_with_values_of_the_wrong_type_out_of_range_or_beyond_the_memory_is_refused(trained_run):
+    """A received `.keras` file's config is checked as --hparams are: types against the registered sets ("24" or 2.5
+    for a size), ranges, and weights that could not fit this machine (hidden_size=10^6: 4 TB of weights at least)
+    refused with the estimate before any weight is made."""
     from imgtf import load_run
     from imgtf.hparams.hparams import HParamsError
 
     model = load_run(trained_run("plain")[0]).model
     config = model.get_config()
-    for value, refusal in ((dict(num_heads=0), r"num_heads=0 \(must be >= 1\)"),
-                           (dict(hidden_size=10 ** 6), r"hidden_size=1000000 in 1 layer: the model's weights alone "
-                                                       r"need at least [\d,.]+ GiB, more than this machine's")):
-        with pytest.raises(HParamsError, match=refusal + r".*config of a .keras file"):
+    source = r"config of a .keras file"
+    for value, refusal in ((dict(hidden_size="24"), source + r"\): values of the wrong type: hidden_size='24' \(a str"),
+                           (dict(hidden_size=2.5, query_shape=[1.5, 2]),
+                            r"wrong type: hidden_size=2.5 \(a float; .*; query_shape=\[1.5, 2\] \(a list"),
+                           (dict(num_heads=0), r"num_heads=0 \(must be >= 1\).*" + source),
+                           (dict(hidden_size=10 ** 6), r"hidden_size=1000000 in 1 layer: the model's weights alone need "
+                                                       r"at least [\d,.]+ GiB, more than this machine's.*" + source)):
+        with pytest.raises(HParamsError, match=refusal):
             type(model).from_config({**config, "hparams": {**config["hparams"], **value}})
+
+
+def test_running_out_of_memory_past_the_estimate_is_one_line_saying_what_to_lower(tmp_path, monkeypatch,
+                                                                                  cifar_folder):
+    """The check before a run counts a lower bound, so a step can still exhaust the memory. TensorFlow's allocation
+    failure, raised where the step runs (with its message; a real one waits 10 s for memory here first), ends the
+    command with what could not be allocated and what to lower, no traceback; what was written is kept."""
+    import tensorflow as tf
+
+    from imgtf.train.trainer import Trainer
+
+    def train(self, *args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, (
+            "Graph execution error:\n\nDetected at node ones defined at (most recent call last):\n  File ...\n\nOOM "
+            "when allocating tensor with shape[1099511627776] and type float on /job:localhost/replica:0/task:0/"
+            "device:CPU:0 by allocator cpu\n\t [[{{node ones}}]]\nHint: If you want to see a list of allocated "
+            "tensors when OOM happens, add report_tensor_allocations_upon_oom to RunOptions"))
+
+    monkeypatch.setattr(Trainer, "train", train)
+    out = command("trainer", f"--output_dir={tmp_path / 'run'}", "--problem=image_folder", f"--data_dir={cifar_folder}",
+                  "--problem_options=image_size=8", "--hparams_set=pixelcnn_cifar10_tiny", expect=1)
+    assert re.fullmatch(r"imgtf-trainer: error: out of memory \(OOM when allocating tensor with shape\[1099511627776\] "
+                        r"and type float\): .*Lower batch_size, hidden_size.* is kept as it was.\n", out.stderr,
+                        flags=re.S)
+    assert not [name for name in os.listdir(tmp_path / "run") if name.startswith(("ckpt", "checkpoint"))]
