@@ -48,11 +48,12 @@ def run(args):
     common.require_flags(args, "decode_dir")
     common.require_one_source(args)
     from imgtf.api import load_run
-    from imgtf.sampling.decode import decode
+    from imgtf.sampling.decode import check_decode_dir, decode
     from imgtf.sampling.settings import SamplingSettings
     from imgtf.units import likelihood_text
 
     settings = SamplingSettings.from_flags(args)  # refused before a checkpoint is loaded
+    check_decode_dir(args.decode_dir)
     try:
         labels = [int(v) for v in args.labels]
     except ValueError:

@@ -59,12 +59,14 @@ class Comparison:
         """The report imgtf-compare prints."""
         def line(name, e):
             return f"{name}: {e.bits_per_dim.mean():.4f} bits/dim  ({e.describe()})"
-        low, high = self.ci95 or (float("nan"), float("nan"))
-        se = "n/a" if self.se is None else f"{self.se:.4f}"
+        if self.ci95 is None:  # every image's difference the same: no spread, no interval (not a NaN one)
+            spread = f"the same on each of the {self.num_images} images: no interval"
+        else:
+            low, high = self.ci95
+            spread = f"SE {self.se:.4f}, 95% CI {low:+.4f} to {high:+.4f}; paired t over {self.num_images} images"
         return "\n".join([
             line("A", self.a), line("B", self.b),
-            f"A - B: {self.difference:+.4f} bits/dim (SE {se}, 95% CI {low:+.4f} to {high:+.4f}; paired t over "
-            f"{self.num_images} images), {self.nats_difference:+.2f} nats/image",
+            f"A - B: {self.difference:+.4f} bits/dim ({spread}), {self.nats_difference:+.2f} nats/image",
             f"A wins on {self.a_wins:.1%} of the images, B on {self.b_wins:.1%}, ties {self.ties:.1%}",
             self.verdict])
 

@@ -9,9 +9,8 @@ masked self-attention its [query, key] weights: kept by every layer for the back
 recompute) and one layer's gradient of them, as many as its attention type's query blocks and memories hold (global
 attention: the square of the generation units). Real steps need several times more, so a configuration refused here
 cannot train on this machine; one that passes may still not fit."""
-import os
-
 from imgtf import registry
+from imgtf.machine import physical_memory_bytes
 from imgtf.errors import TrainingError
 from imgtf.hparams.hparams import HParamsError
 from imgtf.layers import geometry
@@ -45,14 +44,6 @@ def lower_bound_bytes(hparams, image_shape, num_levels, global_batch):
             * geometry.num_logits(hparams, *registry.likelihoods.get(hparams.likelihood).grid((height, width, channels)))
     largest = max(parts, key=parts.get)
     return FLOAT_BYTES * sum(parts.values()), largest
-
-
-def physical_memory_bytes():
-    """The machine's memory (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_fits(hparams, problem_info, global_batch, source="--hparams"):

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from imgtf import units
+from imgtf.machine import physical_memory_bytes
 from imgtf.data.images import load_user_images
 from imgtf.progress import Progress
 from imgtf.sampling import outputs
@@ -203,6 +204,37 @@ def _run_mode(mode, model, problem, settings, *, labels, input_images, data_dir,
     return complete(model, problem, settings, data_dir=data_dir, split=split)
 
 
+def check_decode_dir(decode_dir):
+    """ValueError when `decode_dir` is a file, or lies under one or under a folder this user cannot write: checked
+    before a model is loaded or anything sampled."""
+    existing = os.path.abspath(decode_dir)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if existing == os.path.abspath(decode_dir) and os.path.isdir(existing):
+        return
+    what = ("is a file" if existing == os.path.abspath(decode_dir) else
+            f"cannot be made ({existing} is a file)" if not os.path.isdir(existing) else
+            f"cannot be made (no permission to write in {existing})" if not os.access(existing, os.W_OK | os.X_OK) else
+            None)
+    if what:
+        raise ValueError(f"--decode_dir={decode_dir} {what}: name a folder the decoder may write into (it keeps your "
+                         "other files there).")
+
+
+def check_fits(settings, problem, mode):
+    """ValueError, with the estimate, when the draw's images alone exceed the machine's memory: the decoder keeps
+    every image to write samples.npy and the grid, so such a draw would fail after hours of sampling."""
+    images = settings.num_samples * (settings.samples_per_input if mode in ("completion", "super_resolution") else 1)
+    needed = images * int(np.prod(problem.image_shape))  # uint8, before the grid and any copy
+    available = physical_memory_bytes()
+    if available and needed > available:
+        per_input = f" x --samples_per_input={settings.samples_per_input}" if images != settings.num_samples else ""
+        raise ValueError(f"--num_samples={settings.num_samples}{per_input}: the decoder keeps every image in memory "
+                         f"to write samples.npy and samples.png, at least {needed / 2 ** 30:,.1f} GiB, more than this "
+                         f"machine's {available / 2 ** 30:,.1f} GiB. Draw fewer (decodes with other --seed values draw "
+                         "other images); nothing was sampled or written.")
+
+
 def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=None, split=None, labels=None,
            input_images=None):
     """imgtf-decoder's work: sample in `mode` with `settings` (a SamplingSettings, checked when it was made; default
@@ -212,7 +244,13 @@ def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=N
     mode = pick_mode(mode, model, problem)
     if mode not in MODES[1:]:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
-    os.makedirs(decode_dir, exist_ok=True)  # before sampling: a decode_dir that cannot be made fails at once
+    check_fits(settings, problem, mode)
+    check_decode_dir(decode_dir)
+    try:  # before sampling: a decode_dir that cannot be made fails at once
+        os.makedirs(decode_dir, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--decode_dir={decode_dir} cannot be made ({e.strerror or e}): name a folder the decoder may "
+                         "write into (it keeps your other files there).") from None
     started = time.time()
     decoded = _run_mode(mode, model, problem, settings, labels=labels, input_images=input_images, data_dir=data_dir,
                         split=split)

@@ -26,6 +26,22 @@ def test_decoder_completion_keeps_the_top_half(trained_run, tmp_path):
     assert not np.array_equal(samples[:, :, 4:], np.repeat(originals[:, None, 4:], 2, axis=1))
 
 
+def test_decoder_refuses_a_file_for_its_folder_and_a_draw_beyond_the_memory_before_sampling(trained_run, tmp_path):
+    run, _ = trained_run("plain")
+    (tmp_path / "a_file").write_text("the user's")
+    for decode_dir, refusal in (("a_file", r"--decode_dir=.*a_file is a file: name a folder"),
+                                ("a_file/sub", r"--decode_dir=.*a_file/sub cannot be made \(.*a_file is a file\)")):
+        result = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / decode_dir}", "--num_samples=1",
+                         expect=1)
+        assert re.fullmatch(r"imgtf-decoder: error: " + refusal + r".*\n", result.stderr)  # before loading the run
+    result = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'd'}", "--num_samples=10000000000",
+                     "--batch_size=64", expect=1)
+    assert re.search(r"--num_samples=10000000000: the decoder keeps every image in memory to write samples.npy and "
+                     r"samples.png, at least 1,788.1 GiB, more than this machine's", result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    assert (tmp_path / "a_file").read_text() == "the user's"
+
+
 def test_decoder_super_resolves_user_images_with_consistency(trained_run, celeba_dir, tmp_path):
     files = [os.path.join(celeba_dir, "img_align_celeba", f"00000{i}.jpg") for i in (1, 2)]
     out = command("decoder", f"--output_dir={trained_run('sr')[0]}", f"--decode_dir={tmp_path}",

@@ -13,7 +13,7 @@ PACKAGE = os.path.join(REPO, "imgtf")
 # imgtf's top-level modules and packages from the bottom layer up (docs/architecture.md, "Layers"). A module may
 # import modules of its own layer and of the layers below, never above: what is shared moves down.
 LAYERS = (
-    {"registry", "trusted_code", "errors", "units", "progress", "artifacts", "hparams"},
+    {"registry", "trusted_code", "errors", "units", "progress", "artifacts", "machine", "hparams"},
     {"data", "problems"},
     {"layers", "likelihoods"},
     {"sampling"},

@@ -74,6 +74,7 @@ def test_compare_pairs_the_images_and_refuses_other_images(trained_run, tmp_path
     itself = compare_evaluations(later.a, first)
     assert itself.difference == 0.0 and itself.nats_difference == 0.0 and itself.ties == 1.0
     assert "exactly 0" in itself.verdict
+    assert "(the same on each of the" in itself.text() and "nan" not in itself.text()
     # seven of the eight images, or the eight in another order
     fewer = per_image.ImageEvaluation(first.nll_nats[1:], first.index[1:], first.fingerprint[1:], "test", 2, "raw",
                                       first.problem, first.image_shape)
