@@ -13,7 +13,6 @@ import numpy as np
 import tensorflow as tf
 
 from imgtf import units
-from imgtf.machine import physical_memory_bytes
 from imgtf.data.images import load_user_images
 from imgtf.progress import Progress
 from imgtf.sampling import outputs
@@ -221,20 +220,6 @@ def check_decode_dir(decode_dir):
                          "other files there).")
 
 
-def check_fits(settings, problem, mode):
-    """ValueError, with the estimate, when the draw's images alone exceed the machine's memory: the decoder keeps
-    every image to write samples.npy and the grid, so such a draw would fail after hours of sampling."""
-    images = settings.num_samples * (settings.samples_per_input if mode in ("completion", "super_resolution") else 1)
-    needed = images * int(np.prod(problem.image_shape))  # uint8, before the grid and any copy
-    available = physical_memory_bytes()
-    if available and needed > available:
-        per_input = f" x --samples_per_input={settings.samples_per_input}" if images != settings.num_samples else ""
-        raise ValueError(f"--num_samples={settings.num_samples}{per_input}: the decoder keeps every image in memory "
-                         f"to write samples.npy and samples.png, at least {needed / 2 ** 30:,.1f} GiB, more than this "
-                         f"machine's {available / 2 ** 30:,.1f} GiB. Draw fewer (decodes with other --seed values draw "
-                         "other images); nothing was sampled or written.")
-
-
 def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=None, split=None, labels=None,
            input_images=None):
     """imgtf-decoder's work: sample in `mode` with `settings` (a SamplingSettings, checked when it was made; default
@@ -244,7 +229,8 @@ def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=N
     mode = pick_mode(mode, model, problem)
     if mode not in MODES[1:]:
         raise ValueError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}.")
-    check_fits(settings, problem, mode)
+    settings.check_memory(problem.image_shape,
+                          settings.samples_per_input if mode in ("completion", "super_resolution") else 1)
     check_decode_dir(decode_dir)
     try:  # before sampling: a decode_dir that cannot be made fails at once
         os.makedirs(decode_dir, exist_ok=True)

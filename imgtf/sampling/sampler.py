@@ -118,6 +118,7 @@ def sample_images(model, settings, label=None, inputs=None, known=None, known_ma
     images [settings.num_samples, H, W, C], with the conditioning and known values checked against the model's input
     contract (`known_mask` per sub-pixel, reduced here to one entry per generation unit)."""
     num_samples = settings.num_samples
+    settings.check_memory(model.image_shape)
     model.build_variables()
     contract = model.input_contract
     features = sampling_conditioning(contract, num_samples, label, inputs, model_name=type(model).__name__)

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from imgtf.errors import InputError
+from imgtf.machine import physical_memory_bytes
 
 INT32_SEEDS = (-2 ** 31, 2 ** 31 - 1)
 STYLES = ("flag", "python")
@@ -106,6 +107,20 @@ class SamplingSettings:
         batch_size = num_samples if isinstance(num_samples, (int, np.integer)) and num_samples >= 1 else 1
         return cls(num_samples=num_samples, temperature=temperature, seed=seed, batch_size=batch_size,
                    jit_compile=jit_compile)
+
+    def check_memory(self, image_shape, per_item=1):
+        """InputError, with the estimate, when the draw's images alone exceed the machine's memory: they are all kept
+        (returned as one array; the decoder writes them as samples.npy and a grid), so such a draw would fail after
+        hours of sampling, or in TensorFlow's allocator."""
+        images = self.num_samples * per_item
+        needed = images * int(np.prod(image_shape))  # uint8 values, before the grid and any copy
+        available = physical_memory_bytes()
+        if available and needed > available:
+            per = f" x {self.name('samples_per_input')}={per_item}" if per_item != 1 else ""
+            again = "decodes with other --seed values" if self.style == "flag" else "calls with another seed"
+            raise InputError(f"{self.name('num_samples')}={self.num_samples}{per}: every image is kept in memory, at "
+                             f"least {needed / 2 ** 30:,.1f} GiB, more than this machine's {available / 2 ** 30:,.1f} "
+                             f"GiB. Draw fewer ({again} draw other images); nothing was sampled.")
 
     def name(self, setting):
         """How messages name `setting`: `--seed` for the command line, `seed` for Python."""

@@ -27,6 +27,9 @@ def test_decoder_completion_keeps_the_top_half(trained_run, tmp_path):
 
 
 def test_decoder_refuses_a_file_for_its_folder_and_a_draw_beyond_the_memory_before_sampling(trained_run, tmp_path):
+    from imgtf import load_run
+    from imgtf.errors import InputError
+
     run, _ = trained_run("plain")
     (tmp_path / "a_file").write_text("the user's")
     for decode_dir, refusal in (("a_file", r"--decode_dir=.*a_file is a file: name a folder"),
@@ -36,8 +39,10 @@ def test_decoder_refuses_a_file_for_its_folder_and_a_draw_beyond_the_memory_befo
         assert re.fullmatch(r"imgtf-decoder: error: " + refusal + r".*\n", result.stderr)  # before loading the run
     result = command("decoder", f"--output_dir={run}", f"--decode_dir={tmp_path / 'd'}", "--num_samples=10000000000",
                      "--batch_size=64", expect=1)
-    assert re.search(r"--num_samples=10000000000: the decoder keeps every image in memory to write samples.npy and "
-                     r"samples.png, at least 1,788.1 GiB, more than this machine's", result.stderr)
+    assert re.search(r"--num_samples=10000000000: every image is kept in memory, at least 1,788.1 GiB, more than this "
+                     r"machine's [\d,.]+ GiB. Draw fewer \(decodes with other --seed values", result.stderr)
+    with pytest.raises(InputError, match=r"num_samples=10000000000: every image .* \(calls with another seed"):
+        load_run(run).model.sample(num_samples=10 ** 10)  # Python's sampling: at once, not TensorFlow's OOM 10 s later
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
     assert (tmp_path / "a_file").read_text() == "the user's"
 
