@@ -206,18 +206,17 @@ def _run_mode(mode, model, problem, settings, *, labels, input_images, data_dir,
 def check_decode_dir(decode_dir):
     """ValueError when `decode_dir` is a file, or lies under one or under a folder this user cannot write: checked
     before a model is loaded or anything sampled."""
-    existing = os.path.abspath(decode_dir)
+    target = existing = os.path.abspath(decode_dir)
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
-    if existing == os.path.abspath(decode_dir) and os.path.isdir(existing):
+    if not os.path.isdir(existing):
+        what = "is a file" if existing == target else f"cannot be made ({existing} is a file)"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        what = "is not writable" if existing == target else f"cannot be made (no permission to write in {existing})"
+    else:
         return
-    what = ("is a file" if existing == os.path.abspath(decode_dir) else
-            f"cannot be made ({existing} is a file)" if not os.path.isdir(existing) else
-            f"cannot be made (no permission to write in {existing})" if not os.access(existing, os.W_OK | os.X_OK) else
-            None)
-    if what:
-        raise ValueError(f"--decode_dir={decode_dir} {what}: name a folder the decoder may write into (it keeps your "
-                         "other files there).")
+    raise ValueError(f"--decode_dir={decode_dir} {what}: name a folder the decoder may write into (it keeps your other "
+                     "files there).")
 
 
 def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=None, split=None, labels=None,
