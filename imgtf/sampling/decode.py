@@ -215,8 +215,12 @@ def check_decode_dir(decode_dir):
         what = "is not writable" if existing == target else f"cannot be made (no permission to write in {existing})"
     else:
         return
-    raise ValueError(f"--decode_dir={decode_dir} {what}: name a folder the decoder may write into (it keeps your other "
-                     "files there).")
+    raise _decode_dir_error(decode_dir, what)
+
+
+def _decode_dir_error(decode_dir, what):
+    return ValueError(f"--decode_dir={decode_dir} {what}: name a folder the decoder may write into (it keeps your "
+                      "other files there).")
 
 
 def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=None, split=None, labels=None,
@@ -233,9 +237,8 @@ def decode(model, problem, decode_dir, settings=None, *, mode="auto", data_dir=N
     check_decode_dir(decode_dir)
     try:  # before sampling: a decode_dir that cannot be made fails at once
         os.makedirs(decode_dir, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"--decode_dir={decode_dir} cannot be made ({e.strerror or e}): name a folder the decoder may "
-                         "write into (it keeps your other files there).") from None
+    except OSError as e:  # what the check cannot foresee: a full disk, a folder made by another process meanwhile
+        raise _decode_dir_error(decode_dir, f"cannot be made ({e.strerror or e})") from None
     started = time.time()
     decoded = _run_mode(mode, model, problem, settings, labels=labels, input_images=input_images, data_dir=data_dir,
                         split=split)

@@ -27,8 +27,8 @@ def killed_at(module, name, writer, nth=1, where=None, timeout_s=120):
             def kill_here(*args, **kwargs):
                 if where is None or where(*args, **kwargs):
                     calls.append(1)
-                if len(calls) == nth:
-                    os.kill(os.getpid(), signal.SIGKILL)
+                    if len(calls) == nth:
+                        os.kill(os.getpid(), signal.SIGKILL)
                 return original(*args, **kwargs)
 
             setattr(module, name, kill_here)
