@@ -1,6 +1,7 @@
 """Shared fixtures: real data shipped inside the repository (examples/data, tests/data) and tiny configurations.
 
 Nothing here reads outside the clone: a user's checkout has nothing beside it."""
+import gc
 import os
 import sys
 import tempfile
@@ -26,6 +27,7 @@ os.environ["IMGTF_HOME"] = tempfile.mkdtemp(prefix="imgtf-home-")
 
 import imgtf  # noqa: E402,F401  (sets TF environment defaults before TensorFlow is imported)
 from imgtf.evaluation.evaluator import Evaluator  # noqa: E402
+import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 # Graphs run without Grappler's rewrites in the test processes (fusions, constant folding, layout: the graph's own
@@ -55,6 +57,15 @@ if not os.environ.get("IMGTF_TEST_OP_STACKS"):
     # reason not found; under pytest neither crash was seen.
     _ONE_STACK, _ITS_FRAMES = _op_stacks_are_not_recorded_in_tests_set_IMGTF_TEST_OP_STACKS_1_to_record_them()
     tf_stack.extract_stack = lambda stacklevel=1: _ONE_STACK
+
+# Tracing allocates Python objects by the million: the garbage collector leaves the imported modules' objects alone
+# (gc.freeze) and runs its youngest generation every 50,000 allocations rather than 700. Keras and TensorFlow do not
+# rewrite the tracebacks of errors raised through their calls (a failing test shows the whole traceback). Measured on
+# tests/models/test_pixel_rnn.py in one process, 3 runs in turns: 0.972x the CPU time (every run below 0.98x).
+gc.freeze()
+gc.set_threshold(50_000, 50, 100)
+keras.config.disable_traceback_filtering()
+tf.debugging.disable_traceback_filtering()
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEST_DATA = os.path.join(REPO, "tests", "data")  # real fixtures cut from the benchmarks (tests/data/README.md)
