@@ -58,8 +58,8 @@ if not os.environ.get("IMGTF_TEST_OP_STACKS"):
     _ONE_STACK, _ITS_FRAMES = _op_stacks_are_not_recorded_in_tests_set_IMGTF_TEST_OP_STACKS_1_to_record_them()
     tf_stack.extract_stack = lambda stacklevel=1: _ONE_STACK
 
-# Tracing allocates Python objects by the million: the garbage collector leaves the imported modules' objects alone
-# (gc.freeze) and runs its youngest generation every 50,000 allocations rather than 700. Keras and TensorFlow do not
+# The garbage collector leaves the objects of the modules imported so far alone (gc.freeze: TensorFlow's and Keras's)
+# and runs its youngest generation every 50,000 allocations rather than 700. Keras and TensorFlow do not
 # rewrite the tracebacks of errors raised through their calls (a failing test shows the whole traceback). Measured on
 # tests/models/test_pixel_rnn.py in one process, 3 runs in turns: 0.972x the CPU time (every run below 0.98x).
 gc.freeze()
